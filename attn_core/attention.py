@@ -1,0 +1,137 @@
+"""Scaled dot-product attention (Vaswani et al., 2017), the operation at the centre of the book.
+
+Shapes follow DESIGN.md: queries ``(..., n_q, d_k)``, keys ``(..., n_k, d_k)``, values
+``(..., n_k, d_v)``; weights ``(..., n_q, n_k)`` with row i = how query i spreads its
+attention over the keys.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+from ._checks import as_float_array, as_mask, broadcast_batch, positive_number
+from .masks import causal_mask
+from .softmax import _softmax
+
+__all__ = ["scaled_dot_product_attention", "attention_mask"]
+
+
+def _check_qkv(q: ArrayLike, k: ArrayLike, v: ArrayLike) -> tuple[np.ndarray, ...]:
+    """Check queries, keys and values against each other; return them as float arrays."""
+    q = as_float_array(q, "q (queries)", min_ndim=2)
+    k = as_float_array(k, "k (keys)", min_ndim=2)
+    v = as_float_array(v, "v (values)", min_ndim=2)
+    if q.shape[-1] != k.shape[-1]:
+        raise ValueError(
+            f"queries and keys must share their last dimension d_k: "
+            f"q has shape {q.shape} (d_k={q.shape[-1]}), k has shape {k.shape} "
+            f"(d_k={k.shape[-1]})"
+        )
+    if k.shape[-2] != v.shape[-2]:
+        raise ValueError(
+            f"keys and values must have the same length n_k (one value per key): "
+            f"k has shape {k.shape} (n_k={k.shape[-2]}), v has shape {v.shape} "
+            f"(n_k={v.shape[-2]})"
+        )
+    broadcast_batch({"q": q.shape, "k": k.shape, "v": v.shape})
+    return q, k, v
+
+
+def attention_mask(
+    mask: ArrayLike | None, causal: bool, weights_shape: tuple[int, ...]
+) -> np.ndarray | None:
+    """Combine a boolean ``mask`` and the causal mask into one array of ``weights_shape``.
+
+    Returns ``None`` when nothing is masked. Raises like every public entry point:
+    ``TypeError`` for a non-boolean mask, ``ValueError`` for one that does not broadcast.
+
+    Examples
+    --------
+    >>> attention_mask(None, True, (2, 3)).astype(int)
+    array([[1, 0, 0],
+           [1, 1, 0]])
+    """
+    if not isinstance(causal, (bool, np.bool_)):
+        raise TypeError(f"causal must be True or False, got {causal!r:.40}")
+    allowed = None
+    if mask is not None:
+        mask_shape = np.shape(mask)
+        try:  # a mask may add leading (batch) dimensions, never change n_q or n_k
+            target = np.broadcast_shapes(weights_shape, mask_shape)
+        except ValueError:
+            target = None
+        if target is None or target[-2:] != tuple(weights_shape[-2:]):
+            target = weights_shape  # let as_mask raise its message with the shapes
+        allowed = as_mask(mask, "mask", target, "weights (..., n_q, n_k)")
+    if causal:
+        n_q, n_k = weights_shape[-2:]
+        allowed = causal_mask(n_q, n_k) if allowed is None else allowed & causal_mask(n_q, n_k)
+    return allowed
+
+
+def scaled_dot_product_attention(
+    q: ArrayLike,
+    k: ArrayLike,
+    v: ArrayLike,
+    *,
+    mask: ArrayLike | None = None,
+    causal: bool = False,
+    scale: float | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    r"""Scaled dot-product attention: :math:`\operatorname{softmax}(QK^\top/\sqrt{d_k})\,V`.
+
+    Parameters
+    ----------
+    q : array_like, shape (..., n_q, d_k)
+        Queries, one per row.
+    k : array_like, shape (..., n_k, d_k)
+        Keys, one per row.
+    v : array_like, shape (..., n_k, d_v)
+        Values, one per key.
+    mask : array_like of bool, optional
+        Broadcastable to ``(..., n_q, n_k)``; ``True`` = query i may attend to key j.
+    causal : bool, default False
+        If True, query i may attend to key j only when ``j <= i``.
+    scale : float, optional
+        Multiplies the scores; default ``1 / sqrt(d_k)``.
+
+    Returns
+    -------
+    output : ndarray, shape (..., n_q, d_v)
+        Row i is the weighted average of the values, with weights from row i of ``weights``.
+    weights : ndarray, shape (..., n_q, n_k)
+        Row i sums to 1, or is all zeros if query i may attend to no key.
+
+    Raises
+    ------
+    TypeError
+        Non-numeric ``q``, ``k`` or ``v``; a non-boolean ``mask``.
+    ValueError
+        ``q`` and ``k`` disagree on ``d_k``; ``k`` and ``v`` disagree on ``n_k``; batch
+        dimensions or ``mask`` do not broadcast; ``scale`` <= 0.
+
+    Examples
+    --------
+    >>> import numpy as np, attn_core as ac
+    >>> q = np.array([[1.0, 0.0]])
+    >>> k = np.array([[1.0, 0.0], [0.0, 1.0]])
+    >>> v = np.array([[10.0], [20.0]])
+    >>> out, w = ac.scaled_dot_product_attention(q, k, v)
+    >>> w.round(4)
+    array([[0.6698, 0.3302]])
+    >>> out.round(3)
+    array([[13.302]])
+    """
+    q, k, v = _check_qkv(q, k, v)
+    scale = positive_number(scale, "scale", allow_none=True)
+    if scale is None:
+        scale = 1.0 / np.sqrt(q.shape[-1])
+    weights_shape = broadcast_batch({"q": q.shape, "k": k.shape}) + (q.shape[-2], k.shape[-2])
+    allowed = attention_mask(mask, causal, weights_shape)
+
+    scores = q @ np.swapaxes(k, -1, -2)  # (..., n_q, n_k)
+    scores *= scale
+    weights = _softmax(scores, -1, 1.0, allowed)  # (..., n_q, n_k)
+    output = weights @ v  # (..., n_q, d_v)
+    return output, weights
