@@ -8,10 +8,14 @@ Conventions (used by every function):
 * row vectors: a sequence is an array ``(..., n, d)``; leading dimensions broadcast;
 * weights are ``(..., n_q, n_k)``: row i is how query i spreads its attention over the keys;
 * masks are boolean, ``True`` = may attend; a query with no allowed key gets zeros, never NaN.
+
+Positional encodings are in :mod:`attn_core.positions`, the approximate and sparse variants
+in :mod:`attn_core.variants`.
 """
 
 from .attention import attention_mask, scaled_dot_product_attention
-from .masks import causal_mask, padding_mask
+from .masks import bigbird_mask, causal_mask, fixed_mask, padding_mask, sliding_window_mask, strided_mask
+from .multihead import KVCache, MultiHeadAttention, kv_cache_bytes
 from .pooling import KERNELS, kernel_scores, nadaraya_watson
 from .scores import (
     additive_scores,
@@ -35,6 +39,13 @@ __all__ = [
     "attention_mask",
     "causal_mask",
     "padding_mask",
+    "sliding_window_mask",
+    "strided_mask",
+    "fixed_mask",
+    "bigbird_mask",
+    "MultiHeadAttention",
+    "KVCache",
+    "kv_cache_bytes",
     "dot_product_scores",
     "scaled_dot_product_scores",
     "bilinear_scores",

@@ -78,6 +78,7 @@ def scaled_dot_product_attention(
     mask: ArrayLike | None = None,
     causal: bool = False,
     scale: float | None = None,
+    bias: ArrayLike | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     r"""Scaled dot-product attention: :math:`\operatorname{softmax}(QK^\top/\sqrt{d_k})\,V`.
 
@@ -95,6 +96,10 @@ def scaled_dot_product_attention(
         If True, query i may attend to key j only when ``j <= i``.
     scale : float, optional
         Multiplies the scores; default ``1 / sqrt(d_k)``.
+    bias : array_like, optional
+        Broadcastable to ``(..., n_q, n_k)``; added to the scaled scores before the softmax
+        (position biases such as ALiBi, Press et al., 2022). Not part of the minimal
+        contract; ``None`` adds nothing.
 
     Returns
     -------
@@ -130,8 +135,17 @@ def scaled_dot_product_attention(
     weights_shape = broadcast_batch({"q": q.shape, "k": k.shape}) + (q.shape[-2], k.shape[-2])
     allowed = attention_mask(mask, causal, weights_shape)
 
+    if bias is not None:
+        bias = as_float_array(bias, "bias")
+        try:
+            np.broadcast_shapes(bias.shape, weights_shape)
+        except ValueError:
+            raise ValueError(f"bias of shape {bias.shape} does not broadcast to the scores {weights_shape}") from None
+
     scores = q @ np.swapaxes(k, -1, -2)  # (..., n_q, n_k)
     scores *= scale
+    if bias is not None:
+        scores = scores + bias  # (..., n_q, n_k), may gain leading dims from the bias
     weights = _softmax(scores, -1, 1.0, allowed)  # (..., n_q, n_k)
     output = weights @ v  # (..., n_q, d_v)
     return output, weights

@@ -11,7 +11,14 @@ from numpy.typing import ArrayLike
 
 from ._checks import positive_int
 
-__all__ = ["causal_mask", "padding_mask"]
+__all__ = [
+    "causal_mask",
+    "padding_mask",
+    "sliding_window_mask",
+    "strided_mask",
+    "fixed_mask",
+    "bigbird_mask",
+]
 
 
 def causal_mask(n_q: int, n_k: int | None = None) -> np.ndarray:
@@ -84,3 +91,171 @@ def padding_mask(lengths: ArrayLike, n_k: int) -> np.ndarray:
     if (lengths < 0).any() or (lengths > n_k).any():
         raise ValueError(f"every length must lie in 0..n_k={n_k}, got {lengths.tolist()}")
     return (np.arange(n_k)[None, :] < lengths[:, None])[:, None, :]
+
+
+def _positions(n_q: int, n_k: int | None) -> tuple[int, int, np.ndarray]:
+    """Lengths checked, and the offset ``i - j`` of every (query, key) pair."""
+    n_q = positive_int(n_q, "n_q")
+    n_k = n_q if n_k is None else positive_int(n_k, "n_k")
+    return n_q, n_k, np.arange(n_q)[:, None] - np.arange(n_k)[None, :]  # (n_q, n_k)
+
+
+def sliding_window_mask(n_q: int, n_k: int | None = None, *, window: int, causal: bool = False) -> np.ndarray:
+    """Local attention: query i may attend key j only when ``|i - j| <= window``.
+
+    Each query sees a band of ``2 * window + 1`` keys around its own position (with
+    ``causal=True``, only itself and the ``window`` keys before it), so the cost grows like
+    ``n * window`` instead of ``n**2`` (Beltagy et al., 2020; Child et al., 2019).
+
+    Parameters
+    ----------
+    n_q : int
+    n_k : int, optional
+        Default ``n_q``.
+    window : int
+        How many neighbours on each side (``>= 1``).
+    causal : bool, default False
+
+    Returns
+    -------
+    ndarray of bool, shape (n_q, n_k)
+
+    Raises
+    ------
+    TypeError, ValueError
+        A length or ``window`` that is not a whole number >= 1.
+
+    Examples
+    --------
+    >>> sliding_window_mask(4, window=1).astype(int)
+    array([[1, 1, 0, 0],
+           [1, 1, 1, 0],
+           [0, 1, 1, 1],
+           [0, 0, 1, 1]])
+    >>> sliding_window_mask(4, window=1, causal=True).astype(int)
+    array([[1, 0, 0, 0],
+           [1, 1, 0, 0],
+           [0, 1, 1, 0],
+           [0, 0, 1, 1]])
+    """
+    window = positive_int(window, "window")
+    _, _, offset = _positions(n_q, n_k)
+    return (offset >= 0) & (offset <= window) if causal else np.abs(offset) <= window
+
+
+def strided_mask(n: int, *, stride: int, causal: bool = True) -> np.ndarray:
+    """The strided sparse pattern of Child et al. (2019): local band plus every ``stride``-th key.
+
+    Query i attends key j when j is one of the ``stride`` positions up to i (the local
+    part) or when ``i - j`` is a multiple of ``stride`` (the strided part). With
+    ``stride ≈ sqrt(n)`` every query sees about ``2 sqrt(n)`` keys, and any position
+    reaches any earlier one in two steps.
+
+    Parameters
+    ----------
+    n : int
+        Sequence length.
+    stride : int
+        ``>= 1``.
+    causal : bool, default True
+        If False, the pattern is mirrored to the future as well.
+
+    Returns
+    -------
+    ndarray of bool, shape (n, n)
+
+    Examples
+    --------
+    >>> strided_mask(6, stride=3).astype(int)
+    array([[1, 0, 0, 0, 0, 0],
+           [1, 1, 0, 0, 0, 0],
+           [1, 1, 1, 0, 0, 0],
+           [1, 1, 1, 1, 0, 0],
+           [0, 1, 1, 1, 1, 0],
+           [0, 0, 1, 1, 1, 1]])
+    """
+    stride = positive_int(stride, "stride")
+    _, _, offset = _positions(n, None)
+    distance = offset if causal else np.abs(offset)
+    return (distance >= 0) & ((distance < stride) | (distance % stride == 0))
+
+
+def fixed_mask(n: int, *, block: int, summary: int = 1, causal: bool = True) -> np.ndarray:
+    """The fixed sparse pattern of Child et al. (2019): own block plus each block's summary keys.
+
+    Query i attends key j when both lie in the same block of ``block`` positions, or when j
+    is one of the last ``summary`` positions of its block (the cells that, in a trained
+    model, learn to summarise their block for everyone).
+
+    Parameters
+    ----------
+    n : int
+    block : int
+        Block length (``>= 1``).
+    summary : int, default 1
+        Summary positions per block, ``1 <= summary <= block``.
+    causal : bool, default True
+
+    Returns
+    -------
+    ndarray of bool, shape (n, n)
+
+    Examples
+    --------
+    >>> fixed_mask(6, block=3).astype(int)
+    array([[1, 0, 0, 0, 0, 0],
+           [1, 1, 0, 0, 0, 0],
+           [1, 1, 1, 0, 0, 0],
+           [0, 0, 1, 1, 0, 0],
+           [0, 0, 1, 1, 1, 0],
+           [0, 0, 1, 1, 1, 1]])
+    """
+    block = positive_int(block, "block")
+    summary = positive_int(summary, "summary")
+    if summary > block:
+        raise ValueError(f"summary={summary} cannot exceed block={block}")
+    _, _, offset = _positions(n, None)
+    i, j = np.arange(n)[:, None], np.arange(n)[None, :]
+    allowed = (i // block == j // block) | (j % block >= block - summary)
+    return allowed & (offset >= 0) if causal else allowed
+
+
+def bigbird_mask(n: int, *, window: int, n_global: int = 1, n_random: int = 1, seed: int = 0) -> np.ndarray:
+    """BigBird's pattern (Zaheer et al., 2020): sliding window + global tokens + random keys.
+
+    * every query sees the keys within ``window`` positions of its own;
+    * the first ``n_global`` positions attend to everything and are attended by everything;
+    * every query also sees ``n_random`` keys drawn at random (seeded).
+
+    Parameters
+    ----------
+    n : int
+    window : int
+        ``>= 1``.
+    n_global : int, default 1
+        ``0 <= n_global <= n``.
+    n_random : int, default 1
+        ``0 <= n_random <= n``.
+    seed : int, default 0
+
+    Returns
+    -------
+    ndarray of bool, shape (n, n)
+
+    Examples
+    --------
+    >>> m = bigbird_mask(8, window=1, n_global=1, n_random=1, seed=0)
+    >>> bool(m[0].all() and m[:, 0].all()), int(m.sum(1).min()) >= 3
+    (True, True)
+    """
+    n = positive_int(n, "n")
+    for name, value in [("n_global", n_global), ("n_random", n_random)]:
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not 0 <= value <= n:
+            raise ValueError(f"{name} must be a whole number in 0..n={n}, got {value!r}")
+    allowed = sliding_window_mask(n, window=window)
+    allowed[:n_global, :] = True
+    allowed[:, :n_global] = True
+    rng = np.random.default_rng(seed)
+    for i in range(n):
+        allowed[i, rng.choice(n, size=n_random, replace=False)] = True
+    return allowed

@@ -1,0 +1,257 @@
+"""Where a token is: positional encodings and position-dependent attention.
+
+Self-attention alone is permutation-equivariant: shuffle the input rows and the output rows
+are shuffled the same way, so "dog bites man" and "man bites dog" look alike to it. Each
+function here gives attention a sense of order in one of the ways the literature proposes.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+from ._checks import as_float_array, positive_int, positive_number
+from .attention import scaled_dot_product_attention
+
+__all__ = [
+    "sinusoidal_positions",
+    "learned_position_table",
+    "relative_position_index",
+    "relative_position_attention",
+    "rotary_embedding",
+    "alibi_slopes",
+    "alibi_bias",
+]
+
+
+def sinusoidal_positions(n: int, d_model: int, *, base: float = 10000.0) -> np.ndarray:
+    r"""The sinusoidal encodings of Vaswani et al. (2017), one row per position.
+
+    .. math:: P_{p, 2i} = \sin(p\,\omega_i), \quad P_{p, 2i+1} = \cos(p\,\omega_i),
+              \quad \omega_i = \text{base}^{-2i/d_\text{model}}
+
+    Pairs of columns turn at geometrically spaced frequencies, so that moving by a fixed
+    offset is the same rotation of every pair at every position.
+
+    Parameters
+    ----------
+    n : int
+        Number of positions.
+    d_model : int
+        Width; an odd width drops the last cosine column.
+    base : float, default 10000
+
+    Returns
+    -------
+    ndarray, shape (n, d_model)
+
+    Examples
+    --------
+    >>> sinusoidal_positions(3, 4).round(3)
+    array([[ 0.   ,  1.   ,  0.   ,  1.   ],
+           [ 0.841,  0.54 ,  0.01 ,  1.   ],
+           [ 0.909, -0.416,  0.02 ,  1.   ]])
+    """
+    n, d_model = positive_int(n, "n"), positive_int(d_model, "d_model")
+    base = positive_number(base, "base")
+    omega = base ** (-np.arange(0, d_model, 2) / d_model)  # (ceil(d/2),)
+    angles = np.arange(n)[:, None] * omega[None, :]  # (n, ceil(d/2))
+    table = np.empty((n, 2 * omega.size))
+    table[:, 0::2], table[:, 1::2] = np.sin(angles), np.cos(angles)
+    return table[:, :d_model]
+
+
+def learned_position_table(n_max: int, d_model: int, *, seed: int = 0, std: float = 0.02) -> np.ndarray:
+    """A table of position vectors to be learned, one row per position (Gehring et al., 2017).
+
+    Learned encodings are ordinary parameters: they start random (here normal with standard
+    deviation ``std``, as in BERT; Devlin et al., 2019) and training shapes them. A model
+    using one cannot represent positions beyond ``n_max``.
+
+    Returns
+    -------
+    ndarray, shape (n_max, d_model)
+
+    Examples
+    --------
+    >>> learned_position_table(5, 3).shape
+    (5, 3)
+    """
+    n_max, d_model = positive_int(n_max, "n_max"), positive_int(d_model, "d_model")
+    std = positive_number(std, "std")
+    return np.random.default_rng(seed).normal(0.0, std, (n_max, d_model))
+
+
+def relative_position_index(n_q: int, n_k: int | None = None, *, max_distance: int) -> np.ndarray:
+    """Index into a table of ``2 * max_distance + 1`` relative positions (Shaw et al., 2018).
+
+    Entry ``[i, j]`` is ``clip(j - i, -max_distance, max_distance) + max_distance``: keys
+    further than ``max_distance`` away share the end rows of the table.
+
+    Examples
+    --------
+    >>> relative_position_index(3, max_distance=1)
+    array([[1, 2, 2],
+           [0, 1, 2],
+           [0, 0, 1]])
+    """
+    n_q = positive_int(n_q, "n_q")
+    n_k = n_q if n_k is None else positive_int(n_k, "n_k")
+    max_distance = positive_int(max_distance, "max_distance")
+    offset = np.arange(n_k)[None, :] - np.arange(n_q)[:, None]  # (n_q, n_k): j - i
+    return np.clip(offset, -max_distance, max_distance) + max_distance
+
+
+def relative_position_attention(
+    q: ArrayLike,
+    k: ArrayLike,
+    v: ArrayLike,
+    rel_keys: ArrayLike,
+    rel_values: ArrayLike | None = None,
+    *,
+    mask: ArrayLike | None = None,
+    causal: bool = False,
+) -> tuple[np.ndarray, np.ndarray]:
+    r"""Self-attention with relative position representations (Shaw et al., 2018).
+
+    .. math:: s_{ij} = \frac{q_i \cdot (k_j + a^K_{ij})}{\sqrt{d_k}}, \qquad
+              o_i = \sum_j \alpha_{ij} (v_j + a^V_{ij})
+
+    where :math:`a^K_{ij}` is the row of ``rel_keys`` for the clipped offset ``j - i``.
+
+    Parameters
+    ----------
+    q : array_like, shape (..., n_q, d_k)
+    k : array_like, shape (..., n_k, d_k)
+    v : array_like, shape (..., n_k, d_v)
+    rel_keys : array_like, shape (2 * max_distance + 1, d_k)
+        One vector per clipped offset, from ``-max_distance`` to ``+max_distance``.
+    rel_values : array_like, shape (2 * max_distance + 1, d_v), optional
+    mask, causal
+        As in :func:`attn_core.scaled_dot_product_attention`.
+
+    Returns
+    -------
+    output : ndarray, shape (..., n_q, d_v)
+    weights : ndarray, shape (..., n_q, n_k)
+
+    Examples
+    --------
+    >>> q = k = v = np.eye(3)
+    >>> out, w = relative_position_attention(q, k, v, np.zeros((3, 3)))
+    >>> bool(np.allclose(out, scaled_dot_product_attention(q, k, v)[0]))   # zero table: plain attention
+    True
+    """
+    q = as_float_array(q, "q (queries)", min_ndim=2)
+    k = as_float_array(k, "k (keys)", min_ndim=2)
+    v = as_float_array(v, "v (values)", min_ndim=2)
+    rel_keys = as_float_array(rel_keys, "rel_keys", min_ndim=2)
+    if rel_keys.ndim != 2 or rel_keys.shape[0] % 2 == 0 or rel_keys.shape[1] != q.shape[-1]:
+        raise ValueError(f"rel_keys must be (2 * max_distance + 1, d_k={q.shape[-1]}), got {rel_keys.shape}")
+    max_distance = rel_keys.shape[0] // 2
+    index = relative_position_index(q.shape[-2], k.shape[-2], max_distance=max(max_distance, 1))
+    if max_distance == 0:
+        index = np.zeros_like(index)
+    a_k = rel_keys[index]  # (n_q, n_k, d_k)
+    bias = np.einsum("...id,ijd->...ij", q, a_k) / np.sqrt(q.shape[-1])  # (..., n_q, n_k): q_i . a_ij
+    output, weights = scaled_dot_product_attention(q, k, v, mask=mask, causal=causal, bias=bias)
+    if rel_values is not None:
+        rel_values = as_float_array(rel_values, "rel_values", min_ndim=2)
+        if rel_values.shape != (rel_keys.shape[0], v.shape[-1]):
+            raise ValueError(f"rel_values must be ({rel_keys.shape[0]}, d_v={v.shape[-1]}), got {rel_values.shape}")
+        output = output + np.einsum("...ij,ijd->...id", weights, rel_values[index])  # (..., n_q, d_v)
+    return output, weights
+
+
+def rotary_embedding(x: ArrayLike, positions: ArrayLike | None = None, *, base: float = 10000.0) -> np.ndarray:
+    r"""Rotary position embedding, RoPE (Su et al., 2024): rotate each pair of coordinates.
+
+    Coordinates ``(2i, 2i+1)`` of the vector at position ``p`` are rotated by the angle
+    :math:`p\,\theta_i`, :math:`\theta_i = \text{base}^{-2i/d}`. Because rotations compose,
+    the dot product of a rotated query at position m and a rotated key at position n depends
+    on the positions only through ``n - m``.
+
+    Parameters
+    ----------
+    x : array_like, shape (..., n, d)
+        Queries or keys; ``d`` must be even.
+    positions : array_like of shape (n,), optional
+        Default ``0, 1, ..., n - 1``.
+    base : float, default 10000
+
+    Returns
+    -------
+    ndarray, same shape as ``x``
+
+    Examples
+    --------
+    >>> q = np.array([[1.0, 0.0]])
+    >>> rotary_embedding(q, [1], base=1.0).round(4)   # rotated by 1 radian
+    array([[0.5403, 0.8415]])
+    """
+    x = as_float_array(x, "x", min_ndim=2)
+    n, d = x.shape[-2:]
+    if d % 2:
+        raise ValueError(f"rotary embedding needs an even width, got x of shape {x.shape}")
+    base = positive_number(base, "base")
+    p = np.arange(n, dtype=float) if positions is None else as_float_array(positions, "positions", min_ndim=1)
+    if p.shape != (n,):
+        raise ValueError(f"positions must have shape ({n},) to match x {x.shape}, got {p.shape}")
+    theta = base ** (-np.arange(0, d, 2) / d)  # (d/2,)
+    angle = p[:, None] * theta[None, :]  # (n, d/2)
+    cos, sin = np.cos(angle), np.sin(angle)
+    even, odd = x[..., 0::2], x[..., 1::2]  # (..., n, d/2) each
+    out = np.empty_like(x)
+    out[..., 0::2] = even * cos - odd * sin
+    out[..., 1::2] = even * sin + odd * cos
+    return out
+
+
+def alibi_slopes(n_heads: int) -> np.ndarray:
+    """The head-specific slopes of ALiBi (Press et al., 2022).
+
+    For a power of two ``h``: the geometric sequence starting at ``2**(-8/h)`` with that
+    ratio. Otherwise, as in the paper's code, the slopes of the nearest smaller power of two
+    followed by every other slope of the next power of two.
+
+    Examples
+    --------
+    >>> alibi_slopes(4)
+    array([0.25      , 0.0625    , 0.015625  , 0.00390625])
+    >>> alibi_slopes(8)[0], alibi_slopes(8)[-1]
+    (np.float64(0.5), np.float64(0.00390625))
+    """
+    n_heads = positive_int(n_heads, "n_heads")
+
+    def power_of_two(h: int) -> np.ndarray:
+        start = 2.0 ** (-8.0 / h)
+        return start ** np.arange(1, h + 1)
+
+    if n_heads & (n_heads - 1) == 0:
+        return power_of_two(n_heads)
+    closest = 2 ** int(np.floor(np.log2(n_heads)))
+    return np.concatenate([power_of_two(closest), power_of_two(2 * closest)[0::2][: n_heads - closest]])
+
+
+def alibi_bias(n_q: int, n_k: int | None = None, *, n_heads: int) -> np.ndarray:
+    r"""ALiBi's linear distance penalty, :math:`-m_h\,|i - j|`, one matrix per head.
+
+    Add it to the scores (``scaled_dot_product_attention(..., bias=...)``): the further a
+    key, the lower its score, each head with its own slope ``m_h``. No position vectors are
+    added to the tokens at all.
+
+    Returns
+    -------
+    ndarray, shape (n_heads, n_q, n_k)
+
+    Examples
+    --------
+    >>> alibi_bias(3, n_heads=2)[1]     # the second head's slope is 1/256
+    array([[-0.        , -0.00390625, -0.0078125 ],
+           [-0.00390625, -0.        , -0.00390625],
+           [-0.0078125 , -0.00390625, -0.        ]])
+    """
+    n_q = positive_int(n_q, "n_q")
+    n_k = n_q if n_k is None else positive_int(n_k, "n_k")
+    distance = np.abs(np.arange(n_q)[:, None] - np.arange(n_k)[None, :])  # (n_q, n_k)
+    return -alibi_slopes(n_heads)[:, None, None] * distance[None, :, :]  # (h, n_q, n_k)

@@ -1,0 +1,138 @@
+"""MultiHeadAttention: the loop over heads equals the vectorised form; the cache equals full causal."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from numpy.testing import assert_allclose, assert_array_equal
+
+import attn_core as ac
+from attn_core.multihead import MultiHeadAttention, kv_cache_bytes
+
+configs = st.sampled_from([(8, 1, 1), (8, 2, 2), (8, 4, 4), (8, 4, 2), (8, 4, 1), (12, 6, 3), (12, 6, 2)])
+
+
+@settings(max_examples=30, deadline=None)
+@given(configs, st.integers(1, 5), st.integers(1, 5), st.booleans(), st.integers(0, 10**6))
+def test_loop_over_heads_equals_vectorised(config, n_q, n_k, bias, seed):
+    d_model, h, h_kv = config
+    mha = MultiHeadAttention(d_model, h, n_kv_heads=h_kv, bias=bias, seed=seed)
+    if bias:  # non-zero biases so that they are exercised
+        rng = np.random.default_rng(seed + 1)
+        for name in ("b_q", "b_k", "b_v", "b_o"):
+            setattr(mha, name, rng.standard_normal(getattr(mha, name).shape))
+    rng = np.random.default_rng(seed)
+    x, memory = rng.standard_normal((2, n_q, d_model)), rng.standard_normal((2, n_k, d_model))
+    out, w = mha(x, memory)
+    out_loop, w_loop = mha.heads_one_by_one(x, memory)
+    assert out.shape == (2, n_q, d_model) and w.shape == (2, h, n_q, n_k)
+    assert_allclose(out, out_loop, atol=1e-12)
+    assert_allclose(w, w_loop, atol=1e-12)
+
+
+def test_head_j_uses_its_own_columns():
+    """Change W_Q's columns of head 1 only: head 0's weights do not move."""
+    mha = MultiHeadAttention(8, 2, seed=0)
+    x = np.random.default_rng(0).standard_normal((5, 8))
+    _, before = mha(x)
+    mha.w_q[:, 4:8] += 1.0
+    _, after = mha(x)
+    assert_allclose(after[0], before[0])
+    assert not np.allclose(after[1], before[1])
+
+
+def test_grouped_heads_share_key_value_heads():
+    mha = MultiHeadAttention(8, 4, n_kv_heads=2, seed=0)
+    x = np.random.default_rng(0).standard_normal((5, 8))
+    _, before = mha(x)
+    mha.w_k[:, 0:2] += 1.0  # key head 0, used by query heads 0 and 1
+    _, after = mha(x)
+    assert not np.allclose(after[0], before[0]) and not np.allclose(after[1], before[1])
+    assert_allclose(after[2:], before[2:])
+
+
+def test_split_and_merge_heads_are_inverse():
+    mha = MultiHeadAttention(12, 3)
+    x = np.arange(2 * 5 * 12.0).reshape(2, 5, 12)
+    heads = mha.split_heads(x)
+    assert heads.shape == (2, 3, 5, 4)
+    assert_array_equal(heads[:, 1], x[..., 4:8])
+    assert_array_equal(mha.merge_heads(heads), x)
+
+
+def test_one_head_is_plain_attention_between_projections():
+    mha = MultiHeadAttention(4, 1, bias=False, seed=3)
+    x = np.random.default_rng(3).standard_normal((6, 4))
+    expected, w_expected = ac.scaled_dot_product_attention(x @ mha.w_q, x @ mha.w_k, x @ mha.w_v)
+    out, w = mha(x)
+    assert_allclose(out, expected @ mha.w_o)
+    assert_allclose(w[0], w_expected)
+
+
+def test_mask_applies_to_every_head_and_broadcasts():
+    mha = MultiHeadAttention(8, 2, seed=0)
+    x = np.random.default_rng(0).standard_normal((3, 4, 8))
+    pad = ac.padding_mask([4, 2, 1], 4)  # (3, 1, 4)
+    out, w = mha(x, mask=pad)
+    assert w.shape == (3, 2, 4, 4)
+    assert (w[1, :, :, 2:] == 0).all() and (w[2, :, :, 1:] == 0).all()
+    _, w_causal = mha(x, causal=True)
+    assert (w_causal[..., np.triu_indices(4, 1)[0], np.triu_indices(4, 1)[1]] == 0).all()
+
+
+@settings(max_examples=20, deadline=None)
+@given(configs, st.integers(1, 7), st.integers(0, 10**6), st.sampled_from([1, 2, 3]))
+def test_cache_equals_full_causal(config, n, seed, chunk):
+    d_model, h, h_kv = config
+    mha = MultiHeadAttention(d_model, h, n_kv_heads=h_kv, seed=seed)
+    x = np.random.default_rng(seed).standard_normal((2, n, d_model))
+    full, w_full = mha(x, causal=True)
+    cache = mha.new_cache()
+    outputs = []
+    for start in range(0, n, chunk):
+        out, w = mha.decode_step(x[:, start:start + chunk], cache)
+        outputs.append(out)
+        assert_allclose(w, w_full[..., start:start + chunk, : start + out.shape[-2]], atol=1e-12)
+    assert_allclose(np.concatenate(outputs, axis=1), full, atol=1e-12)
+    assert cache.length == n
+    assert cache.keys.shape == (2, h_kv, n, d_model // h)
+
+
+def test_cache_memory_shrinks_with_fewer_kv_heads():
+    x = np.random.default_rng(0).standard_normal((10, 16))
+    sizes = []
+    for h_kv in (8, 2, 1):
+        mha = MultiHeadAttention(16, 8, n_kv_heads=h_kv)
+        cache = mha.new_cache()
+        mha.decode_step(x, cache)
+        sizes.append(cache.nbytes)
+    assert sizes == [2 * 10 * 16 * 8, 2 * 10 * 2 * 2 * 8, 2 * 10 * 1 * 2 * 8]
+    assert kv_cache_bytes(10, n_layers=1, n_kv_heads=2, d_head=2, bytes_per_number=8) == sizes[1]
+
+
+def test_parameter_count_and_shapes():
+    mha = MultiHeadAttention(16, 8, n_kv_heads=2, bias=True)
+    assert mha.w_k.shape == (16, 4) and mha.b_v.shape == (4,)
+    assert mha.parameter_count() == 2 * 16 * 16 + 2 * 16 * 4 + 2 * 16 + 2 * 4
+
+
+@pytest.mark.parametrize(
+    "call, error, message",
+    [
+        (lambda: MultiHeadAttention(10, 3), ValueError, r"d_model=10 is not divisible by n_heads=3"),
+        (lambda: MultiHeadAttention(8, 4, n_kv_heads=3), ValueError, r"n_kv_heads=3 does not divide n_heads=4"),
+        (lambda: MultiHeadAttention(8, 0), ValueError, r"n_heads must be >= 1"),
+        (lambda: MultiHeadAttention(8.0, 2), TypeError, r"d_model must be a whole number"),
+        (lambda: MultiHeadAttention(8, 2)(np.ones((3, 6))), ValueError, r"query has width 6 \(shape \(3, 6\)\), but d_model=8"),
+        (lambda: MultiHeadAttention(8, 2)(np.ones((3, 8)), np.ones((4, 8)), np.ones((5, 8))), ValueError,
+         r"key and value must have the same length: key \(4, 8\), value \(5, 8\)"),
+        (lambda: MultiHeadAttention(8, 2)(None), TypeError, r"query must be an array of numbers, got None"),
+        (lambda: MultiHeadAttention(8, 2)(np.ones((3, 8)), mask=np.ones((3, 3))), TypeError, r"mask must be boolean"),
+        (lambda: MultiHeadAttention(8, 2).decode_step(np.ones((1, 4)), MultiHeadAttention(8, 2).new_cache()),
+         ValueError, r"x has width 4"),
+        (lambda: kv_cache_bytes(0, n_layers=1, n_kv_heads=1, d_head=1), ValueError, r"seq_len must be >= 1"),
+    ],
+)
+def test_bad_input(call, error, message):
+    with pytest.raises(error, match=message):
+        call()
