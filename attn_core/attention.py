@@ -12,7 +12,7 @@ from numpy.typing import ArrayLike
 
 from ._checks import as_float_array, as_mask, broadcast_batch, positive_number
 from .masks import causal_mask
-from .softmax import _softmax
+from .softmax import _softmax, _softmax_unshifted, safe_exp_bound
 
 __all__ = ["scaled_dot_product_attention", "attention_mask"]
 
@@ -34,8 +34,21 @@ def _check_qkv(q: ArrayLike, k: ArrayLike, v: ArrayLike) -> tuple[np.ndarray, ..
             f"k has shape {k.shape} (n_k={k.shape[-2]}), v has shape {v.shape} "
             f"(n_k={v.shape[-2]})"
         )
+    if k.shape[-2] == 0:
+        raise ValueError(f"there must be at least one key to attend to: k has shape {k.shape}")
     broadcast_batch({"q": q.shape, "k": k.shape, "v": v.shape})
     return q, k, v
+
+
+def _scores_are_small(q: np.ndarray, k: np.ndarray, dtype: np.dtype) -> bool:
+    """True if Cauchy-Schwarz bounds every score ``|q_i . k_j| <= |q_i| |k_j|`` safely for exp.
+
+    The bound costs O((n_q + n_k) d) instead of the O(n_q n_k) pass that finding each row's
+    maximum would; when it holds, softmax needs no max shift. NaN or inf fails the test.
+    """
+    bound = np.sqrt(np.max(np.einsum("...d,...d->...", q, q), initial=0.0)) * np.sqrt(
+        np.max(np.einsum("...d,...d->...", k, k), initial=0.0))
+    return bool(bound <= safe_exp_bound(dtype, k.shape[-2]))
 
 
 def attention_mask(
@@ -142,10 +155,13 @@ def scaled_dot_product_attention(
         except ValueError:
             raise ValueError(f"bias of shape {bias.shape} does not broadcast to the scores {weights_shape}") from None
 
-    scores = q @ np.swapaxes(k, -1, -2)  # (..., n_q, n_k)
-    scores *= scale
+    q_scaled = q * np.asarray(scale, dtype=q.dtype)  # scaling n_q x d_k numbers, not n_q x n_k
+    scores = q_scaled @ np.swapaxes(k, -1, -2)  # (..., n_q, n_k)
     if bias is not None:
         scores = scores + bias  # (..., n_q, n_k), may gain leading dims from the bias
-    weights = _softmax(scores, -1, 1.0, allowed)  # (..., n_q, n_k)
+    if allowed is None and bias is None and _scores_are_small(q_scaled, k, scores.dtype):
+        weights = _softmax_unshifted(scores)  # (..., n_q, n_k): no max needed, see below
+    else:
+        weights = _softmax(scores, -1, 1.0, allowed, overwrite=True)  # (..., n_q, n_k)
     output = weights @ v  # (..., n_q, d_v)
     return output, weights

@@ -179,3 +179,24 @@ def test_huge_inputs_do_not_overflow():
     k = np.array([[1e150, 0.0], [-1e150, 0.0]])
     out, w = ac.scaled_dot_product_attention(q, k, np.eye(2))
     assert_allclose(w, [[1.0, 0.0]])
+
+
+def test_both_softmax_paths_agree():
+    """Small scores skip the max shift (Cauchy-Schwarz proves it safe); large ones take it."""
+    import sys
+
+    attention = sys.modules["attn_core.attention"]
+    rng = np.random.default_rng(0)
+    q, k, v = rng.standard_normal((3, 2, 50, 16))
+    assert attention._scores_are_small(q / 4, k, np.dtype(np.float64))
+    big = q * 40.0  # scores up to ~|q||k|/4 = thousands: exp would overflow unshifted
+    assert not attention._scores_are_small(big / 4, k, np.dtype(np.float64))
+    for qq in (q, big):
+        out, w = ac.scaled_dot_product_attention(qq, k, v)
+        out_loop, w_loop = zip(*(attention_by_loops(qq[b], k[b], v[b]) for b in range(2)))
+        assert_allclose(w, np.array(w_loop), atol=1e-12)
+        assert_allclose(out, np.array(out_loop), atol=1e-10)
+    f32 = [a.astype(np.float32) * 3 for a in (q, k, v)]
+    out, w = ac.scaled_dot_product_attention(*f32)
+    assert np.isfinite(w).all() and w.dtype == np.float32
+    assert_allclose(w.sum(-1), 1.0, rtol=1e-5)
