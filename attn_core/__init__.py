@@ -13,7 +13,7 @@ Positional encodings are in :mod:`attn_core.positions`, the approximate and spar
 in :mod:`attn_core.variants`.
 """
 
-from .attention import attention_mask, scaled_dot_product_attention
+from .attention import attention_mask, scaled_dot_product_attention, scaled_dot_product_attention_backward
 from .masks import bigbird_mask, causal_mask, fixed_mask, padding_mask, sliding_window_mask, strided_mask
 from .multihead import KVCache, MultiHeadAttention, kv_cache_bytes
 from .pooling import KERNELS, kernel_scores, nadaraya_watson
@@ -25,17 +25,19 @@ from .scores import (
     location_scores,
     scaled_dot_product_scores,
 )
-from .softmax import attention_entropy, naive_softmax, softmax, sparsemax
+from .softmax import attention_entropy, naive_softmax, softmax, softmax_backward, sparsemax
 from .toy import embed_tokens, key_value_memory, regression_data, regression_target, summary_readout
 
 __version__ = "0.1.0"
 
 __all__ = [
     "softmax",
+    "softmax_backward",
     "naive_softmax",
     "sparsemax",
     "attention_entropy",
     "scaled_dot_product_attention",
+    "scaled_dot_product_attention_backward",
     "attention_mask",
     "causal_mask",
     "padding_mask",

@@ -14,7 +14,7 @@ from ._checks import as_float_array, as_mask, broadcast_batch, positive_number
 from .masks import causal_mask
 from .softmax import _softmax, _softmax_unshifted, safe_exp_bound
 
-__all__ = ["scaled_dot_product_attention", "attention_mask"]
+__all__ = ["scaled_dot_product_attention", "scaled_dot_product_attention_backward", "attention_mask"]
 
 
 def _check_qkv(q: ArrayLike, k: ArrayLike, v: ArrayLike) -> tuple[np.ndarray, ...]:
@@ -165,3 +165,75 @@ def scaled_dot_product_attention(
         weights = _softmax(scores, -1, 1.0, allowed, overwrite=True)  # (..., n_q, n_k)
     output = weights @ v  # (..., n_q, d_v)
     return output, weights
+
+
+def scaled_dot_product_attention_backward(
+    q: ArrayLike,
+    k: ArrayLike,
+    v: ArrayLike,
+    weights: ArrayLike,
+    grad_output: ArrayLike,
+    *,
+    scale: float | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    r"""Gradients of a loss with respect to ``q``, ``k`` and ``v``, given ``dL/d(output)``.
+
+    The forward pass was :math:`S = s\,QK^\top`, :math:`A = \operatorname{softmax}(S)`,
+    :math:`O = AV` (``s`` the scale). Walking it backwards:
+
+    .. math:: dV = A^\top dO, \quad dA = dO\,V^\top, \quad
+              dS = A \odot (dA - \operatorname{rowsum}(dA \odot A)), \quad
+              dQ = s\,dS\,K, \quad dK = s\,dS^\top Q
+
+    Masks need no special care: a masked weight is 0, so its score gets no gradient.
+
+    Parameters
+    ----------
+    q, k, v : array_like
+        The forward pass's inputs, shapes as in :func:`scaled_dot_product_attention`.
+    weights : array_like, shape (..., n_q, n_k)
+        The weights the forward pass returned.
+    grad_output : array_like, shape (..., n_q, d_v)
+        ``dL/dO``.
+    scale : float, optional
+        The forward pass's scale; default ``1 / sqrt(d_k)``.
+
+    Returns
+    -------
+    grad_q, grad_k, grad_v : ndarray
+        Same shapes as ``q``, ``k``, ``v`` (summed over any batch dimension they were
+        broadcast along).
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> q, k, v = rng.standard_normal((3, 2, 3))
+    >>> out, w = scaled_dot_product_attention(q, k, v)
+    >>> dq, dk, dv = scaled_dot_product_attention_backward(q, k, v, w, np.ones_like(out))
+    >>> dq.shape, dk.shape, dv.shape
+    ((2, 3), (2, 3), (2, 3))
+    """
+    from .softmax import softmax_backward
+
+    q, k, v = _check_qkv(q, k, v)
+    a = as_float_array(weights, "weights", min_ndim=2)
+    g = as_float_array(grad_output, "grad_output", min_ndim=2)
+    scale = positive_number(scale, "scale", allow_none=True)
+    if scale is None:
+        scale = 1.0 / np.sqrt(q.shape[-1])
+    grad_v = np.swapaxes(a, -1, -2) @ g  # (..., n_k, d_v)
+    grad_a = g @ np.swapaxes(v, -1, -2)  # (..., n_q, n_k)
+    grad_s = softmax_backward(a, grad_a) * scale  # (..., n_q, n_k), through S = scale * Q K^T
+    grad_q = grad_s @ k  # (..., n_q, d_k)
+    grad_k = np.swapaxes(grad_s, -1, -2) @ q  # (..., n_k, d_k)
+    return _unbroadcast(grad_q, q.shape), _unbroadcast(grad_k, k.shape), _unbroadcast(grad_v, v.shape)
+
+
+def _unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """Sum a gradient over the dimensions its input was broadcast along."""
+    while grad.ndim > len(shape):
+        grad = grad.sum(axis=0)
+    for axis, size in enumerate(shape):
+        if size == 1 and grad.shape[axis] != 1:
+            grad = grad.sum(axis=axis, keepdims=True)
+    return grad

@@ -11,7 +11,7 @@ from numpy.typing import ArrayLike
 
 from ._checks import as_float_array, as_mask, check_axis, positive_number
 
-__all__ = ["softmax", "naive_softmax", "attention_entropy", "sparsemax"]
+__all__ = ["softmax", "softmax_backward", "naive_softmax", "attention_entropy", "sparsemax"]
 
 
 def softmax(
@@ -79,6 +79,45 @@ def softmax(
     t = positive_number(temperature, "temperature")
     allowed = None if mask is None else as_mask(mask, "mask", x.shape, "scores x")
     return _softmax(x, axis, t, allowed)
+
+
+def softmax_backward(weights: ArrayLike, grad_weights: ArrayLike, axis: int = -1) -> np.ndarray:
+    r"""Gradient of a loss through softmax: from dL/dA back to dL/dS.
+
+    With :math:`A = \operatorname{softmax}(S)` along ``axis``, the Jacobian of one row is
+    :math:`\operatorname{diag}(a) - a a^\top`, so
+
+    .. math:: \frac{\partial L}{\partial s_j} = a_j \left(\frac{\partial L}{\partial a_j}
+              - \sum_l a_l \frac{\partial L}{\partial a_l}\right)
+
+    (temperature 1; divide by ``T`` for a temperature). Masked entries have ``a_j = 0`` and
+    get zero gradient.
+
+    Parameters
+    ----------
+    weights : array_like
+        The softmax output ``A``.
+    grad_weights : array_like, same shape
+        ``dL/dA``.
+    axis : int, default -1
+
+    Returns
+    -------
+    ndarray, same shape
+        ``dL/dS``.
+
+    Examples
+    --------
+    >>> a = softmax([0.0, 1.0])
+    >>> softmax_backward(a, [1.0, 0.0]).round(4)      # d a_0 / d s
+    array([ 0.1966, -0.1966])
+    """
+    a = as_float_array(weights, "weights", min_ndim=1)
+    g = as_float_array(grad_weights, "grad_weights", min_ndim=1)
+    if a.shape != g.shape:
+        raise ValueError(f"weights {a.shape} and grad_weights {g.shape} must have the same shape")
+    axis = check_axis(axis, a.ndim)
+    return a * (g - (a * g).sum(axis=axis, keepdims=True))
 
 
 def _softmax(

@@ -135,3 +135,9 @@ def test_live_redraw_updates_the_figure_in_place():
     np.testing.assert_allclose(image.get_array(), ex.state["weights"])
     texts = [t.get_text() for t in ex._figure.axes[0].texts]
     assert texts[:2] == [f"{ex.state['weights'][0, 0]:.2f}", f"{ex.state['weights'][0, 1]:.2f}"]
+
+
+def test_play_button_starts_where_the_slider_starts():
+    """jslink copies Play's value into the slider on page load: it must not reset it."""
+    ex = temperature_explorer(play=True)
+    assert ex.play.value == ex.controls["temperature"].index == 1

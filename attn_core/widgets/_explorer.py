@@ -218,7 +218,10 @@ class Explorer(w.VBox):
             rows.append(w.HTML(f"<p class='attn-explorer-title'>{html.escape(title)}</p>"))
         first = next(iter(self._slider_specs))
         if play:
-            self.play = w.Play(min=0, max=len(self._slider_specs[first].options) - 1, interval=700,
+            # value = the slider's start: the browser link copies Play's value into the
+            # slider when the page loads, so a Play at 0 would move the slider to 0.
+            self.play = w.Play(value=self._slider_specs[first].start_index(),
+                               min=0, max=len(self._slider_specs[first].options) - 1, interval=700,
                                description=f"Play through {self._slider_specs[first].label}",
                                tooltip=f"Step through {self._slider_specs[first].label}")
             self._link((self.play, "value"), (self.controls[first], "index"))

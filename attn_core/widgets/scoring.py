@@ -1,0 +1,219 @@
+"""Explorer of chapter 3 (scoring functions): turn a 2-D query and watch six score functions.
+
+Four fixed 2-D keys of different lengths; the reader turns the query's direction and
+changes its length. Left, the keys and the query as arrows; right, the weights
+(softmax of each row of scores) that each of the six score functions gives the keys.
+Dot-product weights change with the query's length, cosine weights do not; location
+weights ignore the keys altogether.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+from matplotlib.figure import Figure
+from numpy.typing import ArrayLike
+
+import attn_core as ac
+
+from ..plot import attention_heatmap
+from ..plot.scoring import vector_arrows
+from ..scoring import SCORE_FUNCTIONS, all_scores
+from ._explorer import Explorer, Slider
+
+__all__ = [
+    "ANGLES",
+    "KEY_ANGLES",
+    "KEY_LENGTHS",
+    "LENGTHS",
+    "example_keys",
+    "example_parameters",
+    "query_direction_explorer",
+    "query_from_polar",
+]
+
+#: Directions (degrees, anticlockwise from the horizontal axis) and lengths of the four keys.
+KEY_ANGLES = (0.0, 60.0, 150.0, 240.0)
+KEY_LENGTHS = (2.5, 0.8, 1.5, 1.0)
+#: The query directions on the slider, every 30 degrees.
+ANGLES = tuple(float(a) for a in range(0, 360, 30))
+#: The query lengths on the slider.
+LENGTHS = (0.5, 1.0, 2.0)
+
+
+def query_from_polar(angle: float, length: float) -> np.ndarray:
+    """The 2-D vector of the given direction (degrees) and length, shape (2,).
+
+    Examples
+    --------
+    >>> query_from_polar(90.0, 2.0).round(6).tolist()
+    [0.0, 2.0]
+    """
+    radians = np.deg2rad(angle)
+    return length * np.array([np.cos(radians), np.sin(radians)])  # (2,)
+
+
+def example_keys() -> np.ndarray:
+    """The four keys, one row each, from :data:`KEY_ANGLES` and :data:`KEY_LENGTHS`; shape (4, 2).
+
+    Examples
+    --------
+    >>> example_keys().round(2).tolist()[0]
+    [2.5, 0.0]
+    """
+    return np.stack([query_from_polar(a, r) for a, r in zip(KEY_ANGLES, KEY_LENGTHS)])  # (n_k, 2)
+
+
+def example_parameters(hidden: int = 4, seed: int = 0) -> dict[str, np.ndarray]:
+    """Parameters for :func:`attn_core.scoring.all_scores` on 2-D queries and four keys.
+
+    The bilinear matrix turns a query by 90 degrees anticlockwise before the dot product;
+    the additive and location parameters are drawn from a standard normal distribution, as
+    untrained parameters would be.
+
+    Examples
+    --------
+    >>> params = example_parameters()
+    >>> {name: value.shape for name, value in params.items()}  # doctest: +NORMALIZE_WHITESPACE
+    {'bilinear_w': (2, 2), 'additive_w_q': (2, 4), 'additive_w_k': (2, 4),
+     'additive_w_v': (4,), 'location_w': (2, 4)}
+    """
+    rng = np.random.default_rng(seed)
+    return {
+        "bilinear_w": np.array([[0.0, 1.0], [-1.0, 0.0]]),  # q W = q turned by +90 degrees
+        "additive_w_q": rng.standard_normal((2, hidden)),
+        "additive_w_k": rng.standard_normal((2, hidden)),
+        "additive_w_v": rng.standard_normal(hidden),
+        "location_w": rng.standard_normal((2, len(KEY_ANGLES))),
+    }
+
+
+def _describe(state: dict) -> str:
+    keys = "; ".join(
+        f"{label} of length {np.hypot(*key):.2g} at {np.degrees(np.arctan2(key[1], key[0])) % 360:.0f} degrees"
+        for label, key in zip(state["key_labels"], state["keys"])
+    )
+    rows = "; ".join(
+        f"{name}: " + ", ".join(f"{label} {w:.2f}" for label, w in zip(state["key_labels"], row))
+        for name, row in zip(SCORE_FUNCTIONS, state["weights"])
+    )
+    return (
+        f"Left: the query, of length {state['length']:g} at {state['angle']:g} degrees, and "
+        f"the keys ({keys}), drawn as arrows from the origin. Right: a table of the weights "
+        f"each score function gives the keys, one row per function: {rows}."
+    )
+
+
+def query_direction_explorer(
+    *,
+    keys: ArrayLike | None = None,
+    params: Mapping[str, ArrayLike] | None = None,
+    key_labels: Sequence[str] | None = None,
+    angles: Sequence[float] = ANGLES,
+    lengths: Sequence[float] = LENGTHS,
+    angle: float = 60.0,
+    length: float = 1.0,
+) -> Explorer:
+    r"""Turn a 2-D query round fixed keys and compare the weights of six score functions.
+
+    For the query :math:`q` of the chosen direction and length, each score function of
+    :func:`attn_core.scoring.all_scores` scores every key and a softmax turns each row of
+    scores into weights.
+
+    Parameters
+    ----------
+    keys : array_like, shape (n_k, 2), optional
+        Default :func:`example_keys`.
+    params : mapping, optional
+        The keyword arguments of :func:`attn_core.scoring.all_scores` after ``q`` and ``k``;
+        default :func:`example_parameters` (which expects four keys).
+    key_labels : sequence of str, optional
+        Default ``k₁, k₂, ...``.
+    angles : sequence of float
+        Query directions on the slider, in degrees.
+    lengths : sequence of float
+        Query lengths on the slider (each > 0).
+    angle, length : float
+        The starting direction and length, among ``angles`` and ``lengths``.
+
+    Returns
+    -------
+    Explorer
+        Controls ``"angle"`` and ``"length"``. Its ``state`` holds ``angle``, ``length``,
+        ``query`` (2,), ``keys`` (n_k, 2), ``key_labels``, ``scores`` (a dict of one row of
+        n_k scores per score function), ``weights`` (6, n_k; rows in the order of
+        :data:`attn_core.scoring.SCORE_FUNCTIONS`) and ``favourite`` (the label of the key
+        each function weights most).
+
+    Raises
+    ------
+    ValueError
+        Keys that are not 2-D, or a starting value that is not on its slider.
+
+    Examples
+    --------
+    >>> explorer = query_direction_explorer()
+    >>> explorer.frame_count()
+    36
+    >>> explorer.state["favourite"]["dot"], explorer.state["favourite"]["cosine"]
+    ('k₁', 'k₂')
+    """
+    k = example_keys() if keys is None else np.asarray(keys, dtype=float)  # (n_k, 2)
+    if k.ndim != 2 or k.shape[1] != 2:
+        raise ValueError(f"keys must be 2-D vectors, shape (n_k, 2), got {k.shape}")
+    parameters = dict(example_parameters() if params is None else params)
+    labels = [f"k{chr(0x2080 + j + 1)}" if j < 9 else f"k{j + 1}" for j in range(len(k))] \
+        if key_labels is None else [str(label) for label in key_labels]
+    angles = [float(a) for a in angles]
+    lengths = [float(r) for r in lengths]
+    if float(angle) not in angles or float(length) not in lengths:
+        raise ValueError(f"angle must be one of {angles} and length one of {lengths}, "
+                         f"got {angle} and {length}")
+    longest = max(float(np.max(np.hypot(k[:, 0], k[:, 1]))), max(lengths))
+    limit = 1.2 * longest
+
+    def compute(angle: float, length: float) -> dict:
+        query = query_from_polar(angle, length)  # (2,)
+        scores = all_scores(query[None, :], k, **parameters)  # name -> (1, n_k)
+        weights = np.concatenate([ac.softmax(scores[name]) for name in SCORE_FUNCTIONS])  # (6, n_k)
+        return {
+            "angle": float(angle),
+            "length": float(length),
+            "query": query,
+            "keys": k,
+            "key_labels": labels,
+            "scores": {name: s[0] for name, s in scores.items()},
+            "weights": weights,
+            "favourite": {name: labels[int(np.argmax(row))] for name, row in zip(SCORE_FUNCTIONS, weights)},
+        }
+
+    def draw(fig: Figure, state: dict) -> None:
+        if not fig.axes:
+            grid = fig.add_gridspec(1, 2, width_ratios=[1.0, 1.25])
+            fig.add_subplot(grid[0, 0])
+            fig.add_subplot(grid[0, 1])
+        left, right = fig.axes[:2]
+        vector_arrows(left, state["keys"], labels, queries=state["query"][None, :],
+                      query_labels=["query"], limit=limit,
+                      title=f"query: {state['angle']:g}°, length {state['length']:g}")
+        attention_heatmap(right, state["weights"], row_labels=SCORE_FUNCTIONS, col_labels=labels,
+                          xlabel="key", ylabel="score function", title="weights (each row sums to 1)")
+        for tick in right.get_xticklabels():  # short labels: no need to slant them
+            tick.set_rotation(0)
+            tick.set_horizontalalignment("center")
+
+    explorer = Explorer(
+        compute,
+        draw,
+        sliders={
+            "angle": Slider("Query direction (degrees)", [(f"{a:g}", a) for a in angles], value=float(angle)),
+            "length": Slider("Query length", [(f"{r:g}", r) for r in lengths], value=float(length)),
+        },
+        describe=_describe,
+        title=("Turn the query round the keys, then change its length: which rows of weights "
+               "change with the length, and which row ignores the keys?"),
+        figsize=(6.4, 3.2),
+        play=True,
+    )
+    return explorer

@@ -1,0 +1,202 @@
+"""Explorer of chapter 4 (softmax): one row of scores, a temperature, softmax or sparsemax.
+
+The reader moves the temperature T and switches between softmax and sparsemax; the
+picture shows the weights the query gives to each key, with their entropy (and the
+effective number of keys, exp of the entropy) in the title. With a live kernel the reader
+can also type scores of their own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from matplotlib.figure import Figure
+
+import attn_core as ac
+
+from ..plot import weight_bars
+from ._explorer import Explorer, Slider, TextInput, parse_numbers
+
+__all__ = [
+    "KEYS",
+    "NORMALISATIONS",
+    "SCORES",
+    "TEMPERATURES",
+    "normalised_weights",
+    "parse_scores",
+    "temperature_explorer",
+]
+
+#: The keys of the default row: the tokens of "the cat sat on the mat".
+KEYS = ("the", "cat", "sat", "on", "the", "mat")
+#: One query's scores for those keys (the two "the" keys are the same word, so they tie).
+SCORES = (-1.0, 1.5, 0.5, 0.0, -1.0, 1.0)
+#: Temperatures on the slider, roughly evenly spaced on a log scale from 0.05 to 20.
+TEMPERATURES = (0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0, 20.0)
+#: The maps from scores to weights the explorer compares.
+NORMALISATIONS = ("softmax", "sparsemax")
+#: Typed scores larger than this (in size) are refused: sparsemax divides them by T.
+LARGEST_SCORE = 1e12
+
+
+def normalised_weights(scores: Sequence[float], temperature: float, normalisation: str) -> dict:
+    """The weights of one row of scores at temperature T, and how spread out they are.
+
+    Parameters
+    ----------
+    scores : sequence of float, shape (n_k,)
+    temperature : float
+        ``T > 0``; both maps are applied to ``scores / T``.
+    normalisation : {"softmax", "sparsemax"}
+
+    Returns
+    -------
+    dict
+        ``scores`` (n_k,), ``temperature``, ``normalisation``, ``weights`` (n_k,),
+        ``entropy`` (nats), ``effective_keys`` (exp of the entropy) and ``nonzero`` (how many
+        keys get a weight above zero).
+
+    Raises
+    ------
+    ValueError
+        An unknown ``normalisation`` (and whatever attn_core raises for bad scores or T).
+
+    Examples
+    --------
+    >>> state = normalised_weights([1.5, 1.0, 0.5], 1.0, "sparsemax")
+    >>> state["weights"].round(2).tolist(), state["nonzero"]
+    ([0.75, 0.25, 0.0], 2)
+    """
+    s = np.asarray(scores, dtype=float)  # (n_k,)
+    if normalisation == "softmax":
+        weights = ac.softmax(s, temperature=temperature)  # (n_k,)
+    elif normalisation == "sparsemax":
+        weights = ac.sparsemax(s / temperature)  # (n_k,)
+    else:
+        raise ValueError(f"normalisation must be one of {NORMALISATIONS}, got {normalisation!r}")
+    entropy = float(ac.attention_entropy(weights))
+    return {
+        "scores": s,
+        "temperature": float(temperature),
+        "normalisation": normalisation,
+        "weights": weights,
+        "entropy": entropy,
+        "effective_keys": float(np.exp(entropy)),
+        "nonzero": int(np.count_nonzero(weights)),
+    }
+
+
+def parse_scores(text: str, count: int) -> list[float]:
+    """Read ``count`` comma-separated scores typed by the reader.
+
+    Raises
+    ------
+    ValueError
+        With a sentence for the reader: not a number, the wrong count, not finite, or too
+        large.
+
+    Examples
+    --------
+    >>> parse_scores("1, 2.5, -3", 3)
+    [1.0, 2.5, -3.0]
+    >>> parse_scores("1, 2", 3)
+    Traceback (most recent call last):
+    ...
+    ValueError: scores: expected 3 numbers, got 2
+    """
+    values = parse_numbers(text, count=count, name="scores")
+    if any(abs(v) > LARGEST_SCORE for v in values):
+        raise ValueError(f"scores: keep every score between -{LARGEST_SCORE:g} and {LARGEST_SCORE:g}")
+    return values
+
+
+def _title(state: dict) -> str:
+    return (f"{state['normalisation']} at temperature T = {state['temperature']:g}\n"
+            f"entropy {state['entropy']:.2f} nats \u2248 {state['effective_keys']:.1f} effective keys")
+
+
+def _describe(state: dict, keys: Sequence[str]) -> str:
+    pairs = ", ".join(f"{key} {w:.2f}" for key, w in zip(keys, state["weights"]))
+    return (f"Bar chart of the {state['normalisation']} weights at temperature T = {state['temperature']:g}, "
+            f"one bar per key (key and weight): {pairs}. Keys with a weight above zero: "
+            f"{state['nonzero']} of {len(keys)}; entropy {state['entropy']:.2f} nats, about "
+            f"{state['effective_keys']:.1f} effective keys.")
+
+
+def temperature_explorer(
+    *,
+    scores: Sequence[float] = SCORES,
+    keys: Sequence[str] = KEYS,
+    temperatures: Sequence[float] = TEMPERATURES,
+    temperature: float = 1.0,
+    normalisation: str = "softmax",
+) -> Explorer:
+    r"""Move the temperature of one row of scores and compare softmax with sparsemax.
+
+    The weights are :math:`\operatorname{softmax}(s / T)` or
+    :math:`\operatorname{sparsemax}(s / T)`; the picture shows one bar per key (the key
+    with the largest score in the accent colour, each key's score under its name) and the
+    entropy of the weights in the title.
+
+    Parameters
+    ----------
+    scores : sequence of float, shape (n_k,)
+        The query's score for each key; the live text box starts with them.
+    keys : sequence of str, shape (n_k,)
+        One label per key.
+    temperatures : sequence of float
+        The values of T on the slider (each > 0); one picture per (T, normalisation).
+    temperature : float
+        Starting temperature, one of ``temperatures``.
+    normalisation : {"softmax", "sparsemax"}
+        Starting map.
+
+    Returns
+    -------
+    Explorer
+        Controls ``"temperature"``, ``"normalisation"`` and (live only) ``"scores"``; its
+        ``state`` is what :func:`normalised_weights` returns, plus ``keys``.
+
+    Raises
+    ------
+    ValueError
+        ``scores`` and ``keys`` of different lengths.
+
+    Examples
+    --------
+    >>> explorer = temperature_explorer()
+    >>> explorer.frame_count()
+    26
+    >>> explorer.state["weights"].round(2).tolist()
+    [0.03, 0.42, 0.16, 0.09, 0.03, 0.26]
+    """
+    keys = [str(k) for k in keys]
+    default = [float(s) for s in scores]
+    if len(default) != len(keys):
+        raise ValueError(f"scores has {len(default)} entries for {len(keys)} keys")
+
+    def compute(temperature: float, normalisation: str, scores: list[float]) -> dict:
+        return {**normalised_weights(scores, temperature, normalisation), "keys": keys}
+
+    def draw(fig: Figure, state: dict) -> None:
+        ax = fig.axes[0] if fig.axes else fig.add_subplot()
+        weight_bars(ax, state["weights"], keys, highlight=int(np.argmax(state["scores"])),
+                    ylim=(0.0, 1.15), title=_title(state))
+        ax.set_xticks(range(len(keys)), [f"{k}\n{s:g}" for k, s in zip(keys, state["scores"])])
+        ax.set_xlabel("key (and its score)")
+
+    return Explorer(
+        compute,
+        draw,
+        sliders={
+            "temperature": Slider("Temperature T", [(f"{t:g}", float(t)) for t in temperatures],
+                                  value=float(temperature)),
+            "normalisation": Slider("Normalisation", [(n, n) for n in NORMALISATIONS], value=normalisation),
+        },
+        texts={"scores": TextInput("Scores", ", ".join(f"{s:g}" for s in default),
+                                   lambda text: parse_scores(text, len(keys)),
+                                   placeholder=f"{len(keys)} numbers separated by commas")},
+        describe=lambda state: _describe(state, keys),
+        title="Lower T to sharpen the weights, raise it to flatten them; switch to sparsemax to see exact zeros.",
+    )
