@@ -184,13 +184,15 @@ class Explorer(w.VBox):
         self.links: list[w.Link] = []
 
         self.controls: dict[str, w.Widget] = {}
+        # One label width for every slider of the explorer, so that their tracks line up.
+        label_width = f"{0.55 * max(len(s.label) for s in self._slider_specs.values()) + 0.5:.1f}em"
         for name, spec in self._slider_specs.items():
             self.controls[name] = w.SelectionSlider(
                 options=list(spec.options),
                 index=spec.start_index(),
                 description=spec.label,
                 continuous_update=True,
-                style={"description_width": "initial"},
+                style={"description_width": label_width},
                 layout=w.Layout(width="min(100%, 30em)"),
             )
         self._parsed: dict[str, Any] = {}
