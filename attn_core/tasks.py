@@ -23,6 +23,7 @@ def associative_recall(
     n_values: int,
     seed: int = 0,
     distance: int | None = None,
+    ordered: bool = False,
 ) -> dict[str, np.ndarray]:
     """Examples of the associative recall task.
 
@@ -39,6 +40,10 @@ def associative_recall(
     seed : int
     distance : int, optional
         Put every query at this distance (``1..n_pairs``); default uniform.
+    ordered : bool, default False
+        Use the positions ``0, 1, ..., L-1`` as the keys of every sequence, so that the query
+        names a position: "which value came ``d`` pairs before the end?" (recall by
+        position rather than by content).
 
     Returns
     -------
@@ -54,6 +59,9 @@ def associative_recall(
     >>> i = 0; pos = 4 - d["distance"][i]
     >>> bool(d["keys"][i, pos] == d["query"][i] and d["values"][i, pos] == d["labels"][i])
     True
+    >>> o = associative_recall(2, n_pairs=4, n_keys=4, n_values=5, ordered=True, seed=0)
+    >>> o["keys"][0].tolist(), bool((o["query"] == 4 - o["distance"]).all())
+    ([0, 1, 2, 3], True)
     """
     n_examples, n_pairs = positive_int(n_examples, "n_examples"), positive_int(n_pairs, "n_pairs")
     n_keys, n_values = positive_int(n_keys, "n_keys"), positive_int(n_values, "n_values")
@@ -62,7 +70,10 @@ def associative_recall(
     if distance is not None and not 1 <= distance <= n_pairs:
         raise ValueError(f"distance must lie in 1..n_pairs={n_pairs}, got {distance}")
     rng = np.random.default_rng(seed)
-    keys = np.argsort(rng.random((n_examples, n_keys)), axis=1)[:, :n_pairs]  # distinct per row
+    if ordered:
+        keys = np.tile(np.arange(n_pairs), (n_examples, 1))
+    else:
+        keys = np.argsort(rng.random((n_examples, n_keys)), axis=1)[:, :n_pairs]  # distinct per row
     values = rng.integers(0, n_values, (n_examples, n_pairs))
     if distance is None:
         dist = rng.integers(1, n_pairs + 1, n_examples)
