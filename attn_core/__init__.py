@@ -25,6 +25,7 @@ from .scores import (
     location_scores,
     scaled_dot_product_scores,
 )
+from .tiled import tiled_attention
 from .softmax import attention_entropy, naive_softmax, softmax, softmax_backward, sparsemax
 from .toy import embed_tokens, key_value_memory, regression_data, regression_target, summary_readout
 
@@ -39,6 +40,7 @@ __all__ = [
     "scaled_dot_product_attention",
     "scaled_dot_product_attention_backward",
     "attention_mask",
+    "tiled_attention",
     "causal_mask",
     "padding_mask",
     "sliding_window_mask",

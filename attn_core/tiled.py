@@ -93,14 +93,16 @@ def tiled_attention(
             ke = min(ks + block, k_end)
             s = q_blk @ k_t[..., :, ks:ke]  # (..., b_q, b_k): the only score tile in memory
             if causal and ke - 1 > qs:  # the tile crosses the diagonal: hide the future
-                future = np.arange(ks, ke)[None, :] > np.arange(qs, qe)[:, None]
-                s = np.where(future, -np.inf, s)
+                future = np.arange(ks, ke)[None, :] > np.arange(qs, qe)[:, None]  # (b_q, b_k)
+                s[..., future] = -np.inf  # in place
             m_new = np.maximum(m, s.max(axis=-1, keepdims=True))  # (..., b_q, 1)
             s -= m_new
             np.exp(s, out=s)  # p = exp(s - m_new), in place
             rescale = np.exp(m - m_new)  # (..., b_q, 1): old sums were relative to m
-            l = l * rescale + s.sum(axis=-1, keepdims=True)
-            acc = acc * rescale + s @ v[..., ks:ke, :]  # (..., b_q, d_v)
+            l *= rescale
+            l += s.sum(axis=-1, keepdims=True)
+            acc *= rescale  # in place: no second copy of the accumulator
+            acc += s @ v[..., ks:ke, :]  # (..., b_q, d_v)
             m = m_new
         out[..., qs:qe, :] = acc / l
     return out

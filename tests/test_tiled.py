@@ -1,0 +1,89 @@
+"""tiled_attention equals full attention; the online softmax replay ends at softmax."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from numpy.testing import assert_allclose
+
+import attn_core as ac
+from attn_core.tiled import online_softmax_steps
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(1, 23), st.integers(1, 23), st.integers(1, 30), st.booleans(), st.integers(0, 10**6))
+def test_tiled_equals_full_for_any_block_size(n_q, n_k, block, causal, seed):
+    rng = np.random.default_rng(seed)
+    q, k, v = rng.standard_normal((n_q, 4)) * 2, rng.standard_normal((n_k, 4)) * 2, rng.standard_normal((n_k, 3))
+    expected, _ = ac.scaled_dot_product_attention(q, k, v, causal=causal)
+    assert_allclose(ac.tiled_attention(q, k, v, causal=causal, block_size=block), expected, atol=1e-12)
+
+
+@pytest.mark.parametrize("dtype, atol", [(np.float32, 2e-6), (np.float64, 1e-12)])
+@pytest.mark.parametrize("causal", [False, True])
+def test_batched_and_dtypes(dtype, atol, causal):
+    rng = np.random.default_rng(0)
+    q, k, v = (rng.standard_normal((2, 3, 50, 8)).astype(dtype) for _ in range(3))
+    out = ac.tiled_attention(q, k, v, causal=causal, block_size=16)
+    expected, _ = ac.scaled_dot_product_attention(q, k, v, causal=causal)
+    assert out.dtype == dtype
+    assert_allclose(out, expected, atol=atol)
+
+
+def test_scale_and_broadcast_keys():
+    rng = np.random.default_rng(1)
+    q, k, v = rng.standard_normal((4, 10, 5)), rng.standard_normal((7, 5)), rng.standard_normal((7, 2))
+    expected, _ = ac.scaled_dot_product_attention(q, k, v, scale=0.3)
+    assert_allclose(ac.tiled_attention(q, k, v, scale=0.3, block_size=3), expected, atol=1e-12)
+
+
+def test_large_scores_do_not_overflow():
+    q = np.array([[300.0, 0.0], [0.0, 300.0]])
+    out = ac.tiled_attention(q, q, np.eye(2), block_size=1)
+    assert_allclose(out, np.eye(2), atol=1e-12)
+
+
+def test_never_forms_the_full_matrix():
+    """Working memory stays near one tile, whatever n (traced by tracemalloc)."""
+    import tracemalloc
+
+    rng = np.random.default_rng(2)
+    peaks = []
+    for n in (256, 1024):
+        q, k, v = (rng.standard_normal((n, 16)).astype(np.float32) for _ in range(3))
+        tracemalloc.start()
+        out = ac.tiled_attention(q, k, v, block_size=64)
+        peak = tracemalloc.get_traced_memory()[1] - out.nbytes
+        tracemalloc.stop()
+        peaks.append(peak)
+    assert peaks[1] < 2 * peaks[0]  # 16x more scores, same working memory
+    assert peaks[1] < 0.05 * 1024 * 1024 * 4
+
+
+def test_online_softmax_replay():
+    rng = np.random.default_rng(3)
+    s, v = rng.standard_normal(10) * 3, rng.standard_normal((10, 2))
+    steps = list(online_softmax_steps(s, v, block_size=4))
+    assert [st.keys for st in steps] == [(0, 4), (4, 8), (8, 10)]
+    assert steps[-1].running_max == s.max()
+    assert_allclose(steps[-1].normaliser, np.exp(s - s.max()).sum())
+    assert_allclose(steps[-1].output, ac.softmax(s) @ v)
+    for step in steps:  # each partial output is the softmax over the keys read so far
+        end = step.keys[1]
+        assert_allclose(step.output, ac.softmax(s[:end]) @ v[:end])
+
+
+@pytest.mark.parametrize("call, error, message", [
+    (lambda: ac.tiled_attention(np.ones((3, 2)), np.ones((3, 2)), np.ones((3, 2)), block_size=0), ValueError,
+     r"block_size must be >= 1, got 0"),
+    (lambda: ac.tiled_attention(np.ones((3, 2)), np.ones((3, 2)), np.ones((3, 2)), block_size=2.5), TypeError,
+     r"block_size must be a whole number"),
+    (lambda: ac.tiled_attention(np.ones((3, 2)), np.ones((3, 3)), np.ones((3, 2))), ValueError, r"d_k"),
+    (lambda: ac.tiled_attention(np.ones((3, 2)), np.ones((3, 2)), np.ones((4, 2))), ValueError, r"same length n_k"),
+    (lambda: ac.tiled_attention(np.ones((3, 2)), np.ones((3, 2)), np.ones((3, 2)), causal=1), TypeError, r"causal must be"),
+    (lambda: ac.tiled_attention(None, np.ones((3, 2)), np.ones((3, 2))), TypeError, r"got None"),
+    (lambda: list(online_softmax_steps(np.ones(3), np.ones((4, 2)), block_size=2)), ValueError, r"scores must be \(n_k,\)"),
+])
+def test_bad_input(call, error, message):
+    with pytest.raises(error, match=message):
+        call()
