@@ -208,6 +208,7 @@ def train(
     seed: int = 0,
     eval_every: int = 100,
     progress: bool = True,
+    callback: Callable[[int, Model], None] | None = None,
 ) -> History:
     """Minimise cross-entropy with Adam on mini-batches; report progress as it goes.
 
@@ -223,6 +224,9 @@ def train(
         Steps between evaluations (recorded in the history, and printed).
     progress : bool, default True
         Print one line per evaluation: the progress indicator.
+    callback : callable, optional
+        ``callback(step, model)`` after each evaluation (e.g. to keep snapshots of the
+        attention weights as training goes).
 
     Returns
     -------
@@ -251,6 +255,8 @@ def train(
             history.train_accuracy.append(acc)
             test_acc = evaluate(model, test_set)[1] if test_set is not None else float("nan")
             history.test_accuracy.append(test_acc)
+            if callback is not None:
+                callback(step, model)
             if progress:
                 bar = "#" * round(20 * step / steps)
                 print(f"[{bar:<20}] step {step:>5}/{steps}  loss {loss:.3f}  "

@@ -117,3 +117,11 @@ def test_adam_and_accuracy():
 def test_bad_input(call, error, message):
     with pytest.raises(error, match=message):
         call()
+
+
+def test_callback_sees_each_evaluation():
+    data = associative_recall(64, n_pairs=3, n_keys=4, n_values=2, seed=0)
+    seen = []
+    train(AttentionReader(4, 2, width=4), data, steps=6, batch_size=16, eval_every=3, progress=False,
+          callback=lambda step, model: seen.append((step, model.params["w_q"].copy())))
+    assert [s for s, _ in seen] == [3, 6] and not np.allclose(seen[0][1], seen[1][1])
