@@ -29,6 +29,8 @@ CHROMIUM_ARGS = [
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
 ]
 
+AXE = Path(__file__).resolve().parents[1] / "web" / "node_modules" / "axe-core" / "axe.min.js"
+
 # What a reader must never see: a TeX delimiter left in the rendered text.
 RAW_TEX = ["$$", "\\(", "\\[", "\\frac", "\\sqrt", "\\top", "\\operatorname"]
 
@@ -89,11 +91,17 @@ class PageReport:
     explorers: int = 0
     controls: list[ControlCheck] = field(default_factory=list)
     empty_widgets: int = 0
+    accessibility: list[dict] = field(default_factory=list)  # axe-core violations
+    bytes: int = 0  # size of the HTML page itself
+
+    @property
+    def serious_accessibility(self) -> list[dict]:
+        return [v for v in self.accessibility if v["impact"] in ("serious", "critical")]
 
     @property
     def ok(self) -> bool:
         return (not self.errors and not self.raw_tex and not self.empty_widgets
-                and all(c.changed for c in self.controls))
+                and not self.serious_accessibility and all(c.changed for c in self.controls))
 
 
 _VISIBLE_FRAME = """explorer => {
@@ -110,7 +118,19 @@ _PROSE_TEXT = """() => {
 }"""
 
 
-def check_page(page, url: str, path: str, shots: Path | None = None) -> PageReport:
+def audit_accessibility(page) -> list[dict]:
+    """Run axe-core (WCAG 2.x A and AA rules) on the loaded page; return its violations."""
+    if not AXE.is_file():
+        raise RuntimeError(f"{AXE} is missing: run tools/fetch_web_assets.sh")
+    page.add_script_tag(path=str(AXE))
+    return page.evaluate("""async () => {
+      const result = await axe.run(document, {preload: false, runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']}});
+      return result.violations.map(v => ({id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.length,
+                                          target: v.nodes.slice(0, 3).map(n => n.target.join(' '))}));
+    }""")
+
+
+def check_page(page, url: str, path: str, shots: Path | None = None, audit: bool = False) -> PageReport:
     """Load one page and exercise its explorers; ``page`` is a playwright Page."""
     report = PageReport(path)
     page.on("console", lambda m: report.errors.append(f"console.{m.type}: {m.text}") if m.type == "error" else None)
@@ -130,6 +150,8 @@ def check_page(page, url: str, path: str, shots: Path | None = None) -> PageRepo
     if page.locator("script[type='application/vnd.jupyter.widget-view+json']").count():
         page.wait_for_selector(".attn-explorer img.attn-frame", state="visible", timeout=15000)
     report.explorers = explorers.count()
+    if audit:
+        report.accessibility = audit_accessibility(page)
     report.empty_widgets = page.evaluate(
         "() => Array.from(document.querySelectorAll('.jupyter-widgets-view, .widget-subarea')).filter(e => e.getBoundingClientRect().height < 2).length"
     )
@@ -164,14 +186,16 @@ def pages_of(site: Path) -> list[str]:
                   if p.name not in skip and "_static" not in p.parts and "_sources" not in p.parts)
 
 
-def check_site(site: Path, paths: list[str] | None = None, shots: Path | None = None) -> list[PageReport]:
+def check_site(site: Path, paths: list[str] | None = None, shots: Path | None = None,
+               audit: bool = False) -> list[PageReport]:
     reports = []
     with serve(site) as url, browser() as b:
         for path in paths or pages_of(site):
             context = b.new_context(viewport={"width": 1200, "height": 900})
             page = context.new_page()
             try:
-                reports.append(check_page(page, url, path, shots))
+                reports.append(check_page(page, url, path, shots, audit))
+                reports[-1].bytes = (site / path).stat().st_size
             finally:
                 context.close()
     return reports
@@ -182,12 +206,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("site", type=Path, help="the built site, e.g. _build/html")
     parser.add_argument("pages", nargs="*", help="pages relative to the site (default: all)")
     parser.add_argument("--shots", type=Path, help="save screenshots of pages and explorers here")
+    parser.add_argument("--audit", action="store_true", help="run the axe-core accessibility audit")
     args = parser.parse_args(argv)
     failed = 0
-    for r in check_site(args.site, args.pages or None, args.shots):
+    for r in check_site(args.site, args.pages or None, args.shots, args.audit):
         moved = ", ".join(f"{c.control}: {'changes' if c.changed else 'DEAD'}" for c in r.controls)
-        print(f"{'ok ' if r.ok else 'BAD'} {r.path}: {r.math_rendered} maths, {r.explorers} explorers"
-              + (f" ({moved})" if moved else ""))
+        print(f"{'ok ' if r.ok else 'BAD'} {r.path}: {r.bytes / 1024:.0f} KiB, {r.math_rendered} maths, "
+              f"{r.explorers} explorers" + (f" ({moved})" if moved else ""))
+        for v in r.accessibility:
+            print(f"    a11y {v['impact']}: {v['id']} ({v['nodes']} elements) {v['help']} e.g. {v['target'][:1]}")
         for problem in r.errors + [f"raw TeX in the text: {t}" for t in r.raw_tex] + (
                 [f"{r.empty_widgets} empty widget areas"] if r.empty_widgets else []):
             print("    " + problem)

@@ -76,7 +76,7 @@ def site_reports(built_site):
             pytest.fail("Chromium is missing under CI: install it (apt-get install chromium)")
         pytest.skip("Chromium is not installed (apt-get install chromium)")
     pages = [f"{name}.html" for name in toc_files()]
-    return {r.path: r for r in sitecheck.check_site(built_site, pages)}
+    return {r.path: r for r in sitecheck.check_site(built_site, pages, audit=True)}
 
 
 @pytest.mark.parametrize("name", toc_files())
@@ -98,3 +98,17 @@ def test_every_explorer_control_changes_the_picture(site_reports, name):
     assert report.controls, "explorers have controls"
     dead = [c for c in report.controls if not c.changed]
     assert dead == [], f"dead controls on the static page: {dead}"
+
+
+@pytest.mark.parametrize("name", toc_files())
+def test_no_serious_or_critical_accessibility_violations(site_reports, name):
+    """axe-core (WCAG 2.1 A/AA rules) in Chromium: nothing serious or critical."""
+    report = site_reports[f"{name}.html"]
+    assert report.serious_accessibility == []
+
+
+def test_pages_stay_light(site_reports):
+    """Explorer pictures are embedded in the page; keep every page under 2 MiB."""
+    largest = max(site_reports.values(), key=lambda r: r.bytes)
+    print(f"\nlargest page: {largest.path}, {largest.bytes / 2**20:.2f} MiB")
+    assert largest.bytes < 2 * 2**20

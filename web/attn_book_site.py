@@ -26,6 +26,16 @@ def _drop_duplicate_scripts(app, pagename, templatename, context, doctree) -> No
     context["script_files"] = unique
 
 
+def _accessible_citation_list(app, pagename, templatename, context, doctree) -> None:
+    """docutils writes the bibliography as ``role="list"`` whose entries have the deprecated
+    ``role="doc-biblioentry"``; a list must contain list items (axe-core rule
+    aria-required-children, "critical"). Give the entries the role ``listitem``."""
+    body = context.get("body")
+    if body and 'class="citation-list"' in body:
+        context["body"] = body.replace(' role="doc-biblioentry"', ' role="listitem"')
+
+
 def setup(app) -> dict[str, Any]:
     app.connect("html-page-context", _drop_duplicate_scripts, priority=900)
+    app.connect("html-page-context", _accessible_citation_list)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

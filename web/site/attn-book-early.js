@@ -26,3 +26,36 @@ document.addEventListener("DOMContentLoaded", function () {
     },
   };
 });
+
+// 3. Accessible names for the widget controls the widget manager draws. Slider handles
+//    (role="slider") get the text of their widget's label; the Play widget's icon-only
+//    buttons get a name from their icon. Widgets appear after "load", so watch the page.
+(function () {
+  var ICON_NAMES = { "fa-play": "Play", "fa-pause": "Pause", "fa-stop": "Stop", "fa-retweet": "Repeat", "fa-repeat": "Repeat" };
+  function label(root) {
+    root.querySelectorAll(".noUi-handle[role='slider']:not([aria-label])").forEach(function (handle) {
+      var widget = handle.closest(".widget-slider, .widget-hslider, .jupyter-widgets");
+      var text = widget && widget.querySelector(".widget-label");
+      if (text && text.textContent.trim()) {
+        handle.setAttribute("aria-label", text.textContent.trim());
+      }
+    });
+    root.querySelectorAll(".widget-play button:not([aria-label]), .jupyter-widgets button:not([aria-label])").forEach(function (button) {
+      if (button.textContent.trim()) {
+        return;
+      }
+      var icon = button.querySelector("i, svg");
+      var classes = icon ? (icon.getAttribute("class") || "") + " " + (icon.getAttribute("data-icon") ? "fa-" + icon.getAttribute("data-icon") : "") : "";
+      for (var name in ICON_NAMES) {
+        if (classes.indexOf(name) !== -1) {
+          button.setAttribute("aria-label", ICON_NAMES[name]);
+          return;
+        }
+      }
+    });
+  }
+  document.addEventListener("DOMContentLoaded", function () {
+    label(document);
+    new MutationObserver(function () { label(document); }).observe(document.body, { childList: true, subtree: true });
+  });
+})();
