@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # Install everything into .venv and build the website into _build/html, executing every
 # chapter afresh; a warning fails the build.
-#   bash tools/build.sh
+#   bash tools/build.sh          (add --pdf for _build/pdf/attention-computed.pdf; needs chromium)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 source tools/_setup.sh
 bash tools/fetch_web_assets.sh
 .venv/bin/jupyter-book build . -W -n --keep-going
 echo "Open _build/html/index.html in a browser."
+if [[ "${1:-}" == "--pdf" ]]; then  # the whole book as one PDF, printed by Chromium
+  .venv/bin/python tools/build_pdf.py _build/html _build/pdf/attention-computed.pdf
+fi
