@@ -1,6 +1,6 @@
 """Scaled dot-product attention (Vaswani et al., 2017), the operation at the centre of the book.
 
-Shapes follow DESIGN.md: queries ``(..., n_q, d_k)``, keys ``(..., n_k, d_k)``, values
+Shapes follow the book's conventions: queries ``(..., n_q, d_k)``, keys ``(..., n_k, d_k)``, values
 ``(..., n_k, d_v)``; weights ``(..., n_q, n_k)`` with row i = how query i spreads its
 attention over the keys.
 """

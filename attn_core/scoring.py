@@ -41,12 +41,12 @@ def all_scores(
     ========== ============================================== ==========================
     name       score :math:`s_{ij}`                           function
     ========== ============================================== ==========================
-    dot        :math:`q_i \cdot k_j`                          :func:`dot_product_scores`
-    scaled dot :math:`q_i \cdot k_j / \sqrt{d_k}`             :func:`scaled_dot_product_scores`
-    bilinear   :math:`q_i W k_j^\top`                         :func:`bilinear_scores`
-    additive   :math:`w_v^\top \tanh(q_i W_q + k_j W_k)`      :func:`additive_scores`
-    cosine     :math:`q_i \cdot k_j / (\|q_i\| \|k_j\|)`      :func:`cosine_scores`
-    location   :math:`(q_i W_\text{loc})_j`                   :func:`location_scores`
+    dot        :math:`q_i \cdot k_j`                          :func:`~attn_core.scores.dot_product_scores`
+    scaled dot :math:`q_i \cdot k_j / \sqrt{d_k}`             :func:`~attn_core.scores.scaled_dot_product_scores`
+    bilinear   :math:`q_i W k_j^\top`                         :func:`~attn_core.scores.bilinear_scores`
+    additive   :math:`w_v^\top \tanh(q_i W_q + k_j W_k)`      :func:`~attn_core.scores.additive_scores`
+    cosine     :math:`q_i \cdot k_j / (\|q_i\| \|k_j\|)`      :func:`~attn_core.scores.cosine_scores`
+    location   :math:`(q_i W_\text{loc})_j`                   :func:`~attn_core.scores.location_scores`
     ========== ============================================== ==========================
 
     Parameters

@@ -258,9 +258,9 @@ def train(
             if callback is not None:
                 callback(step, model)
             if progress:
-                bar = "#" * round(20 * step / steps)
-                print(f"[{bar:<20}] step {step:>5}/{steps}  loss {loss:.3f}  "
-                      f"train accuracy {acc:.3f}" + (f"  test accuracy {test_acc:.3f}" if test_set else ""))
+                bar = "#" * round(10 * step / steps)
+                print(f"[{bar:<10}] step {step:>4}/{steps} loss {loss:.3f} "
+                      f"train {acc:.3f}" + (f" test {test_acc:.3f}" if test_set else ""))
     history.seconds = time.perf_counter() - start
     return history
 

@@ -113,7 +113,7 @@ _VISIBLE_FRAME = """explorer => {
 _PROSE_TEXT = """() => {
   const main = document.querySelector('main') || document.body;
   const clone = main.cloneNode(true);
-  clone.querySelectorAll('pre, code, script, style, mjx-container, .highlight, .cell_input, .cell_output').forEach(e => e.remove());
+  clone.querySelectorAll('pre, code, script, style, mjx-container, .highlight, .cell_input, .cell_output, dt.sig').forEach(e => e.remove());
   return clone.innerText;
 }"""
 

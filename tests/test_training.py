@@ -93,7 +93,8 @@ def test_progress_is_printed(capsys):
     data = associative_recall(64, n_pairs=3, n_keys=4, n_values=2, seed=0)
     train(AttentionReader(4, 2, width=4), data, steps=4, batch_size=16, eval_every=2)
     lines = capsys.readouterr().out.strip().splitlines()
-    assert len(lines) == 2 and "step     4/4" in lines[-1] and lines[-1].startswith("[####")
+    assert len(lines) == 2 and "step    4/4" in lines[-1] and lines[-1].startswith("[####")
+    assert max(len(line) for line in lines) <= 64  # fits the page's code width
 
 
 def test_adam_and_accuracy():

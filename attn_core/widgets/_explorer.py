@@ -1,6 +1,6 @@
 """The explorer: labelled controls -> attn_core maths -> a picture, alive with or without a kernel.
 
-How it stays alive on the static website (DESIGN.md section 5): at execution time every
+How it stays alive on the static website: at execution time every
 combination of the sliders' values is computed and drawn once, and the pictures are put in
 ``ipywidgets.Stack`` containers whose ``selected_index`` is linked to the sliders'
 ``index`` with ``jslink``. The link runs in the browser, so the built page switches

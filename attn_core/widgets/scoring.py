@@ -55,7 +55,7 @@ def query_from_polar(angle: float, length: float) -> np.ndarray:
 
 
 def example_keys() -> np.ndarray:
-    """The four keys, one row each, from :data:`KEY_ANGLES` and :data:`KEY_LENGTHS`; shape (4, 2).
+    """The four keys, one row each, from ``KEY_ANGLES`` and ``KEY_LENGTHS``; shape (4, 2).
 
     Examples
     --------
