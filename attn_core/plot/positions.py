@@ -1,0 +1,153 @@
+"""Figures of chapter 9 (positions): tables of position vectors, and RoPE's rotated pairs.
+
+Like the rest of :mod:`attn_core.plot`, the functions here draw what the caller computed
+onto an Axes and return it; the encodings themselves come from :mod:`attn_core.positions`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.patches import Arc
+from numpy.typing import ArrayLike
+
+from . import CMAP, COLORS
+from .scoring import vector_arrows
+
+__all__ = ["position_heatmap", "rotated_pair"]
+
+
+def _ticks(n: int, n_ticks: int) -> np.ndarray:
+    """About ``n_ticks`` round indices of ``range(n)``, starting at 0."""
+    step = max(1, int(np.ceil((n - 1) / max(n_ticks - 1, 1))))
+    for nice in (1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500, 1000):
+        if nice >= step:
+            step = nice
+            break
+    return np.arange(0, n, step)
+
+
+def position_heatmap(
+    ax: Axes,
+    matrix: ArrayLike,
+    *,
+    xlabel: str,
+    ylabel: str,
+    title: str | None = None,
+    vmin: float | None = None,
+    vmax: float | None = None,
+    n_ticks: int = 6,
+    colorbar: bool = True,
+) -> Axes:
+    """A large matrix indexed by positions or dimensions, without numbers in the cells.
+
+    Row 0 is at the top; about ``n_ticks`` round indices are labelled on each axis.
+
+    Parameters
+    ----------
+    ax : Axes
+    matrix : array_like, shape (n_rows, n_cols)
+        E.g. a table of position vectors (positions x dimensions), or the dot products of
+        every pair of position vectors (positions x positions).
+    xlabel, ylabel : str
+    title : str, optional
+    vmin, vmax : float, optional
+        The colour range; default the matrix's smallest and largest entries.
+    n_ticks : int
+        Roughly how many ticks to label on each axis.
+    colorbar : bool
+        Draw a colour bar beside the map.
+
+    Returns
+    -------
+    Axes
+
+    Raises
+    ------
+    ValueError
+        ``matrix`` is not two-dimensional.
+
+    Examples
+    --------
+    >>> from attn_core.plot import new_figure
+    >>> fig = new_figure()
+    >>> ax = position_heatmap(fig.add_subplot(), np.zeros((50, 16)), xlabel="dimension",
+    ...                       ylabel="position", colorbar=False)
+    >>> [t.get_text() for t in ax.get_yticklabels()]
+    ['0', '10', '20', '30', '40']
+    """
+    m = np.asarray(matrix, dtype=float)
+    if m.ndim != 2:
+        raise ValueError(f"matrix must be two-dimensional, got shape {m.shape}")
+    image = ax.imshow(m, cmap=CMAP, vmin=vmin, vmax=vmax, aspect="auto", interpolation="nearest")
+    rows, cols = _ticks(m.shape[0], n_ticks), _ticks(m.shape[1], n_ticks)
+    ax.set_yticks(rows, [str(i) for i in rows])
+    ax.set_xticks(cols, [str(j) for j in cols])
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.tick_params(length=2)
+    if title is not None:
+        ax.set_title(title)
+    if colorbar:
+        ax.figure.colorbar(image, ax=ax, shrink=0.85)
+    return ax
+
+
+def rotated_pair(
+    ax: Axes,
+    query: ArrayLike,
+    key: ArrayLike,
+    *,
+    query_label: str = "q",
+    key_label: str = "k",
+    limit: float | None = None,
+    title: str | None = None,
+) -> Axes:
+    """One query and one key in a plane, as arrows, with the angle between them marked.
+
+    Used for one pair of coordinates of a rotary embedding: the caller rotates the vectors
+    (:func:`attn_core.positions.rotary_embedding`) and passes the two coordinates of the pair.
+
+    Parameters
+    ----------
+    ax : Axes
+    query, key : array_like, shape (2,)
+    query_label, key_label : str
+    limit : float, optional
+        Show ``[-limit, limit]`` on both axes.
+    title : str, optional
+
+    Returns
+    -------
+    Axes
+
+    Raises
+    ------
+    ValueError
+        ``query`` or ``key`` is not a 2-D vector.
+
+    Examples
+    --------
+    >>> from attn_core.plot import new_figure
+    >>> fig = new_figure()
+    >>> ax = rotated_pair(fig.add_subplot(), [1.0, 0.0], [0.0, 1.0])
+    >>> ax.texts[-1].get_text()
+    '1.57 rad'
+    """
+    q = np.asarray(query, dtype=float)
+    k = np.asarray(key, dtype=float)
+    if q.shape != (2,) or k.shape != (2,):
+        raise ValueError(f"query and key must be 2-D vectors, shape (2,), got {q.shape} and {k.shape}")
+    vector_arrows(ax, k[None, :], [key_label], queries=q[None, :], query_labels=[query_label],
+                  limit=limit, title=title)
+    angle_k, angle_q = np.arctan2(k[1], k[0]), np.arctan2(q[1], q[0])  # radians
+    turn = (angle_q - angle_k + np.pi) % (2 * np.pi) - np.pi  # from k to q, in (-pi, pi]
+    start, end = sorted([angle_k, angle_k + turn])
+    radius = 0.35 * min(np.hypot(*q), np.hypot(*k))
+    ax.add_patch(Arc((0.0, 0.0), 2 * radius, 2 * radius, theta1=np.degrees(start), theta2=np.degrees(end),
+                     color=COLORS["dark"], lw=1.2))
+    middle = 0.5 * (start + end)
+    label_radius = radius + 0.22 * (ax.get_xlim()[1] - ax.get_xlim()[0]) / 2  # clear of the arc
+    ax.text(label_radius * np.cos(middle), label_radius * np.sin(middle), f"{abs(turn):.2f} rad",
+            ha="center", va="center", fontsize=8, color=COLORS["dark"])
+    return ax

@@ -1,0 +1,234 @@
+"""Figures of chapter 10 (a gallery of variants): large weight maps, one query's row, error curves.
+
+Like the rest of :mod:`attn_core.plot`, each function draws what the caller computed onto
+an Axes and returns it. :func:`weight_map` and :func:`row_profile` update their artists in
+place when called again on the same Axes, which keeps an explorer's frames fast.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.colors import PowerNorm
+from numpy.typing import ArrayLike
+
+from . import CMAP, COLORS
+
+__all__ = ["LOOKUP_COLOR", "weight_map", "row_profile", "error_curves"]
+
+#: The colour that marks the lookups (a query and the distant key it needs).
+LOOKUP_COLOR = "#e8590c"
+
+
+def weight_map(
+    ax: Axes,
+    weights: ArrayLike,
+    *,
+    title: str | None = None,
+    vmax: float = 1.0,
+    gamma: float = 0.5,
+    lookups: ArrayLike | None = None,
+    xlabel: str = "key position j",
+    ylabel: str = "query position i",
+    colorbar: bool = False,
+) -> Axes:
+    """A large weight matrix or mask (queries on the rows), without numbers in the cells.
+
+    The colours follow a power scale (``gamma = 0.5``: square root), so that weights of
+    0.01 stay visible beside weights of 0.9; values below 0 are drawn as 0 (say so in the
+    caption when a variant has negative weights). Lookups, if given, are circled.
+
+    Parameters
+    ----------
+    ax : Axes
+    weights : array_like, shape (n_q, n_k)
+        Weights, or a boolean mask (drawn as 0 and 1).
+    title : str, optional
+    vmax : float, default 1.0
+        The weight drawn in the brightest colour.
+    gamma : float, default 0.5
+        Exponent of the colour scale; 1 is linear.
+    lookups : array_like of int, shape (p, 2), optional
+        (query, key) cells to circle.
+    xlabel, ylabel : str
+    colorbar : bool, default False
+        Add a colour bar (on the first call only).
+
+    Returns
+    -------
+    Axes
+
+    Examples
+    --------
+    >>> from attn_core.plot import new_figure
+    >>> fig = new_figure()
+    >>> ax = weight_map(fig.add_subplot(), np.eye(8), lookups=[[5, 1]], title="identity")
+    >>> ax.get_title(), len(ax.lines)
+    ('identity', 1)
+    """
+    w = np.asarray(weights, dtype=float)
+    if w.ndim != 2:
+        raise ValueError(f"weights must be a matrix (n_q, n_k), got shape {w.shape}")
+    state = getattr(ax, "_attn_weight_map", None)
+    clipped = np.clip(w, 0.0, None)
+    if state is not None and state["shape"] == w.shape:
+        state["image"].set_data(clipped)
+        if title is not None:
+            ax.set_title(title)
+        return ax
+    ax.clear()
+    image = ax.imshow(clipped, cmap=CMAP, norm=PowerNorm(gamma, vmin=0.0, vmax=vmax),
+                      interpolation="nearest", aspect="equal")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.tick_params(length=2, labelsize=8)
+    if lookups is not None:
+        pairs = np.asarray(lookups, dtype=int).reshape(-1, 2)
+        ax.plot(pairs[:, 1], pairs[:, 0], "o", markersize=7, markerfacecolor="none",
+                markeredgecolor=LOOKUP_COLOR, markeredgewidth=1.3)
+        ax.set_xlim(-0.5, w.shape[1] - 0.5)
+        ax.set_ylim(w.shape[0] - 0.5, -0.5)
+    if title is not None:
+        ax.set_title(title)
+    if colorbar:
+        ax.figure.colorbar(image, ax=ax, shrink=0.8, label="weight")
+    ax._attn_weight_map = {"shape": w.shape, "image": image}
+    return ax
+
+
+def row_profile(
+    ax: Axes,
+    rows: Mapping[str, ArrayLike],
+    *,
+    mark: int | None = None,
+    mark_label: str = "distant key",
+    title: str | None = None,
+    ylim: tuple[float, float] = (-0.05, 1.0),
+    xlabel: str = "key position j",
+    ylabel: str = "weight",
+    legend: bool = True,
+) -> Axes:
+    """One query's weights over the keys, one line per method (the first drawn thick and grey).
+
+    Parameters
+    ----------
+    ax : Axes
+    rows : mapping of label -> array_like, shape (n_k,)
+        E.g. ``{"full": full_row, "local": local_row}``; the first is the reference.
+    mark : int, optional
+        A key position to mark with a dashed line (the distant key of a lookup).
+    mark_label : str
+    title : str, optional
+    ylim : (float, float)
+    xlabel, ylabel : str
+    legend : bool, default True
+        Draw a legend (an explorer may label the lines more cheaply itself).
+
+    Returns
+    -------
+    Axes
+
+    Examples
+    --------
+    >>> from attn_core.plot import new_figure
+    >>> fig = new_figure()
+    >>> ax = row_profile(fig.add_subplot(), {"full": [0.5, 0.5], "top-1": [1.0, 0.0]}, mark=1)
+    >>> [line.get_label() for line in ax.lines]
+    ['full', 'top-1', 'distant key']
+    """
+    arrays = {label: np.asarray(row, dtype=float) for label, row in rows.items()}
+    if not arrays or any(a.ndim != 1 for a in arrays.values()):
+        raise ValueError("rows must map labels to vectors (n_k,)")
+    sizes = {a.size for a in arrays.values()}
+    if len(sizes) != 1:
+        raise ValueError(f"every row must have the same length, got {sorted(sizes)}")
+    state = getattr(ax, "_attn_row_profile", None)
+    if state is not None and state["labels"] == list(arrays):
+        for line, (label, row) in zip(state["lines"], arrays.items()):
+            line.set_ydata(row)
+        if title is not None:
+            ax.set_title(title)
+        return ax
+    ax.clear()
+    styles = [{"color": COLORS["muted"], "lw": 3.0, "alpha": 0.7}, {"color": COLORS["main"], "lw": 1.3},
+              {"color": COLORS["accent"], "lw": 1.3}, {"color": COLORS["dark"], "lw": 1.0}]
+    lines = []
+    for n, (label, row) in enumerate(arrays.items()):
+        (line,) = ax.plot(np.arange(row.size), row, label=label, **styles[min(n, len(styles) - 1)])
+        lines.append(line)
+    if mark is not None:
+        ax.axvline(mark, color=LOOKUP_COLOR, ls="--", lw=1.0, label=mark_label)
+    ax.set_ylim(*ylim)
+    ax.set_xlim(0, sizes.pop() - 1)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    if legend:
+        ax.legend(loc="upper left", fontsize=8)
+    if title is not None:
+        ax.set_title(title)
+    ax._attn_row_profile = {"labels": list(arrays), "lines": lines}
+    return ax
+
+
+def error_curves(
+    ax: Axes,
+    x: Sequence[float],
+    curves: Mapping[str, ArrayLike],
+    *,
+    reference: float | None = None,
+    reference_label: str = r"$\propto 1/\sqrt{m}$",
+    xlabel: str = "number of random features m",
+    ylabel: str = "relative error",
+    logy: bool = True,
+    title: str | None = None,
+) -> Axes:
+    """Error against a budget on a log x axis: one line per curve, with its seeds as dots.
+
+    Parameters
+    ----------
+    ax : Axes
+    x : sequence of float, length p
+        The budgets (features, rank, ...).
+    curves : mapping of label -> array_like, shape (p,) or (seeds, p)
+        With several seeds, each seed is a dot and the line joins the means.
+    reference : float, optional
+        Draw the line ``reference / sqrt(x)`` (dashed), for the :math:`1/\\sqrt{m}` trend.
+    reference_label, xlabel, ylabel, title : str
+    logy : bool, default True
+
+    Returns
+    -------
+    Axes
+
+    Examples
+    --------
+    >>> from attn_core.plot import new_figure
+    >>> fig = new_figure()
+    >>> ax = error_curves(fig.add_subplot(), [16, 64], {"a": [[0.5, 0.25], [0.6, 0.3]]}, reference=2.0)
+    >>> len(ax.lines)
+    3
+    """
+    x = np.asarray(x, dtype=float)
+    colors = [COLORS["main"], COLORS["accent"], COLORS["dark"], COLORS["muted"]]
+    for n, (label, values) in enumerate(curves.items()):
+        values = np.atleast_2d(np.asarray(values, dtype=float))
+        if values.shape[1] != x.size:
+            raise ValueError(f"curve {label!r} has {values.shape[1]} points for {x.size} budgets")
+        color = colors[n % len(colors)]
+        if values.shape[0] > 1:
+            ax.plot(np.repeat(x[None, :], values.shape[0], 0).ravel(), values.ravel(), ".",
+                    color=color, alpha=0.5, markersize=5)
+        ax.plot(x, values.mean(0), "-o", color=color, markersize=3, label=label)
+    if reference is not None:
+        ax.plot(x, reference / np.sqrt(x), "--", color="black", lw=1.0, label=reference_label)
+    ax.set_xscale("log", base=2)
+    if logy:
+        ax.set_yscale("log", nonpositive="mask")  # an exact (zero) error ends the line
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.legend(fontsize=8)
+    if title is not None:
+        ax.set_title(title)
+    return ax

@@ -1,0 +1,302 @@
+"""Explorer of chapter 7, masking: the mask editor.
+
+A padded sentence's scores are fixed; the reader picks a mask (slider), or toggles cells of
+it (text box, live kernel only), and sees the mask next to the weights that result. Every
+allowed weight of a row is the unmasked weight divided by the share of the unmasked weight
+the allowed keys held; a row with no allowed key gets zeros.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from matplotlib.figure import Figure
+from numpy.typing import ArrayLike
+
+import attn_core as ac
+
+from ..plot import attention_heatmap
+from ..plot.masking import mask_heatmap
+from ._explorer import Explorer, Slider, TextInput
+
+__all__ = ["EDITOR_TOKENS", "editor_masks", "parse_cells", "masked_weights", "mask_editor_explorer"]
+
+#: The editor's sentence: four words padded to six positions.
+EDITOR_TOKENS = ("the", "cat", "sat", "down", "<pad>", "<pad>")
+
+
+def editor_masks(is_real: ArrayLike) -> dict[str, np.ndarray]:
+    """The masks on the editor's "Mask" slider, in order, for a sequence with padding.
+
+    Parameters
+    ----------
+    is_real : array_like of bool, shape (n,)
+        False at the padding positions.
+
+    Returns
+    -------
+    dict of name -> ndarray of bool, shape (n, n)
+        ``none``, ``padding`` (keys only), ``padding + queries`` (padding hidden as keys
+        and as queries), ``causal``, ``window & padding`` (each query sees itself and the
+        key before it, padding hidden) and
+        ``only key 1``.
+
+    Examples
+    --------
+    >>> masks = editor_masks([True, True, False])
+    >>> list(masks)[:3]
+    ['none', 'padding', 'padding + queries']
+    >>> masks["window & padding"].astype(int)
+    array([[1, 0, 0],
+           [1, 1, 0],
+           [0, 1, 0]])
+    """
+    real = np.asarray(is_real)
+    if real.dtype.kind != "b" or real.ndim != 1 or real.size < 2:
+        raise ValueError(f"is_real must be a boolean vector of at least 2 positions, got {real.dtype} {real.shape}")
+    n = real.size
+    keys = np.broadcast_to(real[None, :], (n, n))  # (n, n): padding hidden as a key
+    everything = np.ones((n, n), dtype=bool)
+    return {
+        "none": everything,
+        "padding": keys.copy(),
+        "padding + queries": real[:, None] & real[None, :],
+        "causal": ac.causal_mask(n),
+        "window & padding": ac.sliding_window_mask(n, window=1, causal=True) & keys,
+        "only key 1": everything & (np.arange(n) == 1)[None, :],
+    }
+
+
+def parse_cells(text: str, n: int) -> tuple[tuple[int, int], ...]:
+    """Read cells to toggle, typed as ``query key`` pairs separated by commas: ``"2 3, 4 1"``.
+
+    Positions count from 0, as in numpy. A blank text means no cell.
+
+    Raises
+    ------
+    ValueError
+        With a sentence for the reader: a pair without exactly two numbers, a number that is
+        not a whole number, a position outside ``0 .. n-1``, or a cell listed twice.
+
+    Examples
+    --------
+    >>> parse_cells("2 3, 4 1", 6)
+    ((2, 3), (4, 1))
+    >>> parse_cells("  ", 6)
+    ()
+    >>> parse_cells("2 3 4", 6)
+    Traceback (most recent call last):
+    ...
+    ValueError: '2 3 4' is not a cell: type a query and a key separated by a space, e.g. '2 3'
+    """
+    cells: list[tuple[int, int]] = []
+    parts = text.replace(";", ",").split(",")
+    if len(parts) > 1 and not parts[-1].strip():
+        parts.pop()  # a trailing comma is harmless
+    for part in parts:
+        if not part.strip():
+            if text.strip():
+                raise ValueError("an empty cell between two commas: type pairs such as '2 3, 4 1'")
+            continue
+        numbers = part.split()
+        if len(numbers) != 2:
+            raise ValueError(f"{part.strip()!r} is not a cell: type a query and a key separated by a space, "
+                             "e.g. '2 3'")
+        pair = []
+        for word, role in zip(numbers, ("query", "key")):
+            try:
+                value = int(word)
+            except ValueError:
+                raise ValueError(f"{word!r} is not a whole number (the {role} of cell {part.strip()!r})") from None
+            if not 0 <= value < n:
+                raise ValueError(f"{role} {value} is out of range: positions are numbered 0 to {n - 1}")
+            pair.append(value)
+        cell = (pair[0], pair[1])
+        if cell in cells:
+            raise ValueError(f"cell {cell[0]} {cell[1]} is listed twice (toggling it twice changes nothing)")
+        cells.append(cell)
+    return tuple(cells)
+
+
+def masked_weights(scores: ArrayLike, allowed: ArrayLike) -> dict:
+    r"""Weights with and without a mask, and the share of each row the allowed keys held.
+
+    Row i of the masked weights is the unmasked row restricted to the allowed keys and
+    divided by their share :math:`\sum_{l \text{ allowed}} a_{il}`; a row with no allowed key
+    is all zeros.
+
+    Parameters
+    ----------
+    scores : array_like, shape (n_q, n_k)
+    allowed : array_like of bool, shape (n_q, n_k)
+
+    Returns
+    -------
+    dict
+        ``weights`` (masked), ``unmasked``, ``share`` (n_q,) and ``empty_rows`` (list of
+        the queries with no allowed key).
+
+    Examples
+    --------
+    >>> state = masked_weights([[0.0, 0.0, np.log(2.0)]], [[True, False, True]])
+    >>> state["unmasked"].round(2).tolist(), state["share"].round(2).tolist()
+    ([[0.25, 0.25, 0.5]], [0.75])
+    >>> state["weights"].round(3).tolist()
+    [[0.333, 0.0, 0.667]]
+    """
+    unmasked = ac.softmax(scores)  # (n_q, n_k)
+    weights = ac.softmax(scores, mask=allowed)  # (n_q, n_k)
+    allowed = np.broadcast_to(np.asarray(allowed), unmasked.shape)
+    share = np.where(allowed, unmasked, 0.0).sum(axis=-1)  # (n_q,)
+    return {"weights": weights, "unmasked": unmasked, "share": share,
+            "empty_rows": [int(i) for i in np.flatnonzero(~allowed.any(axis=-1))]}
+
+
+def _projection(w: ArrayLike | None, name: str, d_model: int, rng: np.random.Generator) -> np.ndarray:
+    if w is None:
+        return rng.standard_normal((d_model, 4)) / np.sqrt(d_model)
+    w = np.asarray(w, dtype=float)
+    if w.ndim != 2 or w.shape[0] != d_model:
+        raise ValueError(f"{name} must have shape (d_model={d_model}, d_k), got {w.shape}")
+    return w
+
+
+def _row_sentence(state: dict) -> str:
+    i, token, share = state["query"], state["token"], state["share"][state["query"]]
+    if i in state["empty_rows"]:
+        return f"row {i} ({token}): no key allowed, so every weight is 0"
+    return (f"row {i} ({token}): the allowed keys held {share:.2f} of the unmasked weight,\n"
+            f"so each of their weights is divided by {share:.2f}")
+
+
+def mask_editor_explorer(
+    tokens: Sequence[str] = EDITOR_TOKENS,
+    w_q: ArrayLike | None = None,
+    w_k: ArrayLike | None = None,
+    *,
+    pad: str = "<pad>",
+    d_model: int = 8,
+    seed: int = 0,
+    mask: str = "causal",
+    query: int = 2,
+) -> Explorer:
+    r"""The mask editor: a mask (left) and the renormalised weights it gives (right).
+
+    The scores are :math:`S = QK^\top/\sqrt{d_k}` of the padded sentence, with
+    ``Q = X W_Q``, ``K = X W_K`` and ``X = embed_tokens(tokens, d_model)``; the weights are
+    ``ac.softmax(S, mask=...)``.
+
+    Controls:
+
+    * **Mask** (slider): one of :func:`editor_masks`;
+    * **Query row** (slider): the row outlined on both maps and explained in the heading;
+    * **Toggle cells** (text, live kernel only): ``query key`` pairs, e.g. ``2 3, 4 1``; each
+      listed cell of the chosen mask is switched (allowed <-> blocked).
+
+    Parameters
+    ----------
+    tokens : sequence of str
+        The sentence with its padding, 2 to 10 tokens.
+    w_q, w_k : array_like, shape (d_model, d_k), optional
+        Default: drawn from ``np.random.default_rng(seed)`` (first ``w_q``, then ``w_k``),
+        ``d_k = 4``, entries of variance ``1 / d_model``.
+    pad : str, default "<pad>"
+        The padding token.
+    d_model, seed : int
+    mask : str, default "causal"
+        The mask shown first.
+    query : int, default 2
+        The row outlined first.
+
+    Returns
+    -------
+    Explorer
+        ``state`` holds ``mask_name``, ``allowed`` (n, n), ``cells`` (the toggled cells),
+        ``query``, ``token`` and what :func:`masked_weights` returns.
+
+    Raises
+    ------
+    TypeError
+        ``tokens`` is not a sequence of strings.
+    ValueError
+        Fewer than 2 or more than 10 tokens; an unknown ``mask``; ``query`` out of range;
+        projections of the wrong shape.
+
+    Examples
+    --------
+    >>> ex = mask_editor_explorer()
+    >>> ex.frame_count(), ex.state["mask_name"], ex.state["token"]
+    (36, 'causal', 'sat')
+    >>> ex.controls["cells"].value = "2 3"       # let 'sat' see 'down' too
+    >>> ex.state["allowed"][2].astype(int).tolist()
+    [1, 1, 1, 1, 0, 0]
+    """
+    x = ac.embed_tokens(tokens, d_model)  # (n, d_model); checks the tokens
+    tokens = [str(t) for t in tokens]
+    n = len(tokens)
+    if not 2 <= n <= 10:
+        raise ValueError(f"the mask editor shows 2 to 10 tokens, got {n}")
+    masks = editor_masks(np.array([t != pad for t in tokens]))
+    if mask not in masks:
+        raise ValueError(f"mask must be one of {list(masks)}, got {mask!r}")
+    if isinstance(query, bool) or not isinstance(query, (int, np.integer)) or not 0 <= query < n:
+        raise ValueError(f"query must be a position in 0..{n - 1}, got {query!r}")
+    rng = np.random.default_rng(seed)
+    w_q = _projection(w_q, "w_q", d_model, rng)
+    w_k = _projection(w_k, "w_k", d_model, rng)
+    if w_q.shape != w_k.shape:
+        raise ValueError(f"w_q and w_k must have the same shape, got {w_q.shape} and {w_k.shape}")
+    scores = ac.scaled_dot_product_scores(x @ w_q, x @ w_k)  # (n, n)
+    labels = [f"{i} {t}" for i, t in enumerate(tokens)]
+
+    def compute(mask: str, query: int, cells: tuple[tuple[int, int], ...]) -> dict:
+        allowed = masks[mask].copy()  # (n, n)
+        for i, j in cells:
+            allowed[i, j] = not allowed[i, j]
+        return {"mask_name": mask, "allowed": allowed, "cells": cells, "query": query,
+                "token": tokens[query], **masked_weights(scores, allowed)}
+
+    def draw(fig: Figure, state: dict) -> None:
+        if not fig.axes:
+            fig.subplots(1, 2)
+        ax_mask, ax_weights = fig.axes
+        title = f"mask: {state['mask_name']}"
+        if state["cells"]:
+            title += f" + {len(state['cells'])} toggled"
+        mask_heatmap(ax_mask, state["allowed"], row_labels=labels, col_labels=labels, title=title,
+                     highlight_row=state["query"], marked=state["cells"], annotate=False)
+        attention_heatmap(ax_weights, state["weights"], row_labels=labels, col_labels=labels,
+                          highlight_row=state["query"], title="weights after masking")
+        ax_weights.set_ylabel("")
+        fig.suptitle(_row_sentence(state), fontsize=9.5)
+
+    def describe(state: dict) -> str:
+        allowed, i = state["allowed"], state["query"]
+        per_row = "; ".join(
+            f"{labels[r]}: " + (", ".join(str(j) for j in np.flatnonzero(allowed[r])) or "none")
+            for r in range(n))
+        toggled = ""
+        if state["cells"]:
+            toggled = " Toggled cells (query key): " + ", ".join(f"{a} {b}" for a, b in state["cells"]) + "."
+        empty = ", ".join(str(r) for r in state["empty_rows"]) or "none"
+        row = ", ".join(f"{t} {w:.2f}" for t, w in zip(tokens, state["weights"][i]))
+        return (f"Two {n} by {n} maps over '{' '.join(tokens)}', queries on the rows, keys on the columns. "
+                f"Left, the mask '{state['mask_name']}' (1 = may attend); allowed keys per query row: "
+                f"{per_row}.{toggled} Right, the weights after masking; rows with no allowed key, all "
+                f"zeros: {empty}. Outlined, {_row_sentence(state).replace(chr(10), ' ')}. "
+                f"Its weights: {row}.")
+
+    return Explorer(
+        compute, draw,
+        sliders={
+            "mask": Slider("Mask", [(name, name) for name in masks], value=mask),
+            "query": Slider("Query row", [(label, i) for i, label in enumerate(labels)], value=query),
+        },
+        texts={"cells": TextInput("Toggle cells (query key)", "", lambda text: parse_cells(text, n),
+                                  placeholder="e.g. 2 3, 4 1")},
+        describe=describe,
+        title=("Pick a mask and a query row: the allowed keys of that row share all of its weight. "
+               "In a live notebook, type cells to toggle, as query-key pairs such as 2 3, 4 1."),
+        figsize=(6.4, 3.6),
+    )
