@@ -1,0 +1,286 @@
+"""Figures of chapter 11 (efficiency): tiles, cost curves, and the online softmax step by step.
+
+As everywhere in :mod:`attn_core.plot`, these functions draw what the caller computed:
+the tile codes come from :func:`attn_core.efficiency.tile_schedule`, the measurements from
+:func:`attn_core.efficiency.time_and_peak_memory`, the running statistics from
+:func:`attn_core.tiled.online_softmax_steps`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.colors import ListedColormap
+from matplotlib.patches import Patch
+
+from . import COLORS, _labels
+
+__all__ = ["TILE_COLORS", "tile_grid", "cost_curves", "score_blocks", "output_comparison"]
+
+#: Colours of skipped, masked and full tiles (codes 0, 1, 2 of ``tile_schedule``).
+TILE_COLORS = ("#e9ecef", COLORS["accent"], COLORS["main"])
+TILE_NAMES = ("skipped", "computed, partly masked", "computed whole")
+#: Colour, marker and line style of the successive curves of :func:`cost_curves`; the fourth
+#: is grey and dashed, where the book's default cycle would give a pale yellow.
+CURVE_STYLES = ((COLORS["main"], "o", "-"), (COLORS["accent"], "s", "-"), (COLORS["dark"], "D", "-"),
+                (COLORS["muted"], "^", "--"))
+#: Bars of key blocks not read yet.
+UNREAD_COLOR = "#c8c8c8"
+
+
+def tile_grid(
+    ax: Axes,
+    kinds: np.ndarray,
+    *,
+    block_size: int | None = None,
+    title: str | None = None,
+    legend: bool = True,
+) -> Axes:
+    """Draw the grid of tiles: query blocks on the rows, key blocks on the columns.
+
+    Parameters
+    ----------
+    ax : Axes
+    kinds : ndarray of int, shape (query blocks, key blocks)
+        Codes 0 (skipped), 1 (partly masked) and 2 (whole), as returned by
+        :func:`attn_core.efficiency.tile_schedule`.
+    block_size : int, optional
+        Used to label the axes with the first position of each block.
+    title : str, optional
+    legend : bool, default True
+        A legend of the three kinds under the grid.
+
+    Returns
+    -------
+    Axes
+
+    Examples
+    --------
+    >>> from attn_core.plot import new_figure
+    >>> from attn_core.efficiency import tile_schedule
+    >>> ax = tile_grid(new_figure().add_subplot(), tile_schedule(6, 6, block_size=2, causal=True))
+    >>> len(ax.images), [t.get_text() for t in ax.get_legend().get_texts()][0]
+    (1, 'skipped')
+    """
+    kinds = np.asarray(kinds)
+    if kinds.ndim != 2 or not np.isin(kinds, (0, 1, 2)).all():
+        raise ValueError(f"kinds must be a matrix of codes 0, 1, 2; got shape {kinds.shape}")
+    ax.clear()
+    ax.imshow(kinds, cmap=ListedColormap(TILE_COLORS), vmin=-0.5, vmax=2.5, interpolation="nearest")
+    rows, cols = kinds.shape
+    ax.set_xticks(np.arange(cols + 1) - 0.5, minor=True)
+    ax.set_yticks(np.arange(rows + 1) - 0.5, minor=True)
+    ax.grid(which="minor", color="white", lw=1.5)
+    ax.tick_params(which="both", length=0)
+    step = max(1, cols // 8)
+    if block_size is None:
+        ax.set_xticks(range(0, cols, step), [str(b + 1) for b in range(0, cols, step)])
+        ax.set_yticks(range(0, rows, step), [str(a + 1) for a in range(0, rows, step)])
+        ax.set_xlabel("key block")
+        ax.set_ylabel("query block")
+    else:
+        ax.set_xticks(range(0, cols, step), [str(b * block_size) for b in range(0, cols, step)],
+                      rotation=45 if cols * len(str(cols * block_size)) > 24 else 0)
+        ax.set_yticks(range(0, rows, step), [str(a * block_size) for a in range(0, rows, step)])
+        ax.set_xlabel("first key of the block")
+        ax.set_ylabel("first query of the block")
+    for spine in ax.spines.values():
+        spine.set_visible(False)
+    if title is not None:
+        ax.set_title(title)
+    if legend:
+        handles = [Patch(facecolor=c, edgecolor="#8c8c8c", label=name) for c, name in zip(TILE_COLORS, TILE_NAMES)]
+        ax.legend(handles=handles, loc="center left", bbox_to_anchor=(1.03, 0.5), fontsize=8)
+    return ax
+
+
+def cost_curves(
+    ax: Axes,
+    n: Sequence[int],
+    series: Mapping[str, Sequence[float]],
+    *,
+    ylabel: str,
+    title: str | None = None,
+    xlabel: str = "sequence length n",
+) -> Axes:
+    """Cost against sequence length on log-log axes, one line with markers per method.
+
+    On these axes a cost ``c n^p`` is a straight line of slope ``p``; the caller puts the
+    fitted slope in each label if it wants it shown.
+
+    Parameters
+    ----------
+    ax : Axes
+    n : sequence of int
+    series : mapping of label -> values (one per ``n``)
+    ylabel, title, xlabel : str
+
+    Returns
+    -------
+    Axes
+
+    Examples
+    --------
+    >>> from attn_core.plot import new_figure
+    >>> ax = cost_curves(new_figure().add_subplot(), [1, 2, 4], {"n²": [1, 4, 16]}, ylabel="cost")
+    >>> ax.get_xscale(), len(ax.lines)
+    ('log', 1)
+    """
+    from matplotlib.ticker import FuncFormatter
+
+    n = np.asarray(n, dtype=float)
+    for index, (label, values) in enumerate(series.items()):
+        values = np.asarray(values, dtype=float)
+        if values.shape != n.shape:
+            raise ValueError(f"series {label!r} has {values.size} values for {n.size} lengths")
+        style = CURVE_STYLES[index % len(CURVE_STYLES)]
+        ax.plot(n, values, color=style[0], marker=style[1], ls=style[2], ms=4, lw=1.5, label=label)
+    ax.set_xscale("log", base=2)
+    ax.set_yscale("log")
+    ax.set_xticks(n, [f"{int(x)}" for x in n])
+    ax.minorticks_off()
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda y, _: f"{y:g}"))
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    if title is not None:
+        ax.set_title(title)
+    ax.legend(fontsize=7.5)
+    return ax
+
+
+def score_blocks(
+    ax: Axes,
+    scores: Sequence[float],
+    block_size: int,
+    blocks_read: int,
+    running_max: float,
+    *,
+    title: str | None = None,
+    ylim: tuple[float, float] | None = None,
+) -> Axes:
+    """One query's scores as bars, split into key blocks; the blocks read so far in colour.
+
+    The block read last is drawn in the accent colour, earlier ones in the main colour,
+    unread ones in grey; a dashed line marks the running maximum ``m``. A second call with
+    as many scores updates the picture in place.
+
+    Parameters
+    ----------
+    ax : Axes
+    scores : sequence of float, shape (n_k,)
+    block_size : int
+    blocks_read : int
+        How many blocks have been read, 1 to the number of blocks.
+    running_max : float
+    title : str, optional
+    ylim : (float, float), optional
+        Fixed limits, so that frames of an explorer share one scale.
+
+    Returns
+    -------
+    Axes
+
+    Examples
+    --------
+    >>> from attn_core.plot import new_figure
+    >>> ax = score_blocks(new_figure().add_subplot(), [1.0, 3.0, 2.0, 5.0], 2, 1, 3.0)
+    >>> [float(b.get_height()) for b in ax.patches]
+    [1.0, 3.0, 2.0, 5.0]
+    """
+    s = np.asarray(scores, dtype=float)
+    n_blocks = -(-s.size // block_size)
+    if not 1 <= blocks_read <= n_blocks:
+        raise ValueError(f"blocks_read must be 1..{n_blocks}, got {blocks_read}")
+    block_of = np.arange(s.size) // block_size
+    colors = [COLORS["accent"] if b == blocks_read - 1 else COLORS["main"] if b < blocks_read else UNREAD_COLOR
+              for b in block_of]
+    state = getattr(ax, "_attn_score_blocks", None)
+    if state is None or len(state["bars"]) != s.size:
+        ax.clear()
+        bars = ax.bar(np.arange(s.size), s, color=colors, width=0.8)
+        ax.axhline(0, color="#8c8c8c", lw=0.8)
+        for edge in range(block_size, s.size, block_size):
+            ax.axvline(edge - 0.5, color="#8c8c8c", lw=0.8, ls=":")
+        line = ax.axhline(running_max, color=COLORS["dark"], lw=1.4, ls="--", label="running max m")
+        ax.legend(loc="upper right", fontsize=7.5, framealpha=0.9)
+        step = max(1, block_size)
+        ax.set_xticks(range(0, s.size, step), [str(j + 1) for j in range(0, s.size, step)])
+        ax.set_xlim(-0.6, s.size - 0.4)
+        ax.set_xlabel("key (blocks between dotted lines)")
+        ax.set_ylabel("score")
+        state = {"bars": list(bars), "line": line}
+        ax._attn_score_blocks = state
+    for bar, height, color in zip(state["bars"], s, colors):
+        bar.set_height(height)
+        bar.set_color(color)
+    state["line"].set_ydata([running_max, running_max])
+    if ylim is not None:
+        ax.set_ylim(*ylim)
+    if title is not None:
+        ax.set_title(title)
+    return ax
+
+
+def output_comparison(
+    ax: Axes,
+    running: Sequence[float],
+    final: Sequence[float],
+    *,
+    labels: Sequence[str] | None = None,
+    title: str | None = None,
+    ylim: tuple[float, float] | None = None,
+) -> Axes:
+    """The running output beside the final one, two bars per output coordinate.
+
+    A second call with as many coordinates updates the bars in place.
+
+    Parameters
+    ----------
+    ax : Axes
+    running, final : sequence of float, shape (d_v,)
+    labels : sequence of str, optional
+        One per coordinate; default 1, 2, 3, ...
+    title : str, optional
+    ylim : (float, float), optional
+
+    Returns
+    -------
+    Axes
+
+    Examples
+    --------
+    >>> from attn_core.plot import new_figure
+    >>> ax = output_comparison(new_figure().add_subplot(), [0.5, 1.0], [0.4, 1.2])
+    >>> len(ax.patches)
+    4
+    """
+    running = np.asarray(running, dtype=float)
+    final = np.asarray(final, dtype=float)
+    if running.ndim != 1 or running.shape != final.shape:
+        raise ValueError(f"running and final must be vectors of one length, got {running.shape} and {final.shape}")
+    state = getattr(ax, "_attn_outputs", None)
+    if state is None or len(state["running"]) != running.size:
+        ax.clear()
+        x = np.arange(running.size)
+        bars_running = ax.bar(x - 0.2, running, width=0.4, color=COLORS["main"], label="running output")
+        bars_final = ax.bar(x + 0.2, final, width=0.4, color="white", edgecolor=COLORS["dark"], lw=1.2,
+                            hatch="///", label="final output")
+        ax.axhline(0, color="#8c8c8c", lw=0.8)
+        names = [str(j + 1) for j in x] if labels is None else _labels(labels, running.size, "labels")
+        ax.set_xticks(x, names)
+        ax.set_xlabel("output coordinate")
+        ax.set_ylabel("value")
+        ax.legend(fontsize=7.5, loc="upper right", framealpha=0.9)
+        state = {"running": list(bars_running), "final": list(bars_final)}
+        ax._attn_outputs = state
+    for bar, height in zip(state["running"], running):
+        bar.set_height(height)
+    for bar, height in zip(state["final"], final):
+        bar.set_height(height)
+    if ylim is not None:
+        ax.set_ylim(*ylim)
+    if title is not None:
+        ax.set_title(title)
+    return ax

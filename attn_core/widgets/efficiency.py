@@ -1,0 +1,180 @@
+"""Explorer of chapter 11 (efficiency): the online softmax, one key block at a time.
+
+One query reads its keys block by block, as in :func:`attn_core.tiled_attention`. After
+each block the picture shows which blocks have been read, the running maximum ``m``, the
+normaliser ``l``, the factor by which the earlier sums were rescaled, and the running
+output next to the final one (they meet at the last block).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from matplotlib.figure import Figure
+from numpy.typing import ArrayLike
+
+import attn_core as ac
+from attn_core.tiled import online_softmax_steps
+
+from ..plot.efficiency import output_comparison, score_blocks
+from ._explorer import Explorer, Slider
+
+__all__ = ["STEPPER_SEED", "stepper_inputs", "tile_stepper_explorer"]
+
+#: Seed of the explorer's default queries, keys and values (not the chapter's seed 0).
+STEPPER_SEED = 11
+
+
+def stepper_inputs(
+    n_q: int = 3, n_k: int = 24, d_k: int = 8, d_v: int = 3, *, seed: int = STEPPER_SEED
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The explorer's default queries ``(n_q, d_k)``, keys ``(n_k, d_k)`` and values ``(n_k, d_v)``.
+
+    Queries are drawn twice as long as keys, so that the scores spread over a few units and
+    the running maximum visibly jumps.
+
+    Examples
+    --------
+    >>> [a.shape for a in stepper_inputs()]
+    [(3, 8), (24, 8), (24, 3)]
+    """
+    rng = np.random.default_rng(seed)
+    q = 2.0 * rng.standard_normal((n_q, d_k))  # (n_q, d_k)
+    k = rng.standard_normal((n_k, d_k))  # (n_k, d_k)
+    v = rng.standard_normal((n_k, d_v))  # (n_k, d_v)
+    return q, k, v
+
+
+def _describe(state: dict) -> str:
+    start, end = state["keys"]
+    running = ", ".join(f"{x:.2f}" for x in state["output"])
+    final = ", ".join(f"{x:.2f}" for x in state["final_output"])
+    previous = ("no earlier block" if state["block"] == 0
+                else f"the previous maximum was {state['previous_max']:.2f}")
+    return (f"Query {state['query'] + 1}, after reading key block {state['block'] + 1} of "
+            f"{state['n_blocks']} (keys {start + 1} to {end}): bar chart of its {state['n_k']} scores, "
+            f"blocks read in colour, the rest grey; running maximum m = {state['running_max']:.2f} "
+            f"({previous}; earlier sums rescaled by {state['rescale']:.2f}); normaliser "
+            f"l = {state['normaliser']:.2f}. Running output {running}; final output {final}; "
+            f"largest difference {state['gap']:.2f}.")
+
+
+def tile_stepper_explorer(
+    q: ArrayLike | None = None,
+    k: ArrayLike | None = None,
+    v: ArrayLike | None = None,
+    *,
+    block_size: int = 4,
+    query: int = 0,
+    block: int = 0,
+) -> Explorer:
+    r"""Step one query through its key blocks and watch the online softmax's running numbers.
+
+    For the chosen query :math:`i` with scores :math:`s_{ij} = q_i \cdot k_j / \sqrt{d_k}`,
+    after key block :math:`b` the picture shows the running maximum
+    :math:`m`, the normaliser :math:`l = \sum_j e^{s_{ij} - m}` over the keys read, the
+    rescale factor :math:`e^{m_\text{old} - m}` and the running output
+    :math:`\sum_j e^{s_{ij} - m} v_j / l` beside the final output, row :math:`i` of
+    :func:`attn_core.scaled_dot_product_attention`.
+
+    Controls:
+
+    * **Key block read** (slider): how far the query has read, one option per block;
+    * **Query** (slider): which query row, one option per query.
+
+    Parameters
+    ----------
+    q, k, v : array_like, shapes (n_q, d_k), (n_k, d_k), (n_k, d_v), optional
+        Default :func:`stepper_inputs` (3 queries, 24 keys, d_k = 8, d_v = 3). At most 8
+        queries, 2 to 12 blocks, and at most 60 pictures (queries times blocks).
+    block_size : int, default 4
+    query, block : int
+        The starting query and block (0-based).
+
+    Returns
+    -------
+    Explorer
+        ``state`` holds ``query``, ``block`` (0-based), ``n_blocks``, ``n_k``, ``keys`` (the
+        block's [start, end)), ``scores`` (n_k,), ``running_max``, ``previous_max``,
+        ``normaliser``, ``rescale``, ``output`` and ``final_output`` (d_v,) and ``gap``
+        (their largest absolute difference).
+
+    Raises
+    ------
+    ValueError
+        Inputs of the wrong shapes, too many pictures, or a starting control out of range.
+
+    Examples
+    --------
+    >>> ex = tile_stepper_explorer()
+    >>> ex.frame_count(), ex.state["n_blocks"], ex.state["keys"]
+    (18, 6, (0, 4))
+    >>> ex.controls["block"].value = 5
+    >>> round(ex.state["gap"], 12)
+    0.0
+    """
+    if q is None and k is None and v is None:
+        q, k, v = stepper_inputs()
+    elif q is None or k is None or v is None:
+        raise ValueError("give all three of q, k and v, or none of them")
+    outputs_final, _ = ac.scaled_dot_product_attention(q, k, v)  # (n_q, d_v); checks the shapes
+    q, k, v = (np.asarray(a, dtype=float) for a in (q, k, v))
+    if q.ndim != 2 or k.ndim != 2 or v.ndim != 2:
+        raise ValueError(f"the explorer takes one sequence: q {q.shape}, k {k.shape}, v {v.shape}")
+    scores = ac.scaled_dot_product_scores(q, k)  # (n_q, n_k)
+    n_q, n_k = scores.shape
+    if not isinstance(block_size, (int, np.integer)) or isinstance(block_size, bool) or block_size < 1:
+        raise ValueError(f"block_size must be a whole number >= 1, got {block_size!r}")
+    n_blocks = -(-n_k // block_size)
+    if not 2 <= n_blocks <= 12 or n_q > 8 or n_q * n_blocks > 60:
+        raise ValueError(f"{n_q} queries x {n_blocks} key blocks: keep 2 to 12 blocks, at most 8 queries "
+                         "and at most 60 pictures")
+    if not (0 <= query < n_q and 0 <= block < n_blocks):
+        raise ValueError(f"query must be in 0..{n_q - 1} and block in 0..{n_blocks - 1}, got {query}, {block}")
+    steps = [list(online_softmax_steps(scores[i], v, block_size=block_size)) for i in range(n_q)]
+    low, high = min(0.0, scores.min()), max(0.0, scores.max())
+    score_range = (low - 0.05 * (high - low), high + 0.35 * (high - low))  # room for the legend
+    every_output = np.concatenate([[s.output for s in row] for row in steps] + [outputs_final])
+    low, high = min(0.0, every_output.min()), max(0.0, every_output.max())
+    output_range = (low - 0.05 * (high - low), high + 0.6 * (high - low))
+
+    def compute(block: int, query: int) -> dict:
+        step = steps[query][block]
+        previous = steps[query][block - 1].running_max if block > 0 else -np.inf
+        return {"query": query, "block": block, "n_blocks": n_blocks, "n_k": n_k, "keys": step.keys,
+                "scores": scores[query], "running_max": step.running_max, "previous_max": previous,
+                "normaliser": step.normaliser, "rescale": step.rescale, "output": step.output,
+                "final_output": outputs_final[query],
+                "gap": float(np.abs(step.output - outputs_final[query]).max())}
+
+    def draw(fig: Figure, state: dict) -> None:
+        if not fig.axes:
+            grid = fig.add_gridspec(1, 2, width_ratios=(1.9, 1))
+            fig.add_subplot(grid[0, 0])
+            fig.add_subplot(grid[0, 1])
+        ax_scores, ax_out = fig.axes
+        start, end = state["keys"]
+        fig.suptitle(f"Query {state['query'] + 1}: key block {state['block'] + 1} of {n_blocks} read "
+                     f"(keys {start + 1}\u2013{end})", fontsize=10)
+        score_blocks(ax_scores, state["scores"], block_size, state["block"] + 1, state["running_max"],
+                     title=f"m = {state['running_max']:.2f}, l = {state['normaliser']:.2f}", ylim=score_range)
+        rescale = "first block" if state["block"] == 0 else f"rescale {state['rescale']:.2f}"
+        output_comparison(ax_out, state["output"], state["final_output"], ylim=output_range,
+                          title=f"{rescale}, gap {state['gap']:.2f}")
+
+    return Explorer(
+        compute, draw,
+        sliders={
+            "block": Slider("Key block read", [(f"{b + 1} (keys {b * block_size + 1}\u2013"
+                                                f"{min((b + 1) * block_size, n_k)})", b)
+                                               for b in range(n_blocks)], value=block),
+            "query": Slider("Query", [(str(i + 1), i) for i in range(n_q)], value=query),
+        },
+        describe=_describe,
+        title=("Read the keys one block at a time: the dashed line is the running maximum m; when a "
+               "block raises it, the earlier sums shrink by the rescale factor. The running output "
+               "(solid bars) reaches the final output (hatched) at the last block."),
+        figsize=(6.4, 3.2),
+        play=True,
+    )
