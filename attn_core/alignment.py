@@ -26,7 +26,7 @@ import numpy as np
 
 from ._checks import positive_int, positive_number
 from .attention import scaled_dot_product_attention, scaled_dot_product_attention_backward
-from .training import Adam, accuracy, cross_entropy
+from .training import Adam, accuracy, cross_entropy, embedding_backward
 
 __all__ = [
     "TASKS",
@@ -264,10 +264,8 @@ class CrossAttentionAligner:
         grad_enc = gk @ p["w_k"].T + gv @ p["w_v"].T  # (N, L_s, d)
         grads["tgt_pos"] = grad_dec.sum(0)  # (L, d)
         grads["src_pos"] = grad_enc.sum(0) if self.source_positions else np.zeros_like(p["src_pos"])
-        grads["tgt_embed"] = np.zeros_like(p["tgt_embed"])
-        np.add.at(grads["tgt_embed"], data["decoder_input"], grad_dec)
-        grads["src_embed"] = np.zeros_like(p["src_embed"])
-        np.add.at(grads["src_embed"], data["source"], grad_enc)
+        grads["tgt_embed"] = embedding_backward(len(p["tgt_embed"]), data["decoder_input"], grad_dec)
+        grads["src_embed"] = embedding_backward(len(p["src_embed"]), data["source"], grad_enc)
         return grads
 
     def decode(self, source: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -18,7 +18,7 @@ from numpy.typing import ArrayLike
 
 from ._checks import positive_int, positive_number
 from .attention import scaled_dot_product_attention, scaled_dot_product_attention_backward
-from .training import Adam, cross_entropy
+from .training import Adam, cross_entropy, embedding_backward
 
 __all__ = ["repeated_sequences", "NextTokenModel", "train_next_token", "next_token_accuracy"]
 
@@ -166,8 +166,7 @@ class NextTokenModel:
         for name, g in (("w_q", grad_q), ("w_k", grad_k), ("w_v", grad_v)):
             grads[name] = np.einsum("bnd,bne->de", x, g)  # (d, d)
         grad_x = grad_q @ p["w_q"].T + grad_k @ p["w_k"].T + grad_v @ p["w_v"].T  # (B, n, d)
-        grads["token"] = np.zeros_like(p["token"])
-        np.add.at(grads["token"], cache["tokens"], grad_x)
+        grads["token"] = embedding_backward(len(p["token"]), cache["tokens"], grad_x)
         grads["position"] = np.zeros_like(p["position"])
         grads["position"][:x.shape[1]] = grad_x.sum(axis=0)
         return grads

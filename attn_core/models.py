@@ -21,6 +21,7 @@ import numpy as np
 
 from ._checks import positive_int
 from .attention import scaled_dot_product_attention, scaled_dot_product_attention_backward
+from .training import embedding_backward
 
 __all__ = ["AttentionReader", "RecurrentReader", "PoolingReader"]
 
@@ -35,10 +36,8 @@ def _embed_pairs(table: np.ndarray, keys: np.ndarray, values: np.ndarray, n_keys
 
 def _embed_pairs_backward(grad: np.ndarray, shape: tuple[int, ...], keys: np.ndarray,
                           values: np.ndarray, n_keys: int) -> np.ndarray:
-    out = np.zeros(shape)
-    np.add.at(out, keys, grad)
-    np.add.at(out, n_keys + values, grad)
-    return out
+    rows = np.concatenate([keys.reshape(-1), n_keys + values.reshape(-1)])
+    return embedding_backward(shape[0], rows, np.concatenate([grad.reshape(keys.size, -1)] * 2))
 
 
 class _Reader:
@@ -104,8 +103,7 @@ class AttentionReader(_Reader):
         grad_read = (grad_logits @ p["w_o"].T)[:, None, :]  # (B, 1, d)
         gq, gk, gv = scaled_dot_product_attention_backward(
             cache["q"], cache["k"], cache["v"], cache["weights"], grad_read)
-        grads["w_q"] = np.zeros_like(p["w_q"])
-        np.add.at(grads["w_q"], data["query"], gq[:, 0])
+        grads["w_q"] = embedding_backward(self.n_keys, data["query"], gq[:, 0])
         grads["w_k"] = _embed_pairs_backward(gk, p["w_k"].shape, data["keys"], data["values"], self.n_keys)
         grads["w_v"] = _embed_pairs_backward(gv, p["w_v"].shape, data["keys"], data["values"], self.n_keys)
         return grads
@@ -134,8 +132,7 @@ class _QueryReadout(_Reader):
         grads = {"w_2": z.T @ grad_logits, "b_2": grad_logits.sum(0)}
         grad_pre = (grad_logits @ p["w_2"].T) * (1 - z**2)  # through tanh
         grads["w_1"], grads["b_1"] = state.T @ grad_pre, grad_pre.sum(0)
-        grads["w_query"] = np.zeros_like(p["w_query"])
-        np.add.at(grads["w_query"], query, grad_pre)
+        grads["w_query"] = embedding_backward(self.n_keys, query, grad_pre)
         return grads, grad_pre @ p["w_1"].T  # gradient with respect to the state
 
 

@@ -18,6 +18,7 @@ from ._checks import as_float_array, positive_int, positive_number
 from .softmax import _softmax
 
 __all__ = [
+    "embedding_backward",
     "cross_entropy",
     "gradient_check",
     "Adam",
@@ -26,6 +27,41 @@ __all__ = [
     "train",
     "accuracy",
 ]
+
+
+def embedding_backward(n_rows: int, indices: ArrayLike, grad: ArrayLike) -> np.ndarray:
+    """Gradient of a table lookup ``table[indices]``: each row adds up the gradients of the
+    positions that read it.
+
+    The same as ``np.add.at(out, indices, grad)`` on a zero table, computed as a product with
+    a one-hot matrix, which is several times faster for the book's small vocabularies.
+
+    Parameters
+    ----------
+    n_rows : int
+        Rows of the table.
+    indices : array_like of int, any shape ``S``
+    grad : array_like, shape ``S + (d,)``
+
+    Returns
+    -------
+    ndarray, shape (n_rows, d)
+
+    Examples
+    --------
+    >>> embedding_backward(3, [0, 2, 0], [[1.0], [2.0], [3.0]])
+    array([[4.],
+           [0.],
+           [2.]])
+    """
+    idx = np.asarray(indices).reshape(-1)
+    g = np.asarray(grad, dtype=float).reshape(idx.size, -1)
+    if idx.size * n_rows > 10_000_000:  # a large vocabulary: the one-hot matrix would not pay
+        out = np.zeros((n_rows, g.shape[1]))
+        np.add.at(out, idx, g)
+        return out
+    one_hot = idx[None, :] == np.arange(n_rows)[:, None]  # (n_rows, positions)
+    return one_hot.astype(g.dtype) @ g  # (n_rows, d)
 
 
 def cross_entropy(logits: ArrayLike, labels: ArrayLike) -> tuple[float, np.ndarray]:
