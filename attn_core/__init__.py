@@ -27,7 +27,14 @@ from .scores import (
 )
 from .tiled import tiled_attention
 from .softmax import attention_entropy, naive_softmax, softmax, softmax_backward, sparsemax
-from .toy import embed_tokens, key_value_memory, regression_data, regression_target, summary_readout
+from .toy import (
+    embed_tokens,
+    key_value_memory,
+    query_key_projections,
+    regression_data,
+    regression_target,
+    summary_readout,
+)
 
 __version__ = "0.1.0"
 
@@ -64,4 +71,5 @@ __all__ = [
     "key_value_memory",
     "summary_readout",
     "embed_tokens",
+    "query_key_projections",
 ]

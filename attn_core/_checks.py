@@ -121,3 +121,10 @@ def broadcast_batch(shapes: dict[str, tuple[int, ...]]) -> tuple[int, ...]:
         raise ValueError(
             f"the batch dimensions (all but the last two) do not broadcast: {described}"
         ) from None
+
+
+def index_in(value: Any, n: int, name: str, what: str = "index") -> int:
+    """Return ``value`` as an int in ``0..n-1``, or raise naming ``name``."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral) or not 0 <= value < n:
+        raise ValueError(f"{name} must be a {what} in 0..{n - 1}, got {value!r}")
+    return int(value)

@@ -20,6 +20,7 @@ __all__ = [
     "key_value_memory",
     "summary_readout",
     "embed_tokens",
+    "query_key_projections",
 ]
 
 
@@ -176,3 +177,46 @@ def embed_tokens(tokens: Sequence[str], d_model: int = 8, *, seed: int = 0) -> n
         rows.append(np.random.default_rng([seed, word_seed]).standard_normal(d_model))
     return np.array(rows).reshape(len(tokens), d_model)
 
+
+
+def query_key_projections(
+    d_model: int,
+    rng: np.random.Generator,
+    *,
+    d_k: int = 4,
+    w_q: ArrayLike | None = None,
+    w_k: ArrayLike | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Toy projections ``W_Q`` and ``W_K`` (``d_model x d_k``), drawn unless given.
+
+    A stand-in for learned projections, so that a chapter can turn :func:`embed_tokens`
+    vectors into queries and keys. Missing ones are drawn from ``rng`` in the order
+    ``W_Q``, then ``W_K``, with entries of variance ``1 / d_model``; given ones are checked.
+
+    Returns
+    -------
+    w_q, w_k : ndarray, shape (d_model, d_k)
+
+    Raises
+    ------
+    ValueError
+        A given projection that is not ``(d_model, d_k)``, or two of different shapes.
+
+    Examples
+    --------
+    >>> w_q, w_k = query_key_projections(8, np.random.default_rng(0))
+    >>> w_q.shape, w_k.shape
+    ((8, 4), (8, 4))
+    """
+    d_model, d_k = positive_int(d_model, "d_model"), positive_int(d_k, "d_k")
+    out = []
+    for name, w in (("w_q", w_q), ("w_k", w_k)):
+        if w is None:
+            w = rng.standard_normal((d_model, d_k)) / np.sqrt(d_model)
+        w = as_float_array(w, name)
+        if w.ndim != 2 or w.shape[0] != d_model:
+            raise ValueError(f"{name} must have shape (d_model={d_model}, d_k), got {w.shape}")
+        out.append(w)
+    if out[0].shape != out[1].shape:
+        raise ValueError(f"w_q and w_k must have the same shape (d_model, d_k), got {out[0].shape} and {out[1].shape}")
+    return out[0], out[1]

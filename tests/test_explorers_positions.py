@@ -186,7 +186,7 @@ def test_bad_arguments_are_refused():
         position_offset_explorer(["only"])
     with pytest.raises(ValueError, match="query must be a token index"):
         position_offset_explorer(query=8)
-    with pytest.raises(ValueError, match="w_q and w_k must both have shape"):
+    with pytest.raises(ValueError, match=r"w_q must have shape \(d_model=8, d_k\), got \(5, 4\)"):
         position_offset_explorer(SENTENCE, np.ones((5, 4)), np.ones((5, 4)))
     with pytest.raises(ValueError, match="learned_table must have shape"):
         position_offset_explorer(learned_table=np.ones((16, 3)))

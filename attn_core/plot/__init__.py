@@ -28,12 +28,15 @@ __all__ = [
     "figure_to_png",
     "attention_heatmap",
     "weight_bars",
+    "CURVE_STYLES",
+    "named_curves",
 ]
 
 #: The one colour map of the book: perceptually uniform and colour-blind safe.
 CMAP = "viridis"
 #: Line and bar colours, taken from viridis so that they sit well beside the heatmaps.
-COLORS = {"main": "#31688e", "accent": "#35b779", "muted": "#8c8c8c", "dark": "#440154"}
+COLORS = {"main": "#31688e", "accent": "#35b779", "muted": "#8c8c8c", "dark": "#440154",
+          "highlight": "#e8590c"}  # highlight: outlines and markers that point something out
 
 
 def use_book_style() -> None:
@@ -226,7 +229,7 @@ def _set_highlight(ax: Axes, state: dict, row: int | None, n_k: int) -> None:
 
     if state["box"] is None:
         state["box"] = ax.add_patch(Rectangle((-0.5, -0.5), n_k, 1, fill=False, lw=2.5,
-                                              edgecolor="#e8590c", visible=False))
+                                              edgecolor=COLORS["highlight"], visible=False))
     state["box"].set_visible(row is not None)
     if row is not None:
         state["box"].set_y(row - 0.5)
@@ -301,4 +304,45 @@ def weight_bars(
     if annotate:
         texts = [ax.text(j, h, f"{h:.2f}", ha="center", va="bottom", fontsize=7) for j, h in enumerate(w)]
     ax._attn_bars = {"bars": list(bars), "texts": texts}
+    return ax
+
+
+#: Line styles given in turn to the named curves of a line plot.
+CURVE_STYLES = (
+    {"color": COLORS["main"], "marker": "o"},
+    {"color": COLORS["dark"], "marker": "s"},
+    {"color": COLORS["muted"], "marker": "^"},
+    {"color": COLORS["accent"], "marker": "D", "linestyle": "--"},
+)
+
+
+def named_curves(
+    ax: Axes, x: ArrayLike, curves: dict[str, ArrayLike], *, styles: dict[str, dict] | None = None,
+    x_name: str = "x",
+) -> Axes:
+    """Draw several named curves over the same ``x``, each labelled for the legend.
+
+    Curves without an entry in ``styles`` take :data:`CURVE_STYLES` in turn.
+
+    Raises
+    ------
+    ValueError
+        ``x`` is not a vector, or a curve has a different number of points.
+
+    Examples
+    --------
+    >>> ax = named_curves(new_figure().add_subplot(), [1, 2, 3], {"a": [1, 2, 3], "b": [3, 2, 1]})
+    >>> [line.get_label() for line in ax.get_lines()]
+    ['a', 'b']
+    """
+    xs = np.asarray(x, dtype=float)
+    if xs.ndim != 1:
+        raise ValueError(f"{x_name} must be a vector (m,), got shape {xs.shape}")
+    styles = dict(styles or {})
+    for i, (name, curve) in enumerate(curves.items()):
+        y = np.asarray(curve, dtype=float)
+        if y.shape != xs.shape:
+            raise ValueError(f"curve {name!r} has shape {y.shape}, {x_name} has shape {xs.shape}")
+        style = {"linewidth": 1.8, "markersize": 3.5, **styles.get(name, CURVE_STYLES[i % len(CURVE_STYLES)])}
+        ax.plot(xs, y, label=name, **style)
     return ax

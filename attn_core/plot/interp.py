@@ -20,7 +20,7 @@ __all__ = ["SERIES_COLORS", "grouped_bars", "value_plane", "weight_effect_scatte
 SERIES_COLORS = (COLORS["main"], COLORS["accent"], COLORS["dark"], "#fde725")
 
 #: Outline of a highlighted key (the same orange as a highlighted heatmap row).
-HIGHLIGHT_COLOR = "#e8590c"
+HIGHLIGHT_COLOR = COLORS["highlight"]
 
 
 def grouped_bars(

@@ -12,37 +12,9 @@ import numpy as np
 from matplotlib.axes import Axes
 from numpy.typing import ArrayLike
 
-from . import COLORS, _labels
+from . import COLORS, _labels, named_curves
 
 __all__ = ["sensitivity_plot", "accuracy_plot", "pair_bars"]
-
-#: Line styles given in turn to the curves of the two line plots.
-_CURVE_STYLES = (
-    {"color": COLORS["main"], "marker": "o"},
-    {"color": COLORS["dark"], "marker": "s"},
-    {"color": COLORS["muted"], "marker": "^"},
-    {"color": COLORS["accent"], "marker": "D", "linestyle": "--"},
-)
-
-
-def _curves(distances: ArrayLike, curves: Mapping[str, ArrayLike]) -> tuple[np.ndarray, dict]:
-    x = np.asarray(distances, dtype=float)
-    if x.ndim != 1:
-        raise ValueError(f"distances must be a vector (m,), got shape {x.shape}")
-    out = {}
-    for name, curve in curves.items():
-        y = np.asarray(curve, dtype=float)
-        if y.shape != x.shape:
-            raise ValueError(f"curve {name!r} has shape {y.shape}, distances has shape {x.shape}")
-        out[name] = y
-    return x, out
-
-
-def _draw_curves(ax: Axes, x: np.ndarray, curves: dict, styles: Mapping[str, dict] | None) -> None:
-    styles = dict(styles or {})
-    for (name, y), default in zip(curves.items(), _CURVE_STYLES * len(curves)):
-        ax.plot(x, y, label=name, linewidth=1.8, markersize=3.5, **styles.get(name, default))
-
 
 def sensitivity_plot(
     ax: Axes,
@@ -90,8 +62,8 @@ def sensitivity_plot(
     >>> ax.get_yscale(), [line.get_label() for line in ax.get_lines()]
     ('log', ['chain'])
     """
-    x, ys = _curves(distances, curves)
-    _draw_curves(ax, x, ys, styles)
+    named_curves(ax, distances, curves, styles=styles, x_name="distances")
+    x = np.asarray(distances, dtype=float)
     if reference is not None:
         ax.axhline(reference[1], color="black", linestyle=":", linewidth=1.2, label=reference[0])
     if log:
@@ -146,8 +118,8 @@ def accuracy_plot(
     >>> [line.get_label() for line in ax.get_lines()]
     ['a', 'chance 0.25']
     """
-    x, ys = _curves(distances, accuracies)
-    _draw_curves(ax, x, ys, styles)
+    named_curves(ax, distances, accuracies, styles=styles, x_name="distances")
+    x = np.asarray(distances, dtype=float)
     if chance is not None:
         ax.axhline(chance, color="black", linestyle=":", linewidth=1.2, label=f"chance {chance:g}")
     ax.set_ylim(0.0, 1.05)

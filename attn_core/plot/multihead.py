@@ -13,12 +13,12 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.patches import FancyBboxPatch
 
-from . import CMAP
+from . import CMAP, COLORS
 
 __all__ = ["head_grouping"]
 
 #: The outline of a highlighted head and of its line.
-HIGHLIGHT_COLOR = "#e8590c"
+HIGHLIGHT_COLOR = COLORS["highlight"]
 
 
 def _group_colors(n: int) -> list:

@@ -17,7 +17,7 @@ from . import CMAP, COLORS, _labels
 __all__ = ["QUERY_COLOR", "key_colors", "vector_arrows"]
 
 #: The colour of the query arrows.
-QUERY_COLOR = "#e8590c"
+QUERY_COLOR = COLORS["highlight"]
 
 
 def key_colors(n: int) -> list:

@@ -18,7 +18,7 @@ from . import COLORS, attention_heatmap
 __all__ = ["alignment_map", "accuracy_curves"]
 
 #: Colour of the outlines that mark the correct alignment (the highlight colour of the book).
-ALIGNMENT_EDGE = "#e8590c"
+ALIGNMENT_EDGE = COLORS["highlight"]
 
 
 def alignment_map(

@@ -19,7 +19,7 @@ from . import CMAP, COLORS
 __all__ = ["LOOKUP_COLOR", "weight_map", "row_profile", "error_curves"]
 
 #: The colour that marks the lookups (a query and the distant key it needs).
-LOOKUP_COLOR = "#e8590c"
+LOOKUP_COLOR = COLORS["highlight"]
 
 
 def weight_map(

@@ -12,11 +12,12 @@ import numpy as np
 from matplotlib.axes import Axes
 from numpy.typing import ArrayLike
 
-from . import COLORS, _labels
+from . import COLORS, _labels, named_curves
 
 __all__ = ["answer_bars", "retrieval_error_plot"]
 
-#: Line styles given in turn to the curves of :func:`retrieval_error_plot`.
+#: Line styles given in turn to the readers of :func:`retrieval_error_plot` (the chapter's
+#: colours: the average grey, the summary purple, attention blue and green).
 _CURVE_STYLES = (
     {"color": COLORS["muted"], "marker": "s"},
     {"color": COLORS["dark"], "marker": "^"},
@@ -163,21 +164,13 @@ def retrieval_error_plot(
     ['average']
     """
     n = np.asarray(n_items, dtype=float)
-    if n.ndim != 1:
-        raise ValueError(f"n_items must be a vector (m,), got shape {n.shape}")
+    given = dict(styles or {})
+    styles = {name: given.get(name, _CURVE_STYLES[i % len(_CURVE_STYLES)]) for i, name in enumerate(errors)}
     curves = dict(errors)
     if reference is not None:
         curves[reference[0]] = reference[1]
-    for name, curve in curves.items():
-        if np.shape(curve) != n.shape:
-            raise ValueError(f"curve {name!r} has shape {np.shape(curve)}, n_items has shape {n.shape}")
-    styles = dict(styles or {})
-    for (name, curve), default in zip(errors.items(), _CURVE_STYLES * len(errors)):
-        ax.plot(n, np.asarray(curve, dtype=float), label=name, linewidth=1.8, markersize=4,
-                **styles.get(name, default))
-    if reference is not None:
-        ax.plot(n, np.asarray(reference[1], dtype=float), label=reference[0], color="black",
-                linestyle=":", linewidth=1.2)
+        styles[reference[0]] = {"color": "black", "linestyle": ":", "linewidth": 1.2, "marker": ""}
+    named_curves(ax, n, curves, styles=styles, x_name="n_items")
     ax.set_xscale("log", base=2)
     ax.set_xticks(n, [f"{int(x)}" if float(x).is_integer() else f"{x:g}" for x in n])
     ax.minorticks_off()

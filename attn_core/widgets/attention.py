@@ -16,6 +16,8 @@ from numpy.typing import ArrayLike
 import attn_core as ac
 
 from ..plot import attention_heatmap
+from .._checks import index_in
+from ..toy import query_key_projections
 from ._explorer import Explorer, Slider, TextInput, parse_numbers
 
 __all__ = ["SENTENCE", "SCORE_SCALES", "sentence_attention_explorer"]
@@ -26,15 +28,6 @@ SENTENCE = ("the", "cat", "sat", "on", "the", "mat", "and", "slept")
 #: Multiples of the standard scale ``1/sqrt(d_k)`` offered by the "Score scale" slider.
 SCORE_SCALES = ((0.0, "0 (uniform)"), (0.5, "0.5/√d_k"), (1.0, "1/√d_k"), (2.0, "2/√d_k"), (4.0, "4/√d_k"))
 
-
-def _projection(w: ArrayLike | None, name: str, d_model: int, rng: np.random.Generator) -> np.ndarray:
-    """A given projection, checked, or a fresh one with entries of variance 1/d_model."""
-    if w is None:
-        return rng.standard_normal((d_model, 4)) / np.sqrt(d_model)
-    w = np.asarray(w, dtype=float)
-    if w.ndim != 2 or w.shape[0] != d_model:
-        raise ValueError(f"{name} must have shape (d_model={d_model}, d_k), got {w.shape}")
-    return w
 
 
 def sentence_attention_explorer(
@@ -103,13 +96,9 @@ def sentence_attention_explorer(
     n = len(tokens)
     if not 2 <= n <= 12:
         raise ValueError(f"the explorer shows 2 to 12 tokens, got {n}")
-    if isinstance(query, bool) or not isinstance(query, (int, np.integer)) or not 0 <= query < n:
-        raise ValueError(f"query must be a token index in 0..{n - 1}, got {query!r}")
+    index_in(query, n, "query", "token index")
     rng = np.random.default_rng(seed)
-    w_q = _projection(w_q, "w_q", d_model, rng)
-    w_k = _projection(w_k, "w_k", d_model, rng)
-    if w_q.shape != w_k.shape:
-        raise ValueError(f"w_q and w_k must have the same shape (d_model, d_k), got {w_q.shape} and {w_k.shape}")
+    w_q, w_k = query_key_projections(d_model, rng, w_q=w_q, w_k=w_k)
     d_k = w_q.shape[1]
     queries = x @ w_q  # (n, d_k)
     keys = x @ w_k  # (n, d_k)

@@ -18,6 +18,8 @@ import attn_core as ac
 
 from ..plot import attention_heatmap
 from ..plot.masking import mask_heatmap
+from .._checks import index_in
+from ..toy import query_key_projections
 from ._explorer import Explorer, Slider, TextInput
 
 __all__ = ["EDITOR_TOKENS", "editor_masks", "parse_cells", "masked_weights", "mask_editor_explorer"]
@@ -153,14 +155,6 @@ def masked_weights(scores: ArrayLike, allowed: ArrayLike) -> dict:
             "empty_rows": [int(i) for i in np.flatnonzero(~allowed.any(axis=-1))]}
 
 
-def _projection(w: ArrayLike | None, name: str, d_model: int, rng: np.random.Generator) -> np.ndarray:
-    if w is None:
-        return rng.standard_normal((d_model, 4)) / np.sqrt(d_model)
-    w = np.asarray(w, dtype=float)
-    if w.ndim != 2 or w.shape[0] != d_model:
-        raise ValueError(f"{name} must have shape (d_model={d_model}, d_k), got {w.shape}")
-    return w
-
 
 def _row_sentence(state: dict) -> str:
     i, token, share = state["query"], state["token"], state["share"][state["query"]]
@@ -240,13 +234,9 @@ def mask_editor_explorer(
     masks = editor_masks(np.array([t != pad for t in tokens]))
     if mask not in masks:
         raise ValueError(f"mask must be one of {list(masks)}, got {mask!r}")
-    if isinstance(query, bool) or not isinstance(query, (int, np.integer)) or not 0 <= query < n:
-        raise ValueError(f"query must be a position in 0..{n - 1}, got {query!r}")
+    index_in(query, n, "query", "position")
     rng = np.random.default_rng(seed)
-    w_q = _projection(w_q, "w_q", d_model, rng)
-    w_k = _projection(w_k, "w_k", d_model, rng)
-    if w_q.shape != w_k.shape:
-        raise ValueError(f"w_q and w_k must have the same shape, got {w_q.shape} and {w_k.shape}")
+    w_q, w_k = query_key_projections(d_model, rng, w_q=w_q, w_k=w_k)
     scores = ac.scaled_dot_product_scores(x @ w_q, x @ w_k)  # (n, n)
     labels = [f"{i} {t}" for i, t in enumerate(tokens)]
 

@@ -18,6 +18,8 @@ import attn_core as ac
 from attn_core import positions as pos
 
 from ..plot import attention_heatmap
+from .._checks import index_in
+from ..toy import query_key_projections
 from ._explorer import Explorer, Slider
 
 __all__ = ["SENTENCE", "OFFSETS", "ENCODINGS", "SLIDER_LABELS", "encoded_weights", "position_offset_explorer"]
@@ -219,14 +221,9 @@ def position_offset_explorer(
     n = len(tokens)
     if not 2 <= n <= 12:
         raise ValueError(f"the explorer shows 2 to 12 tokens, got {n}")
-    if isinstance(query, bool) or not isinstance(query, (int, np.integer)) or not 0 <= query < n:
-        raise ValueError(f"query must be a token index in 0..{n - 1}, got {query!r}")
+    index_in(query, n, "query", "token index")
     rng = np.random.default_rng(seed)
-    w_q = rng.standard_normal((d_model, 4)) / np.sqrt(d_model) if w_q is None else np.asarray(w_q, float)
-    w_k = rng.standard_normal((d_model, 4)) / np.sqrt(d_model) if w_k is None else np.asarray(w_k, float)
-    if w_q.ndim != 2 or w_q.shape[0] != d_model or w_q.shape != w_k.shape:
-        raise ValueError(f"w_q and w_k must both have shape (d_model={d_model}, d_k), "
-                         f"got {w_q.shape} and {w_k.shape}")
+    w_q, w_k = query_key_projections(d_model, rng, w_q=w_q, w_k=w_k)
     d_k = w_q.shape[1]
     if rel_keys is None:
         rel_keys = rng.standard_normal((5, d_k))
