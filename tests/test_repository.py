@@ -35,14 +35,16 @@ def test_every_chapter_notebook_is_in_the_table_of_contents():
 
 @pytest.mark.parametrize("name", CHAPTERS)
 def test_chapter_structure(name):
-    """Objectives and time, an explorer, a summary, >= 3 exercises with hidden solutions
-    (>= 1 checked by code), references."""
+    """Objectives and time, an explorer, a summary, a self-check quiz, >= 3 exercises with
+    hidden solutions (>= 1 checked by code), references."""
     nb = notebook(name)
     text = markdown(nb)
     assert re.search(r"^\(ch-[a-z-]+\)=", nb.cells[0].source, re.M), "label before the title"
     assert re.search(r"\*\*Time:\*\*", text), "a time estimate"
     assert re.search(r"You will be able to", text), "learning objectives"
     assert "## Summary" in text
+    quiz = text.split("## Self-check", 1)[1].split("## Exercises", 1)[0] if "## Self-check" in text else ""
+    assert quiz.count("{admonition} Answer") >= 3 and quiz.count(":class: dropdown") >= 3, "a self-check quiz, answers hidden"
     assert len(re.findall(r":::\{exercise\}", text)) >= 3
     hidden = re.findall(r":::\{solution(?:-start)?\}[^\n]*\n:class: dropdown", text)
     assert len(hidden) >= 3, "solutions hidden in dropdowns"
