@@ -7,7 +7,7 @@ from numpy.testing import assert_allclose
 from attn_core.long import state_change_by_pair
 from attn_core.models import AttentionReader, RecurrentReader
 from attn_core.plot import new_figure
-from attn_core.plot.long import accuracy_plot, pair_bars, sensitivity_plot
+from attn_core.plot.long import pair_bars, sensitivity_plot
 from attn_core.tasks import associative_recall
 from attn_core.widgets.long import VALUE_NAMES, describe_recall, recall_explorer
 
@@ -110,14 +110,6 @@ def test_sensitivity_plot_is_logarithmic_with_one_line_per_curve():
     assert_allclose(ax.get_lines()[0].get_ydata(), [1.0, 0.1, 0.01])
     with pytest.raises(ValueError, match="curve 'x' has shape"):
         sensitivity_plot(new_figure().add_subplot(), [1, 2], {"x": [1.0]})
-
-
-def test_accuracy_plot_marks_chance():
-    ax = accuracy_plot(new_figure().add_subplot(), [1, 2, 3], {"a": [1.0, 0.8, 0.2]}, chance=0.125)
-    labels = [line.get_label() for line in ax.get_lines()]
-    assert labels == ["a", "chance 0.125"]
-    assert ax.get_lines()[1].get_ydata()[0] == 0.125
-    assert ax.get_ylim() == (0.0, 1.05)
 
 
 def test_pair_bars_switch_between_linear_and_log():

@@ -7,7 +7,7 @@ from numpy.testing import assert_allclose
 from attn_core.models import AttentionReader, PoolingReader
 from attn_core.performs import Snapshots, held_out
 from attn_core.plot import new_figure
-from attn_core.plot.performs import accuracy_bars, learning_curves, paired_bars
+from attn_core.plot.performs import accuracy_bars, paired_bars
 from attn_core.tasks import associative_recall
 from attn_core.training import train
 from attn_core.widgets.performs import KEY_NAMES, pair_labels, training_explorer
@@ -112,22 +112,6 @@ def test_bad_arguments_are_refused(runs):
         many.record(step, AttentionReader(12, 4, width=4))
     with pytest.raises(ValueError, match="more than 60 pictures"):
         training_explorer({"a": many, "b": many}, example)
-
-
-def test_learning_curves_draw_readers_and_reference_lines():
-    ax = learning_curves(new_figure().add_subplot(), [0, 20, 40],
-                         {"attention": [0.2, 0.6, 1.0], "pooling": [0.2, 0.45, 0.46]},
-                         chance=0.25, ceiling=0.47, title="recall by content")
-    labels = [line.get_label() for line in ax.get_lines()]
-    assert labels == ["attention", "pooling", "best without pairing (0.47)", "chance (0.25)"]
-    assert ax.get_lines()[1].get_linestyle() == "--"
-    assert ax.get_legend() is not None and ax.get_title() == "recall by content"
-    log_ax = learning_curves(new_figure().add_subplot(), [64, 128, 2000], {"a": [0.1, 0.2, 0.3]},
-                             log_x=True, legend=False)
-    assert log_ax.get_xscale() == "log" and log_ax.get_legend() is None
-    assert [t.get_text() for t in log_ax.get_xticklabels()] == ["64", "128", "2000"]
-    with pytest.raises(ValueError, match="curve 'a' has shape"):
-        learning_curves(new_figure().add_subplot(), [1, 2], {"a": [0.1]})
 
 
 def test_accuracy_bars_show_mean_spread_and_runs():

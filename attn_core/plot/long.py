@@ -1,4 +1,6 @@
-"""Figures of chapter 12 (long sequences): sensitivity and accuracy against distance, pair bars.
+"""Figures of chapter 12 (long sequences): sensitivity against distance, pair bars.
+
+Accuracy against distance is drawn by :func:`attn_core.plot.accuracy_curves`, which chapter 14 shares.
 
 Like the rest of :mod:`attn_core.plot`, these functions draw what the caller computed onto
 an Axes and return it; nothing here runs a model or differentiates anything.
@@ -14,7 +16,7 @@ from numpy.typing import ArrayLike
 
 from . import COLORS, _labels, named_curves
 
-__all__ = ["sensitivity_plot", "accuracy_plot", "pair_bars"]
+__all__ = ["sensitivity_plot", "pair_bars"]
 
 def sensitivity_plot(
     ax: Axes,
@@ -75,60 +77,6 @@ def sensitivity_plot(
     if title is not None:
         ax.set_title(title)
     ax.legend(fontsize=8)
-    return ax
-
-
-def accuracy_plot(
-    ax: Axes,
-    distances: ArrayLike,
-    accuracies: Mapping[str, ArrayLike],
-    *,
-    chance: float | None = None,
-    styles: Mapping[str, dict] | None = None,
-    xlabel: str = "distance d (pairs back from the query)",
-    ylabel: str = "test accuracy",
-    title: str | None = None,
-) -> Axes:
-    """Accuracy of several models against the distance of the answer, with chance marked.
-
-    Parameters
-    ----------
-    ax : Axes
-    distances : array_like, shape (m,)
-    accuracies : mapping of str -> array_like, shape (m,)
-        One curve per model, values in [0, 1].
-    chance : float, optional
-        Draw a dotted horizontal line at the accuracy of guessing.
-    styles : mapping of str -> dict, optional
-    xlabel, ylabel, title : str
-
-    Returns
-    -------
-    Axes
-
-    Raises
-    ------
-    ValueError
-        A curve with a different number of points than ``distances``.
-
-    Examples
-    --------
-    >>> from attn_core.plot import new_figure
-    >>> ax = accuracy_plot(new_figure().add_subplot(), [1, 2], {"a": [1.0, 0.5]}, chance=0.25)
-    >>> [line.get_label() for line in ax.get_lines()]
-    ['a', 'chance 0.25']
-    """
-    named_curves(ax, distances, accuracies, styles=styles, x_name="distances")
-    x = np.asarray(distances, dtype=float)
-    if chance is not None:
-        ax.axhline(chance, color="black", linestyle=":", linewidth=1.2, label=f"chance {chance:g}")
-    ax.set_ylim(0.0, 1.05)
-    ax.set_xticks(x, [f"{v:g}" for v in x])
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
-    if title is not None:
-        ax.set_title(title)
-    ax.legend(fontsize=8, loc="center right")
     return ax
 
 

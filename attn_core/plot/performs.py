@@ -1,4 +1,6 @@
-"""Figures of chapter 14 (why attention performs): learning curves and accuracy comparisons.
+"""Figures of chapter 14 (why attention performs): accuracy comparisons as bars.
+
+Its learning curves are drawn by :func:`attn_core.plot.accuracy_curves`, which chapter 12 shares.
 
 Like the rest of :mod:`attn_core.plot`, these functions draw what the caller computed onto
 an Axes and return it; nothing here trains a model or reads a data set.
@@ -12,112 +14,9 @@ import numpy as np
 from matplotlib.axes import Axes
 from numpy.typing import ArrayLike
 
-from . import COLORS, _labels
+from . import COLORS, READER_STYLES, _curve_style, _labels, reference_lines
 
-__all__ = ["READER_STYLES", "learning_curves", "accuracy_bars", "paired_bars"]
-
-#: Line and bar styles of the three readers, by the names the chapter gives them.
-READER_STYLES = {
-    "attention": {"color": COLORS["main"], "marker": "o"},
-    "pooling": {"color": COLORS["muted"], "marker": "s", "linestyle": "--"},
-    "recurrent": {"color": COLORS["dark"], "marker": "^", "linestyle": ":"},
-}
-_FALLBACK_STYLES = ({"color": COLORS["accent"], "marker": "D"}, {"color": "#fde725", "marker": "v"})
-
-
-def _style(name: str, i: int, styles: Mapping[str, dict] | None) -> dict:
-    if styles and name in styles:
-        return dict(styles[name])
-    return dict(READER_STYLES.get(name, _FALLBACK_STYLES[i % len(_FALLBACK_STYLES)]))
-
-
-def _reference_lines(ax: Axes, chance: float | None, ceiling: float | None) -> None:
-    """Black horizontal lines at chance and at the best accuracy without the pairing.
-
-    They carry legend labels with their levels (a text beside the line would sit on the
-    curves that run along it).
-    """
-    for level, text, style in ((ceiling, "best without pairing", "-."), (chance, "chance", ":")):
-        if level is not None:
-            ax.axhline(level, color="black", linewidth=0.9, linestyle=style, zorder=0,
-                       label=f"{text} ({level:.2f})")
-
-
-def learning_curves(
-    ax: Axes,
-    x: ArrayLike,
-    curves: Mapping[str, ArrayLike],
-    *,
-    chance: float | None = None,
-    ceiling: float | None = None,
-    styles: Mapping[str, dict] | None = None,
-    log_x: bool = False,
-    xlabel: str = "training step",
-    ylabel: str = "test accuracy",
-    title: str | None = None,
-    legend: bool | str = "outside",
-) -> Axes:
-    """Accuracy against training step (or data size), one line per reader.
-
-    Parameters
-    ----------
-    ax : Axes
-    x : array_like, shape (m,)
-        Shared horizontal positions (steps, or numbers of training examples).
-    curves : mapping of str -> array_like, shape (m,)
-        One curve per reader, by the name in the legend (``"attention"``, ``"pooling"`` and
-        ``"recurrent"`` get the styles of :data:`READER_STYLES`).
-    chance, ceiling : float, optional
-        Draw labelled horizontal lines at chance and at the best accuracy possible without
-        knowing which value goes with which key.
-    styles : mapping of str -> dict, optional
-        matplotlib line options that replace a reader's default style.
-    log_x : bool
-        A logarithmic horizontal axis labelled with the values of ``x``.
-    xlabel, ylabel, title : str
-    legend : bool or str
-        Where to put the legend: ``"outside"`` (right of the axes, clear of the curves), a
-        matplotlib ``loc``, or False for none (e.g. when a figure of several panels has one
-        legend of its own).
-
-    Returns
-    -------
-    Axes
-
-    Raises
-    ------
-    ValueError
-        A curve whose length differs from ``x``.
-
-    Examples
-    --------
-    >>> from attn_core.plot import new_figure
-    >>> ax = learning_curves(new_figure().add_subplot(), [10, 20],
-    ...                      {"attention": [0.5, 1.0], "pooling": [0.4, 0.45]}, chance=0.25)
-    >>> [line.get_label() for line in ax.get_lines()][:2]
-    ['attention', 'pooling']
-    """
-    x = np.asarray(x, dtype=float)
-    for i, (name, values) in enumerate(curves.items()):
-        y = np.asarray(values, dtype=float)
-        if y.shape != x.shape:
-            raise ValueError(f"curve {name!r} has shape {y.shape}, x has shape {x.shape}")
-        ax.plot(x, y, label=name, markersize=3.5, linewidth=1.6, **_style(name, i, styles))
-    if log_x:
-        ax.set_xscale("log")
-        ax.set_xticks(x, [f"{v:g}" for v in x])
-        ax.minorticks_off()
-    ax.set_ylim(0.0, 1.05)
-    _reference_lines(ax, chance, ceiling)
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
-    if title is not None:
-        ax.set_title(title)
-    if legend is True or legend == "outside":
-        ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1.0))
-    elif legend:
-        ax.legend(fontsize=8, loc=legend)
-    return ax
+__all__ = ["accuracy_bars", "paired_bars"]
 
 
 def accuracy_bars(
@@ -143,7 +42,7 @@ def accuracy_bars(
         bar stands at the mean, a whisker spans the lowest to the highest run, and each run
         is a dot.
     chance, ceiling : float, optional
-        Labelled horizontal lines, as in :func:`learning_curves`.
+        Labelled horizontal lines, as in :func:`attn_core.plot.accuracy_curves`.
     styles : mapping of str -> dict, optional
         Replace a reader's colour (key ``"color"``).
     ylabel, title : str
@@ -171,7 +70,7 @@ def accuracy_bars(
         if r.ndim != 2 or r.shape[1] != len(names):
             raise ValueError(f"results[{reader!r}] must be (n_runs, {len(names)}), got shape {r.shape}")
         x = centres - 0.4 + width * (i + 0.5)
-        color = _style(reader, i, styles)["color"]
+        color = _curve_style(reader, i, {**READER_STYLES, **(styles or {})})["color"]
         mean = r.mean(axis=0)
         ax.bar(x, mean, width=width * 0.9, color=color, label=reader)
         ax.vlines(x, r.min(axis=0), r.max(axis=0), color="black", linewidth=1.2)
@@ -181,7 +80,7 @@ def accuracy_bars(
             ax.text(xi, min(m, 1.0) + 0.02, f"{m:.2f}", ha="center", va="bottom", fontsize=7)
     ax.set_xticks(centres, names)
     ax.set_ylim(0.0, 1.12)
-    _reference_lines(ax, chance, ceiling)
+    reference_lines(ax, chance, ceiling)
     ax.set_ylabel(ylabel)
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1.0))
     if title is not None:

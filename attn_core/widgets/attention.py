@@ -16,9 +16,8 @@ from numpy.typing import ArrayLike
 import attn_core as ac
 
 from ..plot import attention_heatmap
-from .._checks import index_in
-from ..toy import query_key_projections
 from ._explorer import Explorer, Slider, TextInput, parse_numbers
+from ._sentence import sentence_setup
 
 __all__ = ["SENTENCE", "SCORE_SCALES", "sentence_attention_explorer"]
 
@@ -91,15 +90,8 @@ def sentence_attention_explorer(
     >>> ex.state["weights"][1].round(3).tolist() == [0.125] * 8
     True
     """
-    x = ac.embed_tokens(tokens, d_model)  # (n, d_model); checks the tokens
-    tokens = list(tokens)
-    n = len(tokens)
-    if not 2 <= n <= 12:
-        raise ValueError(f"the explorer shows 2 to 12 tokens, got {n}")
-    index_in(query, n, "query", "token index")
-    rng = np.random.default_rng(seed)
-    w_q, w_k = query_key_projections(d_model, rng, w_q=w_q, w_k=w_k)
-    d_k = w_q.shape[1]
+    x, tokens, _, w_q, w_k = sentence_setup(tokens, d_model, query, seed, w_q=w_q, w_k=w_k)
+    n, d_k = len(tokens), w_q.shape[1]
     queries = x @ w_q  # (n, d_k)
     keys = x @ w_k  # (n, d_k)
     standard = 1.0 / np.sqrt(d_k)

@@ -148,12 +148,11 @@ def describe_recall(state: dict) -> str:
     where = (f"the query asks for pair {position + 1} of {state['n_pairs']}, "
              f"value {state['pairs'][position]}")
     verdict = "right" if state["correct"] else "wrong"
+    shown = ", ".join(f"{h:.2f}" for h in heights)
     if state["model"] == "attention":
-        shown = ", ".join(f"{h:.2f}" for h in heights)
         body = (f"Attention weights over the pairs, oldest first: {shown}. "
                 f"Weight on the asked-for pair: {heights[position]:.2f}.")
     else:
-        shown = ", ".join(f"{h:.2f}" for h in heights)
         body = (f"How far the final state moves when each pair's value is changed, oldest "
                 f"first: {shown}. For the asked-for pair: {heights[position]:.2f}; for the "
                 f"newest pair: {heights[-1]:.2f}.")

@@ -18,9 +18,8 @@ import attn_core as ac
 
 from ..plot import attention_heatmap
 from ..plot.masking import mask_heatmap
-from .._checks import index_in
-from ..toy import query_key_projections
 from ._explorer import Explorer, Slider, TextInput
+from ._sentence import sentence_setup
 
 __all__ = ["EDITOR_TOKENS", "editor_masks", "parse_cells", "masked_weights", "mask_editor_explorer"]
 
@@ -226,17 +225,12 @@ def mask_editor_explorer(
     >>> ex.state["allowed"][2].astype(int).tolist()
     [1, 1, 1, 1, 0, 0]
     """
-    x = ac.embed_tokens(tokens, d_model)  # (n, d_model); checks the tokens
-    tokens = [str(t) for t in tokens]
+    x, tokens, _, w_q, w_k = sentence_setup(tokens, d_model, query, seed, w_q=w_q, w_k=w_k,
+                                            max_tokens=10, query_name="position")
     n = len(tokens)
-    if not 2 <= n <= 10:
-        raise ValueError(f"the mask editor shows 2 to 10 tokens, got {n}")
     masks = editor_masks(np.array([t != pad for t in tokens]))
     if mask not in masks:
         raise ValueError(f"mask must be one of {list(masks)}, got {mask!r}")
-    index_in(query, n, "query", "position")
-    rng = np.random.default_rng(seed)
-    w_q, w_k = query_key_projections(d_model, rng, w_q=w_q, w_k=w_k)
     scores = ac.scaled_dot_product_scores(x @ w_q, x @ w_k)  # (n, n)
     labels = [f"{i} {t}" for i, t in enumerate(tokens)]
 

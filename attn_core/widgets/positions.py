@@ -18,9 +18,8 @@ import attn_core as ac
 from attn_core import positions as pos
 
 from ..plot import attention_heatmap
-from .._checks import index_in
-from ..toy import query_key_projections
 from ._explorer import Explorer, Slider
+from ._sentence import sentence_setup
 
 __all__ = ["SENTENCE", "OFFSETS", "ENCODINGS", "SLIDER_LABELS", "encoded_weights", "position_offset_explorer"]
 
@@ -216,15 +215,8 @@ def position_offset_explorer(
     >>> ex.state["max_change"] < 1e-12
     True
     """
-    x = ac.embed_tokens(tokens, d_model)  # (n, d_model); checks the tokens
-    tokens = list(tokens)
-    n = len(tokens)
-    if not 2 <= n <= 12:
-        raise ValueError(f"the explorer shows 2 to 12 tokens, got {n}")
-    index_in(query, n, "query", "token index")
-    rng = np.random.default_rng(seed)
-    w_q, w_k = query_key_projections(d_model, rng, w_q=w_q, w_k=w_k)
-    d_k = w_q.shape[1]
+    x, tokens, rng, w_q, w_k = sentence_setup(tokens, d_model, query, seed, w_q=w_q, w_k=w_k)
+    n, d_k = len(tokens), w_q.shape[1]
     if rel_keys is None:
         rel_keys = rng.standard_normal((5, d_k))
     rel_keys = np.asarray(rel_keys, dtype=float)
