@@ -125,7 +125,7 @@ def test_tile_grid_draws_the_three_kinds():
 def test_cost_curves_and_bad_lengths():
     ax = cost_curves(new_figure().add_subplot(), [256, 512], {"a": [1, 4], "b": [1, 2]}, ylabel="seconds")
     assert len(ax.lines) == 2 and ax.get_yscale() == "log"
-    with pytest.raises(ValueError, match="1 values for 2 lengths"):
+    with pytest.raises(ValueError, match=r"curve 'a' has shape \(1,\), n has shape \(2,\)"):
         cost_curves(new_figure().add_subplot(), [256, 512], {"a": [1]}, ylabel="seconds")
 
 

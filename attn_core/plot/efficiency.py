@@ -15,7 +15,7 @@ from matplotlib.axes import Axes
 from matplotlib.colors import ListedColormap
 from matplotlib.patches import Patch
 
-from . import COLORS, _labels
+from . import COLORS, _labels, named_curves
 
 __all__ = ["TILE_COLORS", "tile_grid", "cost_curves", "score_blocks", "output_comparison"]
 
@@ -24,8 +24,9 @@ TILE_COLORS = ("#e9ecef", COLORS["accent"], COLORS["main"])
 TILE_NAMES = ("skipped", "computed, partly masked", "computed whole")
 #: Colour, marker and line style of the successive curves of :func:`cost_curves`; the fourth
 #: is grey and dashed, where the book's default cycle would give a pale yellow.
-CURVE_STYLES = ((COLORS["main"], "o", "-"), (COLORS["accent"], "s", "-"), (COLORS["dark"], "D", "-"),
-                (COLORS["muted"], "^", "--"))
+CURVE_STYLES = tuple({"color": c, "marker": m, "linestyle": ls, "markersize": 4, "linewidth": 1.5}
+                     for c, m, ls in ((COLORS["main"], "o", "-"), (COLORS["accent"], "s", "-"),
+                                      (COLORS["dark"], "D", "-"), (COLORS["muted"], "^", "--")))
 #: Bars of key blocks not read yet.
 UNREAD_COLOR = "#c8c8c8"
 
@@ -131,12 +132,8 @@ def cost_curves(
     from matplotlib.ticker import FuncFormatter
 
     n = np.asarray(n, dtype=float)
-    for index, (label, values) in enumerate(series.items()):
-        values = np.asarray(values, dtype=float)
-        if values.shape != n.shape:
-            raise ValueError(f"series {label!r} has {values.size} values for {n.size} lengths")
-        style = CURVE_STYLES[index % len(CURVE_STYLES)]
-        ax.plot(n, values, color=style[0], marker=style[1], ls=style[2], ms=4, lw=1.5, label=label)
+    styles = {label: CURVE_STYLES[i % len(CURVE_STYLES)] for i, label in enumerate(series)}
+    named_curves(ax, n, series, styles=styles, x_name="n")
     ax.set_xscale("log", base=2)
     ax.set_yscale("log")
     ax.set_xticks(n, [f"{int(x)}" for x in n])
