@@ -18,7 +18,9 @@ Implementations:
   (``torch.nn.functional.scaled_dot_product_attention``, CPU), each on as many threads as
   numpy's BLAS gets.
 
-Time: the median of ``--repeats`` runs after one warm-up. Memory: the peak of Python's
+Time: the median of ``--repeats`` rounds after one warm-up; each round runs every
+implementation once, in turn, so that a slow spell of the machine (another job, a shared
+CPU) lands on all of them rather than on the repeats of one, and the ratios stay fair. Memory: the peak of Python's
 ``tracemalloc`` during one call (numpy reports its allocations to it), minus the output it
 returns, i.e. the *working* memory; PyTorch's allocator is not traced. Implementations whose
 n x n matrices would not fit are skipped at large n (see ``--max-dense-n``).
@@ -93,21 +95,28 @@ def output_bytes(result) -> int:
     return sum(a.nbytes for a in arrays)
 
 
-def measure(fn: Callable, q, k, v, repeats: int) -> tuple[float, float]:
-    """(median seconds, working memory in bytes)."""
-    fn(q, k, v)  # warm-up
-    times = []
+def time_rounds(fns: dict[str, Callable], q, k, v, repeats: int) -> dict[str, float]:
+    """Median seconds of each function, timed in interleaved rounds after one warm-up each."""
+    for fn in fns.values():
+        fn(q, k, v)  # warm-up
+    times: dict[str, list[float]] = {name: [] for name in fns}
     for _ in range(repeats):
-        gc.collect()
-        start = time.perf_counter()
-        fn(q, k, v)
-        times.append(time.perf_counter() - start)
+        for name, fn in fns.items():
+            gc.collect()
+            start = time.perf_counter()
+            fn(q, k, v)
+            times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(t) for name, t in times.items()}
+
+
+def working_memory(fn: Callable, q, k, v) -> int:
+    """Peak bytes numpy allocates during one call, minus the output it returns."""
     gc.collect()
     tracemalloc.start()
     result = fn(q, k, v)
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
-    return statistics.median(times), peak - output_bytes(result)
+    return peak - output_bytes(result)
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -125,7 +134,7 @@ def main(argv: list[str] | None = None) -> dict:
     except ImportError:
         torch_info = "torch not installed"
     print(f"numpy {np.__version__}, {torch_info}, {platform.processor() or platform.machine()}")
-    print(f"float32, {BATCH_HEADS} batch x heads, d = {D}; median of {args.repeats} runs; "
+    print(f"float32, {BATCH_HEADS} batch x heads, d = {D}; median of {args.repeats} interleaved rounds; "
           "memory = tracemalloc peak minus the output\n")
     results: dict = {}
     rng = np.random.default_rng(0)
@@ -133,10 +142,10 @@ def main(argv: list[str] | None = None) -> dict:
         q, k, v = rng.standard_normal((3, BATCH_HEADS, n, D), dtype=np.float32)
         one_matrix = n * n * 4
         print(f"n = {n} (one n x n float32 matrix: {one_matrix / 2**20:.0f} MiB)")
-        for name, (fn, max_n) in impls.items():
-            if n > max_n:
-                continue
-            seconds, memory = measure(fn, q, k, v, args.repeats)
+        fns = {name: fn for name, (fn, max_n) in impls.items() if n <= max_n}
+        seconds_of = time_rounds(fns, q, k, v, args.repeats)
+        for name, fn in fns.items():
+            seconds, memory = seconds_of[name], working_memory(fn, q, k, v)
             results[(name, n)] = (seconds, memory)
             traced = "n/a (torch)" if name.startswith("torch") else (
                 f"{memory / 2**20:8.1f} MiB = {100 * memory / one_matrix:6.2f} % of n x n")
