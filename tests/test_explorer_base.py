@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import attn_core as ac
-from attn_core.plot import attention_heatmap, new_figure, weight_bars
+from attn_core.plot import attention_heatmap, weight_bars
 from attn_core.widgets import LIVE_ONLY_CLASS, Explorer, Slider, TextInput, parse_numbers
 
 TOKENS = "the cat sat on the mat".split()

@@ -65,7 +65,6 @@ def sensitivity_plot(
     ('log', ['chain'])
     """
     named_curves(ax, distances, curves, styles=styles, x_name="distances")
-    x = np.asarray(distances, dtype=float)
     if reference is not None:
         ax.axhline(reference[1], color="black", linestyle=":", linewidth=1.2, label=reference[0])
     if log:

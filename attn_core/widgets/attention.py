@@ -91,7 +91,7 @@ def sentence_attention_explorer(
     True
     """
     x, tokens, _, w_q, w_k = sentence_setup(tokens, d_model, query, seed, w_q=w_q, w_k=w_k)
-    n, d_k = len(tokens), w_q.shape[1]
+    d_k = w_q.shape[1]
     queries = x @ w_q  # (n, d_k)
     keys = x @ w_k  # (n, d_k)
     standard = 1.0 / np.sqrt(d_k)

@@ -8,8 +8,6 @@ output next to the final one (they meet at the last block).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import numpy as np
 from matplotlib.figure import Figure
 from numpy.typing import ArrayLike
