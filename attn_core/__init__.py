@@ -9,32 +9,49 @@ Conventions (used by every function):
 * weights are ``(..., n_q, n_k)``: row i is how query i spreads its attention over the keys;
 * masks are boolean, ``True`` = may attend; a query with no allowed key gets zeros, never NaN.
 
-Positional encodings are in :mod:`attn_core.positions`, the approximate and sparse variants
-in :mod:`attn_core.variants`.
+``import attn_core as ac`` gives this library and nothing else. Three rings sit on it, each
+imported explicitly, and each imports only the rings below it:
+
+* :mod:`attn_core.training`: the learning machinery (initialiser, losses, Adam, the training
+  loop, gradient checking and the small models the chapters train);
+* :mod:`attn_core.experiments`: each chapter's toy data and experiments, one module per chapter;
+* :mod:`attn_core.plot` (figures) and :mod:`attn_core.widgets` (explorers), again one module
+  per chapter, over shared primitives.
 """
 
-from .attention import attention_mask, scaled_dot_product_attention, scaled_dot_product_attention_backward
-from .masks import bigbird_mask, causal_mask, fixed_mask, padding_mask, sliding_window_mask, strided_mask
-from .multihead import KVCache, MultiHeadAttention, kv_cache_bytes
-from .pooling import KERNELS, kernel_scores, nadaraya_watson
-from .scores import (
+from attn_core.attention import (
+    attention_mask,
+    scaled_dot_product_attention,
+    scaled_dot_product_attention_backward,
+)
+from attn_core.masks import (
+    bigbird_mask,
+    causal_mask,
+    fixed_mask,
+    padding_mask,
+    sliding_window_mask,
+    strided_mask,
+)
+from attn_core.multihead import KVCache, MultiHeadAttention, kv_cache_bytes
+from attn_core.pooling import KERNELS, kernel_scores, nadaraya_watson
+from attn_core.scores import (
+    SCORE_FUNCTIONS,
     additive_scores,
+    all_scores,
     bilinear_scores,
     cosine_scores,
     dot_product_scores,
     location_scores,
     scaled_dot_product_scores,
 )
-from .tiled import tiled_attention
-from .softmax import attention_entropy, naive_softmax, softmax, softmax_backward, sparsemax
-from .toy import (
-    embed_tokens,
-    key_value_memory,
-    query_key_projections,
-    regression_data,
-    regression_target,
-    summary_readout,
+from attn_core.softmax import (
+    attention_entropy,
+    naive_softmax,
+    softmax,
+    softmax_backward,
+    sparsemax,
 )
+from attn_core.tiled import tiled_attention
 
 __version__ = "0.1.0"
 
@@ -63,13 +80,9 @@ __all__ = [
     "additive_scores",
     "cosine_scores",
     "location_scores",
+    "SCORE_FUNCTIONS",
+    "all_scores",
     "KERNELS",
     "kernel_scores",
     "nadaraya_watson",
-    "regression_target",
-    "regression_data",
-    "key_value_memory",
-    "summary_readout",
-    "embed_tokens",
-    "query_key_projections",
 ]

@@ -10,9 +10,9 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike
 
-from ._checks import as_float_array, as_mask, broadcast_batch, positive_number
-from .masks import causal_mask
-from .softmax import _softmax, _softmax_unshifted, safe_exp_bound
+from attn_core._checks import as_float_array, as_mask, broadcast_batch, positive_number
+from attn_core.masks import causal_mask
+from attn_core.softmax import _softmax, _softmax_unshifted, safe_exp_bound
 
 __all__ = ["scaled_dot_product_attention", "scaled_dot_product_attention_backward", "attention_mask"]
 
@@ -213,7 +213,7 @@ def scaled_dot_product_attention_backward(
     >>> dq.shape, dk.shape, dv.shape
     ((2, 3), (2, 3), (2, 3))
     """
-    from .softmax import softmax_backward
+    from attn_core.softmax import softmax_backward
 
     q, k, v = _check_qkv(q, k, v)
     a = as_float_array(weights, "weights", min_ndim=2)

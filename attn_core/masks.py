@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike
 
-from ._checks import positive_int
+from attn_core._checks import positive_int
 
 __all__ = [
     "causal_mask",

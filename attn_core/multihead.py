@@ -12,8 +12,8 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike
 
-from ._checks import as_float_array, positive_int
-from .attention import attention_mask, scaled_dot_product_attention
+from attn_core._checks import as_float_array, positive_int
+from attn_core.attention import attention_mask, scaled_dot_product_attention
 
 __all__ = ["MultiHeadAttention", "KVCache", "kv_cache_bytes"]
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike
 
-from ._checks import as_float_array, positive_number
-from .softmax import _softmax
+from attn_core._checks import as_float_array, positive_number
+from attn_core.softmax import _softmax
 
 __all__ = ["KERNELS", "kernel_scores", "nadaraya_watson"]
 

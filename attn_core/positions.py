@@ -10,8 +10,8 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike
 
-from ._checks import as_float_array, positive_int, positive_number
-from .attention import scaled_dot_product_attention
+from attn_core._checks import as_float_array, positive_int, positive_number
+from attn_core.attention import scaled_dot_product_attention
 
 __all__ = [
     "sinusoidal_positions",

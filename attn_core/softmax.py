@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike
 
-from ._checks import as_float_array, as_mask, check_axis, positive_number
+from attn_core._checks import as_float_array, as_mask, check_axis, positive_number
 
 __all__ = ["softmax", "softmax_backward", "naive_softmax", "attention_entropy", "sparsemax"]
 

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike
 
-from ._checks import broadcast_batch, positive_int, positive_number
-from .attention import _check_qkv
+from attn_core._checks import broadcast_batch, positive_int, positive_number
+from attn_core.attention import _check_qkv
 
 __all__ = ["tiled_attention", "online_softmax_steps", "OnlineSoftmaxStep"]
 
@@ -145,7 +145,7 @@ def online_softmax_steps(scores: ArrayLike, values: ArrayLike, *, block_size: in
     >>> bool(np.allclose(steps[-1].output, ac.softmax(s) @ v))
     True
     """
-    from ._checks import as_float_array
+    from attn_core._checks import as_float_array
 
     s = as_float_array(scores, "scores", min_ndim=1)
     v = as_float_array(values, "values", min_ndim=2)

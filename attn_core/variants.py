@@ -13,9 +13,9 @@ from collections.abc import Callable
 import numpy as np
 from numpy.typing import ArrayLike
 
-from ._checks import as_float_array, positive_int
-from .attention import _check_qkv, attention_mask, scaled_dot_product_attention
-from .softmax import _softmax
+from attn_core._checks import as_float_array, positive_int
+from attn_core.attention import _check_qkv, attention_mask, scaled_dot_product_attention
+from attn_core.softmax import _softmax
 
 __all__ = [
     "hard_attention",

@@ -4,6 +4,8 @@ import numpy as np
 import pytest
 
 import attn_core as ac
+from attn_core.experiments.qkv import regression_data
+from attn_core.experiments.why_attention import key_value_memory
 
 q = np.ones((3, 4))
 k = np.ones((5, 4))
@@ -77,8 +79,8 @@ def sdpa(**overrides):
         (lambda: ac.nadaraya_watson([0.0], [0.0], [1.0], bandwidth=1.0, kernel="cosine"), ValueError,
          r"kernel must be one of \('gaussian', 'boxcar'\)"),
         (lambda: ac.kernel_scores([[0.0, 1.0]], [0.0], bandwidth=1.0), ValueError, r"same dimension: queries \(1, 2\), keys \(1, 1\)"),
-        (lambda: ac.regression_data(0), ValueError, r"n must be >= 1"),
-        (lambda: ac.key_value_memory(4, d_k=0), ValueError, r"d_k must be >= 1"),
+        (lambda: regression_data(0), ValueError, r"n must be >= 1"),
+        (lambda: key_value_memory(4, d_k=0), ValueError, r"d_k must be >= 1"),
     ],
 )
 def test_bad_input_is_named(call, error, message):

@@ -101,7 +101,7 @@ def test_api_reference_covers_every_public_module():
 
 
 def test_maths_does_not_import_plotting_or_widgets():
-    """attn_core's maths layer stays numpy-only (DESIGN.md section 4)."""
+    """the library and its learning and experiment rings stay numpy-only."""
     code = "import sys, attn_core; print(any(m.split('.')[0] in ('matplotlib', 'ipywidgets') for m in sys.modules))"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.stdout.strip() == "False"

@@ -1,4 +1,4 @@
-"""attn_core.scoring.all_scores: the six score functions side by side, against plain loops."""
+"""attn_core.scores.all_scores: the six score functions side by side, against plain loops."""
 
 import math
 
@@ -7,7 +7,7 @@ import pytest
 from numpy.testing import assert_allclose
 
 import attn_core as ac
-from attn_core.scoring import SCORE_FUNCTIONS, all_scores
+from attn_core.scores import SCORE_FUNCTIONS, all_scores
 
 
 def params(d, n_k, h=3, seed=0):

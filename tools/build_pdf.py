@@ -22,7 +22,7 @@ import yaml
 from pypdf import PdfReader, PdfWriter
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "tools"))
 import sitecheck  # noqa: E402  (the same served-site + Chromium helpers the tests use)
 
 

@@ -1,8 +1,8 @@
 """Figures of chapter 11 (efficiency): tiles, cost curves, and the online softmax step by step.
 
 As everywhere in :mod:`attn_core.plot`, these functions draw what the caller computed:
-the tile codes come from :func:`attn_core.efficiency.tile_schedule`, the measurements from
-:func:`attn_core.efficiency.time_and_peak_memory`, the running statistics from
+the tile codes come from :func:`attn_core.experiments.efficiency.tile_schedule`, the measurements from
+:func:`attn_core.experiments.efficiency.time_and_peak_memory`, the running statistics from
 :func:`attn_core.tiled.online_softmax_steps`.
 """
 
@@ -15,7 +15,8 @@ from matplotlib.axes import Axes
 from matplotlib.colors import ListedColormap
 from matplotlib.patches import Patch
 
-from . import COLORS, _labels, named_curves
+from attn_core.plot.curves import named_curves
+from attn_core.plot.style import COLORS, _labels
 
 __all__ = ["TILE_COLORS", "tile_grid", "cost_curves", "score_blocks", "output_comparison"]
 
@@ -46,7 +47,7 @@ def tile_grid(
     ax : Axes
     kinds : ndarray of int, shape (query blocks, key blocks)
         Codes 0 (skipped), 1 (partly masked) and 2 (whole), as returned by
-        :func:`attn_core.efficiency.tile_schedule`.
+        :func:`attn_core.experiments.efficiency.tile_schedule`.
     block_size : int, optional
         Used to label the axes with the first position of each block.
     title : str, optional
@@ -60,7 +61,7 @@ def tile_grid(
     Examples
     --------
     >>> from attn_core.plot import new_figure
-    >>> from attn_core.efficiency import tile_schedule
+    >>> from attn_core.experiments.efficiency import tile_schedule
     >>> ax = tile_grid(new_figure().add_subplot(), tile_schedule(6, 6, block_size=2, causal=True))
     >>> len(ax.images), [t.get_text() for t in ax.get_legend().get_texts()][0]
     (1, 'skipped')

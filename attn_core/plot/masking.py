@@ -9,7 +9,7 @@ from matplotlib.axes import Axes
 from matplotlib.patches import Rectangle
 from numpy.typing import ArrayLike
 
-from . import attention_heatmap
+from attn_core.plot.heatmap import attention_heatmap
 
 __all__ = ["mask_heatmap", "MARK_COLOR"]
 

@@ -13,7 +13,7 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.patches import FancyBboxPatch
 
-from . import CMAP, COLORS
+from attn_core.plot.style import CMAP, COLORS
 
 __all__ = ["head_grouping"]
 

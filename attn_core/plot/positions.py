@@ -11,8 +11,8 @@ from matplotlib.axes import Axes
 from matplotlib.patches import Arc
 from numpy.typing import ArrayLike
 
-from . import CMAP, COLORS
-from .scoring import vector_arrows
+from attn_core.plot.scoring import vector_arrows
+from attn_core.plot.style import CMAP, COLORS
 
 __all__ = ["position_heatmap", "rotated_pair"]
 

@@ -12,7 +12,7 @@ import numpy as np
 from matplotlib.axes import Axes
 from numpy.typing import ArrayLike
 
-from . import CMAP, COLORS, _labels
+from attn_core.plot.style import CMAP, COLORS, _labels
 
 __all__ = ["QUERY_COLOR", "key_colors", "vector_arrows"]
 

@@ -14,7 +14,7 @@ from matplotlib.axes import Axes
 from matplotlib.colors import PowerNorm
 from numpy.typing import ArrayLike
 
-from . import CMAP, COLORS
+from attn_core.plot.style import CMAP, COLORS
 
 __all__ = ["LOOKUP_COLOR", "weight_map", "row_profile", "error_curves"]
 

@@ -4,6 +4,12 @@ Each explorer is a function returning an :class:`Explorer`; its ``.controls`` an
 let a test (or a curious reader) drive it from Python.
 """
 
-from ._explorer import LIVE_ONLY_CLASS, Explorer, Slider, TextInput, parse_numbers
+from attn_core.widgets.explorer import (
+    LIVE_ONLY_CLASS,
+    Explorer,
+    Slider,
+    TextInput,
+    parse_numbers,
+)
 
 __all__ = ["Explorer", "Slider", "TextInput", "parse_numbers", "LIVE_ONLY_CLASS"]

@@ -13,10 +13,9 @@ from matplotlib.figure import Figure
 from numpy.typing import ArrayLike
 
 import attn_core as ac
+from attn_core.plot.efficiency import output_comparison, score_blocks
 from attn_core.tiled import online_softmax_steps
-
-from ..plot.efficiency import output_comparison, score_blocks
-from ._explorer import Explorer, Slider
+from attn_core.widgets.explorer import Explorer, Slider
 
 __all__ = ["STEPPER_SEED", "stepper_inputs", "tile_stepper_explorer"]
 

@@ -15,11 +15,10 @@ from matplotlib.figure import Figure
 from numpy.typing import ArrayLike
 
 import attn_core as ac
-
-from ..plot import attention_heatmap
-from ..plot.masking import mask_heatmap
-from ._explorer import Explorer, Slider, TextInput
-from ._sentence import sentence_setup
+from attn_core.experiments.data import sentence_setup
+from attn_core.plot import attention_heatmap
+from attn_core.plot.masking import mask_heatmap
+from attn_core.widgets.explorer import Explorer, Slider, TextInput
 
 __all__ = ["EDITOR_TOKENS", "editor_masks", "parse_cells", "masked_weights", "mask_editor_explorer"]
 

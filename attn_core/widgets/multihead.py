@@ -1,8 +1,8 @@
 """Explorer of chapter 8, multi-head attention: four planted heads, and what sharing keys does to them.
 
-The layer is :func:`attn_core.heads.planted_heads` (heads that look at the previous token,
+The layer is :func:`attn_core.experiments.multihead.planted_heads` (heads that look at the previous token,
 the next token, the same word, and everywhere). Fewer key/value heads are made with
-:func:`attn_core.heads.mean_pool_kv_heads`, the conversion of Ainslie et al. (2023), with
+:func:`attn_core.experiments.multihead.mean_pool_kv_heads`, the conversion of Ainslie et al. (2023), with
 no training afterwards, so the reader sees which heads lose their pattern when they share.
 """
 
@@ -13,10 +13,15 @@ from collections.abc import Sequence
 import numpy as np
 from matplotlib.figure import Figure
 
-from ..heads import PLANTED_HEAD_NAMES, mean_pool_kv_heads, planted_heads, word_position_codes
-from ..plot import attention_heatmap
-from ..plot.multihead import head_grouping
-from ._explorer import Explorer, Slider, TextInput
+from attn_core.experiments.multihead import (
+    PLANTED_HEAD_NAMES,
+    mean_pool_kv_heads,
+    planted_heads,
+    word_position_codes,
+)
+from attn_core.plot import attention_heatmap
+from attn_core.plot.multihead import head_grouping
+from attn_core.widgets.explorer import Explorer, Slider, TextInput
 
 __all__ = ["SENTENCE", "KV_HEAD_OPTIONS", "head_sharing_explorer"]
 
@@ -46,7 +51,7 @@ def head_sharing_explorer(tokens: Sequence[str] = SENTENCE, *, d_head: int = 8, 
 
     * **Key/value heads** (slider): 4 (multi-head attention), 2 (grouped-query: query heads
       1-2 and 3-4 each share one key/value head) or 1 (multi-query: all four share one);
-      the shared heads are the mean of the heads they replace (:func:`~attn_core.heads.mean_pool_kv_heads`);
+      the shared heads are the mean of the heads they replace (:func:`~attn_core.experiments.multihead.mean_pool_kv_heads`);
     * **Head** (slider): all four maps side by side, or one head's map with its numbers;
     * **Sentence** (text, live kernel only): 2 to ``d_head`` words separated by spaces.
 
@@ -55,7 +60,7 @@ def head_sharing_explorer(tokens: Sequence[str] = SENTENCE, *, d_head: int = 8, 
     tokens : sequence of str
         The sentence, 2 to ``d_head`` tokens.
     d_head, strength, seed
-        Passed to :func:`~attn_core.heads.planted_heads`.
+        Passed to :func:`~attn_core.experiments.multihead.planted_heads`.
     kv_heads : int, default 4
         The starting number of key/value heads: 4, 2 or 1.
     head : int, default -1

@@ -16,10 +16,9 @@ from numpy.typing import ArrayLike
 
 import attn_core as ac
 from attn_core import positions as pos
-
-from ..plot import attention_heatmap
-from ._explorer import Explorer, Slider
-from ._sentence import sentence_setup
+from attn_core.experiments.data import sentence_setup
+from attn_core.plot import attention_heatmap
+from attn_core.widgets.explorer import Explorer, Slider
 
 __all__ = ["SENTENCE", "OFFSETS", "ENCODINGS", "SLIDER_LABELS", "encoded_weights", "position_offset_explorer"]
 
@@ -99,7 +98,7 @@ def encoded_weights(
 
     Examples
     --------
-    >>> x = ac.embed_tokens(["a", "b", "c"], 4)
+    >>> x = embed_tokens(["a", "b", "c"], 4)
     >>> w = np.eye(4)[:, :2]
     >>> a0 = encoded_weights(x, w, w, "rope", [0, 1, 2])
     >>> a9 = encoded_weights(x, w, w, "rope", [9, 10, 11])

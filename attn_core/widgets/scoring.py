@@ -16,11 +16,10 @@ from matplotlib.figure import Figure
 from numpy.typing import ArrayLike
 
 import attn_core as ac
-
-from ..plot import attention_heatmap
-from ..plot.scoring import vector_arrows
-from ..scoring import SCORE_FUNCTIONS, all_scores
-from ._explorer import Explorer, Slider
+from attn_core.plot import attention_heatmap
+from attn_core.plot.scoring import vector_arrows
+from attn_core.scores import SCORE_FUNCTIONS, all_scores
+from attn_core.widgets.explorer import Explorer, Slider
 
 __all__ = [
     "ANGLES",
@@ -66,7 +65,7 @@ def example_keys() -> np.ndarray:
 
 
 def example_parameters(hidden: int = 4, seed: int = 0) -> dict[str, np.ndarray]:
-    """Parameters for :func:`attn_core.scoring.all_scores` on 2-D queries and four keys.
+    """Parameters for :func:`attn_core.scores.all_scores` on 2-D queries and four keys.
 
     The bilinear matrix turns a query by 90 degrees anticlockwise before the dot product;
     the additive and location parameters are drawn from a standard normal distribution, as
@@ -118,7 +117,7 @@ def query_direction_explorer(
     r"""Turn a 2-D query round fixed keys and compare the weights of six score functions.
 
     For the query :math:`q` of the chosen direction and length, each score function of
-    :func:`attn_core.scoring.all_scores` scores every key and a softmax turns each row of
+    :func:`attn_core.scores.all_scores` scores every key and a softmax turns each row of
     scores into weights.
 
     Parameters
@@ -126,7 +125,7 @@ def query_direction_explorer(
     keys : array_like, shape (n_k, 2), optional
         Default :func:`example_keys`.
     params : mapping, optional
-        The keyword arguments of :func:`attn_core.scoring.all_scores` after ``q`` and ``k``;
+        The keyword arguments of :func:`attn_core.scores.all_scores` after ``q`` and ``k``;
         default :func:`example_parameters` (which expects four keys).
     key_labels : sequence of str, optional
         Default ``k₁, k₂, ...``.
@@ -143,7 +142,7 @@ def query_direction_explorer(
         Controls ``"angle"`` and ``"length"``. Its ``state`` holds ``angle``, ``length``,
         ``query`` (2,), ``keys`` (n_k, 2), ``key_labels``, ``scores`` (a dict of one row of
         n_k scores per score function), ``weights`` (6, n_k; rows in the order of
-        :data:`attn_core.scoring.SCORE_FUNCTIONS`) and ``favourite`` (the label of the key
+        :data:`attn_core.scores.SCORE_FUNCTIONS`) and ``favourite`` (the label of the key
         each function weights most).
 
     Raises

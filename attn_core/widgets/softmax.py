@@ -14,9 +14,8 @@ import numpy as np
 from matplotlib.figure import Figure
 
 import attn_core as ac
-
-from ..plot import weight_bars
-from ._explorer import Explorer, Slider, TextInput, parse_numbers
+from attn_core.plot import weight_bars
+from attn_core.widgets.explorer import Explorer, Slider, TextInput, parse_numbers
 
 __all__ = [
     "KEYS",

@@ -1,6 +1,6 @@
 """Explorer of chapter 10 (a gallery of variants): each variant's weights beside full attention's.
 
-One sequence (:func:`attn_core.variant_gallery.lookup_sequence`): most queries look at
+One sequence (:func:`attn_core.experiments.variants.lookup_sequence`): most queries look at
 their neighbours, a few look far back for one distant key. The reader picks a variant and
 a budget (its window, stride, block, rank, number of features or k, from small to large);
 the picture shows the variant's weight map (implicit for low-rank, linear and random
@@ -14,10 +14,10 @@ import numpy as np
 from matplotlib.figure import Figure
 from numpy.typing import ArrayLike
 
-from ..plot import COLORS
-from ..plot.variants import LOOKUP_COLOR, row_profile, weight_map
-from ..variant_gallery import lookup_sequence, run_variant
-from ._explorer import Explorer, Slider
+from attn_core.experiments.variants import lookup_sequence, run_variant
+from attn_core.plot import COLORS
+from attn_core.plot.variants import LOOKUP_COLOR, row_profile, weight_map
+from attn_core.widgets.explorer import Explorer, Slider
 
 __all__ = ["EXPLORER_BUDGETS", "BUDGET_LABELS", "variant_explorer", "describe_variant", "work_share"]
 
@@ -59,7 +59,7 @@ def variant_explorer(
       rank, number of random features. Full and linear attention have none.
 
     Every (variant, budget) is computed once by
-    :func:`attn_core.variant_gallery.run_variant` and drawn once: 45 pictures.
+    :func:`attn_core.experiments.variants.run_variant` and drawn once: 45 pictures.
 
     Parameters
     ----------

@@ -1,0 +1,327 @@
+"""Counting and measuring what attention costs (chapter 11).
+
+Full attention does ``n_q * n_k`` dot products and, as usually written, keeps an
+``n_q x n_k`` matrix of scores. The functions here count that cost, lay out the tiles that
+:func:`attn_core.tiled_attention` visits, and measure time and working memory of any
+attention function, so that a chapter's tables and curves come from one place.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import time
+import tracemalloc
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+from attn_core._checks import as_float_array, positive_int
+
+__all__ = [
+    "AttentionCost",
+    "attention_cost",
+    "TILE_SKIPPED",
+    "TILE_MASKED",
+    "TILE_FULL",
+    "tile_schedule",
+    "Measurement",
+    "time_and_peak_memory",
+    "growth_exponent",
+    "set_blas_threads",
+    "blas_threads",
+]
+
+#: Codes of :func:`tile_schedule`: a tile never computed, one computed with part of it
+#: masked (it crosses the diagonal), one computed whole.
+TILE_SKIPPED, TILE_MASKED, TILE_FULL = 0, 1, 2
+
+
+@dataclass(frozen=True)
+class AttentionCost:
+    """What one head of full attention costs for one sequence, counted (not measured)."""
+
+    multiply_adds: int  # n_q n_k d_k for Q K^T plus n_q n_k d_v for A V
+    exponentials: int  # n_q n_k: one per score
+    score_bytes: int  # one n_q x n_k matrix of scores (the weights are another)
+    input_output_bytes: int  # Q, K, V and the output O
+
+
+def attention_cost(n_q: int, n_k: int, d_k: int, d_v: int | None = None, *, itemsize: int = 4) -> AttentionCost:
+    r"""Count the arithmetic and the memory of full attention for one head of one sequence.
+
+    .. math:: \text{multiply-adds} = n_q n_k (d_k + d_v), \qquad
+              \text{score bytes} = n_q n_k \cdot \text{itemsize}
+
+    Parameters
+    ----------
+    n_q, n_k : int
+        Numbers of queries and of keys.
+    d_k : int
+        Width of queries and keys.
+    d_v : int, optional
+        Width of values; default ``d_k``.
+    itemsize : int, default 4
+        Bytes per number (4 for float32, 8 for float64).
+
+    Returns
+    -------
+    AttentionCost
+
+    Raises
+    ------
+    TypeError, ValueError
+        An argument that is not a whole number >= 1.
+
+    Examples
+    --------
+    >>> cost = attention_cost(1024, 1024, 64)
+    >>> cost.multiply_adds, cost.score_bytes // 2**20, cost.input_output_bytes // 2**20
+    (134217728, 4, 1)
+    """
+    n_q, n_k = positive_int(n_q, "n_q"), positive_int(n_k, "n_k")
+    d_k = positive_int(d_k, "d_k")
+    d_v = d_k if d_v is None else positive_int(d_v, "d_v")
+    itemsize = positive_int(itemsize, "itemsize")
+    return AttentionCost(
+        multiply_adds=n_q * n_k * (d_k + d_v),
+        exponentials=n_q * n_k,
+        score_bytes=n_q * n_k * itemsize,
+        input_output_bytes=(n_q * d_k + n_k * d_k + n_k * d_v + n_q * d_v) * itemsize,
+    )
+
+
+def tile_schedule(n_q: int, n_k: int, *, block_size: int, causal: bool = False) -> np.ndarray:
+    """Which tiles of the ``n_q x n_k`` scores tiled attention computes.
+
+    The queries are cut into blocks of ``block_size`` rows and the keys into blocks of
+    ``block_size`` columns (the last block of each may be shorter). Tile ``(a, b)`` pairs
+    query block ``a`` with key block ``b``. Without a causal mask every tile is computed
+    whole. With one (query ``i`` sees key ``j`` only if ``j <= i``), a tile whose keys all
+    come after its queries is skipped, a tile that crosses the diagonal is computed with
+    its future cells masked, and the rest are computed whole:
+    :func:`attn_core.tiled_attention` visits exactly the tiles that are not skipped.
+
+    Parameters
+    ----------
+    n_q, n_k : int
+    block_size : int
+    causal : bool, default False
+
+    Returns
+    -------
+    ndarray of int, shape (ceil(n_q / block_size), ceil(n_k / block_size))
+        :data:`TILE_SKIPPED` (0), :data:`TILE_MASKED` (1) or :data:`TILE_FULL` (2).
+
+    Raises
+    ------
+    TypeError, ValueError
+        Sizes that are not whole numbers >= 1; ``causal`` not a boolean.
+
+    Examples
+    --------
+    >>> tile_schedule(8, 8, block_size=2, causal=True)
+    array([[1, 0, 0, 0],
+           [2, 1, 0, 0],
+           [2, 2, 1, 0],
+           [2, 2, 2, 1]])
+    """
+    n_q, n_k = positive_int(n_q, "n_q"), positive_int(n_k, "n_k")
+    block = positive_int(block_size, "block_size")
+    if not isinstance(causal, (bool, np.bool_)):
+        raise TypeError(f"causal must be True or False, got {causal!r:.40}")
+    q_first = np.arange(0, n_q, block)  # first query of each block
+    q_last = np.minimum(q_first + block, n_q) - 1  # last query of each block
+    k_first = np.arange(0, n_k, block)
+    k_last = np.minimum(k_first + block, n_k) - 1
+    kinds = np.full((q_first.size, k_first.size), TILE_FULL)  # (query blocks, key blocks)
+    if causal:
+        partly_future = k_last[None, :] > q_first[:, None]  # some key after some query
+        all_future = k_first[None, :] > q_last[:, None]  # every key after every query
+        kinds[partly_future] = TILE_MASKED
+        kinds[all_future] = TILE_SKIPPED
+    return kinds
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """Time and working memory of one function call, measured."""
+
+    seconds: float  # processor time of the fastest timed run
+    peak_bytes: int  # tracemalloc's peak during one call, minus the arrays it returned
+
+
+def _result_bytes(result: Any) -> int:
+    arrays = result if isinstance(result, (tuple, list)) else (result,)
+    return sum(a.nbytes for a in arrays if isinstance(a, np.ndarray))
+
+
+def time_and_peak_memory(
+    fn: Callable[..., Any], *args: Any, repeats: int = 3, clock: Callable[[], float] = time.process_time
+) -> Measurement:
+    """Measure ``fn(*args)``: the fastest of ``repeats`` timed runs, and the working memory of one.
+
+    One warm-up call comes first. Time is read from ``clock``, by default
+    ``time.process_time``: the processor time this process used, which other programs
+    sharing the processor do not inflate as they inflate wall-clock time. (With a
+    multi-threaded matrix library it adds up the time of all threads, waiting included; run
+    it on one thread, e.g. ``OPENBLAS_NUM_THREADS=1``, for the cost of the work itself.) Of
+    the timed runs the fastest is kept, the one least disturbed by anything else. The memory is the peak that Python's ``tracemalloc``
+    sees during one more call (numpy reports its array allocations to it), minus the bytes
+    of the arrays the call returns: what the computation needed on top of its answer.
+    Memory allocated outside numpy and Python (a BLAS library's own buffers) is not seen.
+
+    Parameters
+    ----------
+    fn : callable
+    *args
+        Passed to ``fn``.
+    repeats : int, default 3
+    clock : callable, default ``time.process_time``
+        Returns seconds; ``time.perf_counter`` for wall-clock time.
+
+    Returns
+    -------
+    Measurement
+
+    Examples
+    --------
+    >>> m = time_and_peak_memory(lambda n: np.ones((n, n)).sum(), 500)
+    >>> m.seconds > 0, m.peak_bytes >= 500 * 500 * 8
+    (True, True)
+    """
+    if not callable(fn):
+        raise TypeError(f"fn must be a function, got {fn!r:.40}")
+    repeats = positive_int(repeats, "repeats")
+    fn(*args)  # warm-up
+    gc.collect()  # once: a full collection costs tens of milliseconds in a busy kernel
+    was_enabled = gc.isenabled()
+    gc.disable()  # as timeit does: no collection in the middle of a timed run
+    try:
+        times = []
+        for _ in range(repeats):
+            start = clock()
+            fn(*args)
+            times.append(clock() - start)
+    finally:
+        if was_enabled:
+            gc.enable()
+    was_tracing = tracemalloc.is_tracing()
+    if was_tracing:
+        tracemalloc.reset_peak()
+        before = tracemalloc.get_traced_memory()[0]
+    else:
+        tracemalloc.start()
+        before = 0
+    try:
+        result = fn(*args)
+        peak = tracemalloc.get_traced_memory()[1] - before
+    finally:
+        if not was_tracing:
+            tracemalloc.stop()
+    return Measurement(seconds=min(times), peak_bytes=max(0, peak - _result_bytes(result)))
+
+
+def growth_exponent(n: ArrayLike, values: ArrayLike) -> float:
+    r"""The slope of ``log(values)`` against ``log(n)``: ``p`` in ``values ~ c n^p``.
+
+    A straight line on a log-log plot has this slope; a cost that grows like :math:`n^2`
+    has slope 2, one that does not grow at all slope 0. Fitted by least squares.
+
+    Parameters
+    ----------
+    n : array_like, shape (m,)
+        Positive sizes, at least two different ones.
+    values : array_like, shape (m,)
+        Positive measurements.
+
+    Returns
+    -------
+    float
+
+    Raises
+    ------
+    ValueError
+        Shapes differ, fewer than two distinct sizes, or a value that is not positive.
+
+    Examples
+    --------
+    >>> round(growth_exponent([1, 2, 4, 8], [3, 12, 48, 192]), 6)
+    2.0
+    """
+    n = as_float_array(n, "n", min_ndim=1)
+    values = as_float_array(values, "values", min_ndim=1)
+    if n.ndim != 1 or n.shape != values.shape:
+        raise ValueError(f"n and values must be vectors of the same length, got {n.shape} and {values.shape}")
+    if np.unique(n).size < 2:
+        raise ValueError("n must hold at least two different sizes to fit a slope")
+    if not (np.all(n > 0) and np.all(values > 0) and np.all(np.isfinite(values))):
+        raise ValueError("n and values must be finite and > 0 to take logarithms")
+    slope, _ = np.polyfit(np.log(n), np.log(values), 1)
+    return float(slope)
+
+
+def set_blas_threads(count: int) -> int | None:
+    """Make numpy's matrix products use ``count`` threads; return the previous count.
+
+    numpy hands its matrix products to a BLAS library, usually OpenBLAS, which uses every
+    core it finds. On a machine whose cores are busy with other programs its threads wait
+    for one another, and many small products (as in tiled attention) can become many times
+    slower; one thread makes timings steadier and processor time a measure of the work
+    alone. Where the library is not OpenBLAS, or cannot be found, nothing changes and the
+    function returns None. (The thread count is set with threadpoolctl.)
+
+    Parameters
+    ----------
+    count : int
+        Threads to use, >= 1.
+
+    Returns
+    -------
+    int or None
+        The thread count before the call, or None if it could not be set.
+
+    Examples
+    --------
+    >>> previous = set_blas_threads(1)
+    >>> float((np.ones((50, 50)) @ np.ones((50, 50)))[0, 0])
+    50.0
+    >>> _ = set_blas_threads(previous) if previous else None
+    """
+    count = positive_int(count, "count")
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    blas = [pool for pool in threadpool_info() if pool["user_api"] == "blas"]
+    if not blas:
+        return None
+    before = int(blas[0]["num_threads"])
+    threadpool_limits(limits=count, user_api="blas")
+    return before
+
+
+@contextlib.contextmanager
+def blas_threads(count: int) -> Iterator[bool]:
+    """Run numpy's matrix products on ``count`` threads inside a ``with`` block (see
+    :func:`set_blas_threads`); the previous count comes back on leaving it.
+
+    Yields
+    ------
+    bool
+        True if the thread count was set, False if the library offers no control.
+
+    Examples
+    --------
+    >>> with blas_threads(1) as done:
+    ...     product = np.ones((50, 50)) @ np.ones((50, 50))
+    >>> float(product[0, 0])
+    50.0
+    """
+    before = set_blas_threads(count)
+    try:
+        yield before is not None
+    finally:
+        if before is not None:
+            set_blas_threads(before)

@@ -1,0 +1,370 @@
+"""One test bed for the variants of attention: shared inputs, a common error and their costs.
+
+Chapter 10 runs every variant of :mod:`attn_core.variants` on the same queries, keys and
+values and compares it with full attention. This module holds what that comparison needs
+and nothing else:
+
+* :func:`lookup_sequence`: a seeded sequence in which most queries look at their
+  neighbours and a few look far back for one distant key, so that a variant which cannot
+  reach distant keys loses something real;
+* :func:`relative_error`: the one error measure of the chapter;
+* :func:`implicit_weights`: the weight matrix of any variant that is linear in the values,
+  read off by feeding it the identity matrix as values;
+* :func:`run_variant`: one variant by name, with its output, weights, cost and error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+from attn_core import variants
+from attn_core._checks import as_float_array, positive_int
+from attn_core.attention import _check_qkv, scaled_dot_product_attention
+from attn_core.masks import bigbird_mask, fixed_mask, sliding_window_mask, strided_mask
+
+__all__ = [
+    "lookup_sequence",
+    "POSITION_FREQUENCIES",
+    "relative_error",
+    "implicit_weights",
+    "mean_pooling_projection",
+    "VARIANTS",
+    "DEFAULT_BUDGETS",
+    "BIGBIRD_GLOBAL",
+    "BIGBIRD_RANDOM",
+    "VariantRun",
+    "run_variant",
+]
+
+#: The variants :func:`run_variant` knows, with what its ``budget`` means for each.
+VARIANTS = {
+    "full": "no budget: every query scores every key",
+    "hard": "no budget: one key sampled per query",
+    "top-k": "k, the keys kept per query",
+    "local": "window w: keys within w positions",
+    "strided": "stride s: the last s keys and every s-th key",
+    "fixed": "block b: own block and each block's last key",
+    "BigBird": "window w, plus 2 global and 2 random keys",
+    "low-rank": "rank r: keys and values averaged in r blocks",
+    "linear": "no budget: d_k features of elu + 1",
+    "random features": "m, the number of random features",
+}
+
+#: The budget of each variant in the chapter's summary table (n = 128, d = 16).
+DEFAULT_BUDGETS = {"full": None, "hard": None, "top-k": 8, "local": 4, "strided": 16, "fixed": 16,
+                   "BigBird": 2, "low-rank": 32, "linear": None, "random features": 256}
+
+#: Global tokens and random keys per query of the BigBird variant in :func:`run_variant`.
+BIGBIRD_GLOBAL, BIGBIRD_RANDOM = 2, 2
+
+
+#: The six position frequencies of :func:`lookup_sequence` (radians per position): chosen,
+#: among 30,000 random sets, so that positions more than four apart score little against
+#: each other for every offset below 128.
+POSITION_FREQUENCIES = (0.107, 0.128, 0.168, 0.195, 0.268, 0.497)
+
+
+def lookup_sequence(n: int = 128, *, n_lookups: int = 8, seed: int = 0) -> dict[str, np.ndarray]:
+    r"""Queries, keys and values (width 16) where most queries look nearby and a few look far back.
+
+    Each query and key has a *position* part and a *content* part. The position part is 12
+    numbers, the cosines and sines of ``i * f`` for the six :data:`POSITION_FREQUENCIES`
+    ``f``, scaled so that :math:`q_i \cdot k_j / \sqrt{d_k} = \tfrac{10}{6} \sum_f \cos(f\,(i - j))`
+    (10 when ``j = i``): on its own every query puts about 0.3 of its weight on itself,
+    0.2 on each neighbour, less on the next ones, and about 2% beyond four positions.
+    The content part (4 numbers) is small noise, except for ``n_lookups`` *lookups*: query
+    ``i`` (in the second half of the sequence) and key ``j`` (at least ``n // 4`` positions
+    earlier) share a large content vector worth a score of 9, and the position part of
+    that query is halved, so that query ``i`` puts most of its weight on the distant key
+    ``j``. Values are standard normal.
+
+    Parameters
+    ----------
+    n : int, default 128
+        Sequence length, ``16 <= n <= 128`` (beyond 128 some distant positions match again).
+    n_lookups : int, default 8
+        Number of (query, distant key) pairs, ``0 <= n_lookups <= min(8, n // 8)``.
+    seed : int, default 0
+
+    Returns
+    -------
+    dict with
+        ``q``, ``k``, ``v`` : ndarray, shape (n, 16);
+        ``lookups`` : ndarray of int, shape (n_lookups, 2), rows ``(query i, key j)``,
+        sorted by query.
+
+    Raises
+    ------
+    TypeError, ValueError
+        A size out of range.
+
+    Examples
+    --------
+    >>> data = lookup_sequence(seed=1)
+    >>> data["q"].shape, data["lookups"].shape
+    ((128, 16), (8, 2))
+    >>> i, j = data["lookups"][0]
+    >>> _, weights = scaled_dot_product_attention(data["q"], data["k"], data["v"])
+    >>> bool(weights[i].argmax() == j and i - j >= 128 // 4)
+    True
+    """
+    n = positive_int(n, "n")
+    if not 16 <= n <= 128:
+        raise ValueError(f"n must lie in 16..128, got {n}")
+    most = min(8, n // 8)
+    if isinstance(n_lookups, bool) or not isinstance(n_lookups, (int, np.integer)) or not 0 <= n_lookups <= most:
+        raise ValueError(f"n_lookups must be a whole number in 0..{most} for n={n}, got {n_lookups!r}")
+    d, content = 16, 4
+    rng = np.random.default_rng(seed)
+    freqs = np.asarray(POSITION_FREQUENCIES)  # (6,)
+    angle = np.arange(n)[:, None] * freqs[None, :]  # (n, 6)
+    amplitude = np.sqrt(10.0 * np.sqrt(d) / freqs.size)  # self score |p_i|^2 / sqrt(d) = 10
+    position = amplitude * np.concatenate([np.cos(angle), np.sin(angle)], axis=1)  # (n, 12)
+    q = np.concatenate([position, 0.3 * rng.standard_normal((n, content))], axis=1)  # (n, 16)
+    k = np.concatenate([position, 0.3 * rng.standard_normal((n, content))], axis=1)  # (n, 16)
+    # Lookup contents: +-columns of a random rotation, so two lookups never match each other.
+    rotation, _ = np.linalg.qr(rng.standard_normal((content, content)))
+    directions = np.concatenate([rotation.T, -rotation.T])[rng.permutation(2 * content)[:n_lookups]]
+    strength = np.sqrt(9.0 * np.sqrt(d))  # a lookup scores 9 on its partner's content
+    queries = np.sort(rng.choice(np.arange(n // 2, n), size=n_lookups, replace=False))
+    lookups = []
+    taken: set[int] = set()
+    for i, u in zip(queries, directions):
+        choices = [j for j in range(0, i - n // 4 + 1) if j not in taken]
+        j = int(rng.choice(choices))
+        taken.add(j)
+        q[i, :-content] *= 0.5
+        q[i, -content:] = strength * u
+        k[j, -content:] = strength * u
+        lookups.append((int(i), j))
+    v = rng.standard_normal((n, d))  # (n, d_v)
+    return {"q": q, "k": k, "v": v, "lookups": np.array(lookups, dtype=int).reshape(-1, 2)}
+
+
+def relative_error(approx: ArrayLike, exact: ArrayLike) -> float:
+    r"""Mean absolute error of ``approx`` relative to the mean absolute value of ``exact``.
+
+    .. math:: \varepsilon = \frac{\operatorname{mean}_{i,c} |\tilde o_{ic} - o_{ic}|}
+                                 {\operatorname{mean}_{i,c} |o_{ic}|}
+
+    0 means equal; 1 means an error as large as a typical output entry.
+
+    Raises
+    ------
+    ValueError
+        Shapes differ, or ``exact`` is all zeros.
+
+    Examples
+    --------
+    >>> relative_error([[1.0, -3.0]], [[2.0, -2.0]])
+    0.5
+    """
+    approx = as_float_array(approx, "approx")
+    exact = as_float_array(exact, "exact")
+    if approx.shape != exact.shape:
+        raise ValueError(f"approx and exact must have the same shape, got {approx.shape} and {exact.shape}")
+    scale = np.abs(exact).mean()
+    if not scale > 0:
+        raise ValueError("exact is all zeros: a relative error is undefined")
+    return float(np.abs(approx - exact).mean() / scale)
+
+
+def implicit_weights(attend: Callable[[np.ndarray], np.ndarray], n_k: int) -> np.ndarray:
+    r"""The weight matrix of an attention that is linear in its values: ``attend(eye(n_k))``.
+
+    Every variant here computes its output as some ``(n_q, n_k)`` matrix :math:`W` times
+    the values, :math:`O = W V`, with :math:`W` depending on the queries and keys only.
+    Feeding the identity as values returns :math:`W` itself, even for variants that never
+    form it (low-rank, linear, random features).
+
+    Parameters
+    ----------
+    attend : callable
+        ``attend(values) -> output``, values ``(n_k, d_v)`` to output ``(n_q, d_v)``.
+    n_k : int
+
+    Returns
+    -------
+    ndarray, shape (n_q, n_k)
+
+    Examples
+    --------
+    >>> q = k = np.eye(3)
+    >>> w = implicit_weights(lambda v: scaled_dot_product_attention(q, k, v)[0], 3)
+    >>> bool(np.allclose(w, scaled_dot_product_attention(q, k, np.ones((3, 1)))[1]))
+    True
+    """
+    n_k = positive_int(n_k, "n_k")
+    return np.asarray(attend(np.eye(n_k)))
+
+
+def mean_pooling_projection(n_k: int, rank: int) -> np.ndarray:
+    """A ``(rank, n_k)`` projection whose row b averages the keys of the b-th block.
+
+    The ``n_k`` positions are cut into ``rank`` consecutive blocks of (nearly) equal
+    length, ``np.array_split``'s. Used as ``E = F`` in
+    :func:`attn_core.variants.low_rank_attention`, each summary key (value) is the mean
+    of one block's keys (values), so the summaries keep the scale of the originals,
+    which a random projection does not; ``rank = n_k`` is the identity (exact attention).
+
+    Raises
+    ------
+    TypeError, ValueError
+        ``n_k`` or ``rank`` not a whole number >= 1, or ``rank > n_k``.
+
+    Examples
+    --------
+    >>> mean_pooling_projection(5, 2)
+    array([[0.33333333, 0.33333333, 0.33333333, 0.        , 0.        ],
+           [0.        , 0.        , 0.        , 0.5       , 0.5       ]])
+    """
+    n_k, rank = positive_int(n_k, "n_k"), positive_int(rank, "rank")
+    if rank > n_k:
+        raise ValueError(f"rank must be <= n_k={n_k}, got {rank}")
+    projection = np.zeros((rank, n_k))
+    for row, block in enumerate(np.array_split(np.arange(n_k), rank)):
+        projection[row, block] = 1.0 / block.size
+    return projection
+
+
+@dataclass(frozen=True)
+class VariantRun:
+    """One variant run on (q, k, v): what it computed, what it cost, how far from full attention.
+
+    ``multiply_adds`` counts the multiplications of the attention step (scores, weights
+    times values, projections or feature maps), not the exponentials; ``memory`` counts the
+    numbers held for the weights (the scores kept) or, for the kernel variants, their
+    replacement (the state). Both follow the formulas of chapter 10.
+    """
+
+    name: str
+    budget: int | None
+    parameter: str  # e.g. "window 4"
+    output: np.ndarray  # (n_q, d_v)
+    weights: np.ndarray  # (n_q, n_k), implicit for low-rank, linear and random features
+    multiply_adds: int
+    memory: int
+    error: float  # relative_error(output, full attention's output)
+
+
+def run_variant(
+    name: str, q: ArrayLike, k: ArrayLike, v: ArrayLike, *, budget: int | None = None, seed: int = 0
+) -> VariantRun:
+    r"""Run one variant of attention by name and measure it against full attention.
+
+    Costs, for ``n`` queries and keys, widths ``d_k`` and ``d_v``, and ``N`` allowed
+    (query, key) pairs in a mask (multiply-adds; memory = scores kept, or state):
+
+    * full: :math:`n^2 (d_k + d_v)`; :math:`n^2`;
+    * hard: :math:`n^2 d_k` (the output is a copy); :math:`n^2`;
+    * top-k: :math:`n^2 d_k + n k d_v`; :math:`n^2` (every score is needed to choose);
+    * local, strided, fixed, BigBird: :math:`N (d_k + d_v)`; :math:`N`;
+    * low-rank: :math:`2 n r (d_k + d_v)` (``EK``, ``FV``, scores, output); :math:`n r`;
+    * linear: :math:`2 n d_k (d_v + 1)` (state and normaliser, then each query);
+      :math:`d_k (d_v + 1)`;
+    * random features: :math:`2 n m (d_k + d_v + 1)` (features of queries and keys,
+      state, each query); :math:`m (d_v + 1)`.
+
+    The masks are non-causal (an encoder's view): ``sliding_window_mask(n, window=w)``,
+    ``strided_mask(n, stride=s, causal=False)``, ``fixed_mask(n, block=b, causal=False)``
+    and ``bigbird_mask(n, window=w, n_global=2, n_random=2, seed=seed)``. Low-rank uses
+    ``E = F = mean_pooling_projection(n, r)``, an untrained stand-in for Linformer's
+    learned projections; hard attention and random features draw with ``seed``.
+
+    Parameters
+    ----------
+    name : str
+        One of :data:`VARIANTS`.
+    q, k, v : array_like, shapes (n, d_k), (n, d_k), (n, d_v)
+        One sequence (self-attention: as many queries as keys).
+    budget : int, optional
+        The variant's parameter (see :data:`VARIANTS`); default :data:`DEFAULT_BUDGETS`.
+        Ignored by full, hard and linear.
+    seed : int, default 0
+
+    Returns
+    -------
+    VariantRun
+
+    Raises
+    ------
+    ValueError
+        Unknown name, shapes that are not one self-attention sequence, a bad budget.
+
+    Examples
+    --------
+    >>> data = lookup_sequence(seed=1)
+    >>> run = run_variant("local", data["q"], data["k"], data["v"], budget=4)
+    >>> run.parameter, run.memory, run.multiply_adds
+    ('window 4', 1132, 36224)
+    >>> run_variant("full", data["q"], data["k"], data["v"]).error
+    0.0
+    """
+    if name not in VARIANTS:
+        raise ValueError(f"unknown variant {name!r}; choose one of {', '.join(VARIANTS)}")
+    q, k, v = _check_qkv(q, k, v)
+    if q.ndim != 2 or k.ndim != 2 or v.ndim != 2 or q.shape[0] != k.shape[0]:
+        raise ValueError(f"run_variant takes one self-attention sequence: q {q.shape}, k {k.shape}, v {v.shape}")
+    n, d_k = q.shape
+    d_v = v.shape[1]
+    budget = DEFAULT_BUDGETS[name] if budget is None else budget
+    if name in ("full", "hard", "linear"):
+        budget = None
+    else:
+        budget = positive_int(budget, "budget")
+    exact, full_weights = scaled_dot_product_attention(q, k, v)
+
+    def masked(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, int, int]:
+        nnz = int(mask.sum())
+        output = variants.sparse_attention(q, k, v, mask)
+        _, weights = scaled_dot_product_attention(q, k, v, mask=mask)
+        return output, weights, nnz * (d_k + d_v), nnz
+
+    if name == "full":
+        parameter = "all keys"
+        output, weights = exact, full_weights
+        cost = (n * n * (d_k + d_v), n * n)
+    elif name == "hard":
+        parameter = f"one sample (seed {seed})"
+        output, weights = variants.hard_attention(q, k, v, seed=seed)
+        cost = (n * n * d_k, n * n)
+    elif name == "top-k":
+        parameter = f"k = {budget}"
+        output, weights = variants.top_k_attention(q, k, v, top_k=budget)
+        cost = (n * n * d_k + n * budget * d_v, n * n)
+    elif name == "local":
+        parameter = f"window {budget}"
+        output, weights, *cost = masked(sliding_window_mask(n, window=budget))
+    elif name == "strided":
+        parameter = f"stride {budget}"
+        output, weights, *cost = masked(strided_mask(n, stride=budget, causal=False))
+    elif name == "fixed":
+        parameter = f"block {budget}"
+        output, weights, *cost = masked(fixed_mask(n, block=budget, causal=False))
+    elif name == "BigBird":
+        parameter = f"window {budget}, {BIGBIRD_GLOBAL} global, {BIGBIRD_RANDOM} random"
+        output, weights, *cost = masked(bigbird_mask(n, window=budget, n_global=BIGBIRD_GLOBAL,
+                                                     n_random=BIGBIRD_RANDOM, seed=seed))
+    elif name == "low-rank":
+        parameter = f"rank {budget}"
+        e = mean_pooling_projection(n, budget)  # (r, n)
+        output, _ = variants.low_rank_attention(q, k, v, e)
+        weights = implicit_weights(lambda values: variants.low_rank_attention(q, k, values, e)[0], n)
+        cost = (2 * n * budget * (d_k + d_v), n * budget)
+    elif name == "linear":
+        parameter = f"elu + 1, {d_k} features"
+        output = variants.linear_attention(q, k, v)
+        weights = variants.linear_attention_weights(q, k)
+        cost = (2 * n * d_k * (d_v + 1), d_k * (d_v + 1))
+    else:  # random features
+        parameter = f"m = {budget}"
+        output = variants.random_feature_attention(q, k, v, n_features=budget, seed=seed)
+        weights = implicit_weights(
+            lambda values: variants.random_feature_attention(q, k, values, n_features=budget, seed=seed), n)
+        cost = (2 * n * budget * (d_k + d_v + 1), budget * (d_v + 1))
+    return VariantRun(name=name, budget=budget, parameter=parameter, output=output, weights=weights,
+                      multiply_adds=int(cost[0]), memory=int(cost[1]), error=relative_error(output, exact))

@@ -1,0 +1,86 @@
+"""One row of attention weights as bars, one bar per key.
+"""
+
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from matplotlib.axes import Axes
+from numpy.typing import ArrayLike
+
+from attn_core.plot.style import COLORS, _labels
+
+__all__ = ["weight_bars"]
+
+def weight_bars(
+    ax: Axes,
+    weights: ArrayLike,
+    labels: Sequence[str] | None = None,
+    *,
+    highlight: int | None = None,
+    ylim: tuple[float, float] | None = (0.0, 1.0),
+    ylabel: str = "weight",
+    title: str | None = None,
+    annotate: bool = True,
+) -> Axes:
+    """Bar chart of one row of weights, one bar per key; optionally highlight one key.
+
+    Like :func:`attention_heatmap`, a second call with as many weights updates the bars in
+    place.
+
+    Parameters
+    ----------
+    ax : Axes
+    weights : array_like, shape (n_k,)
+    labels : sequence of str, optional
+        One per key.
+    highlight : int, optional
+        Index of a key to draw in the accent colour (e.g. the right answer).
+    ylim : (float, float) or None
+    ylabel, title : str
+    annotate : bool
+        Print each weight above its bar.
+
+    Returns
+    -------
+    Axes
+
+    Examples
+    --------
+    >>> fig = new_figure()
+    >>> ax = weight_bars(fig.add_subplot(), [0.2, 0.8], ["cat", "mat"], highlight=1)
+    >>> len(ax.patches)
+    2
+    """
+    w = np.asarray(weights, dtype=float)
+    if w.ndim != 1:
+        raise ValueError(f"weights must be a vector (n_k,), got shape {w.shape}")
+    colors = [COLORS["accent"] if j == highlight else COLORS["main"] for j in range(w.size)]
+    state = getattr(ax, "_attn_bars", None)
+    if state is not None and len(state["bars"]) == w.size:
+        for bar, height, color in zip(state["bars"], w, colors):
+            bar.set_height(height)
+            bar.set_color(color)
+        for text, height in zip(state["texts"], w):
+            text.set_y(height)
+            text.set_text(f"{height:.2f}")
+        if title is not None:
+            ax.set_title(title)
+        return ax
+
+    ax.clear()
+    bars = ax.bar(range(w.size), w, color=colors)
+    ax.set_xticks(range(w.size), _labels(labels, w.size, "labels"))
+    if ylim is not None:
+        ax.set_ylim(*ylim)
+    ax.set_ylabel(ylabel)
+    if title is not None:
+        ax.set_title(title)
+    ax.spines[["top", "right"]].set_visible(False)
+    texts = []
+    if annotate:
+        texts = [ax.text(j, h, f"{h:.2f}", ha="center", va="bottom", fontsize=7) for j, h in enumerate(w)]
+    ax._attn_bars = {"bars": list(bars), "texts": texts}
+    return ax

@@ -1,0 +1,121 @@
+"""The attention heatmap: queries on the rows, keys on the columns, tokens as labels.
+"""
+
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from matplotlib.axes import Axes
+from numpy.typing import ArrayLike
+
+from attn_core.plot.style import CMAP, COLORS, _labels
+
+__all__ = ["attention_heatmap"]
+
+def attention_heatmap(
+    ax: Axes,
+    weights: ArrayLike,
+    *,
+    row_labels: Sequence[str] | None = None,
+    col_labels: Sequence[str] | None = None,
+    annotate: bool | None = None,
+    vmin: float = 0.0,
+    vmax: float = 1.0,
+    fmt: str = "{:.2f}",
+    xlabel: str = "keys",
+    ylabel: str = "queries",
+    title: str | None = None,
+    highlight_row: int | None = None,
+) -> Axes:
+    """Draw a weight (or score) matrix: queries on the rows, keys on the columns.
+
+    Calling it again on the same Axes with a matrix of the same shape updates the picture
+    in place (colours, numbers, highlight) instead of drawing a new one, which is what makes
+    a live explorer fast.
+
+    Parameters
+    ----------
+    ax : Axes
+    weights : array_like, shape (n_q, n_k)
+    row_labels, col_labels : sequence of str, optional
+        Tokens for the queries and the keys; default 0, 1, 2, ...
+    annotate : bool, optional
+        Print each value in its cell; default when the matrix has at most 12 x 12 cells.
+    vmin, vmax : float
+        The colour range; weights lie in [0, 1].
+    fmt : str
+        Format of the printed numbers.
+    xlabel, ylabel, title : str
+    highlight_row : int, optional
+        Outline one query's row.
+
+    Returns
+    -------
+    Axes
+
+    Examples
+    --------
+    >>> fig = new_figure()
+    >>> ax = attention_heatmap(fig.add_subplot(), [[0.5, 0.5], [0.1, 0.9]], col_labels=["a", "b"])
+    >>> [t.get_text() for t in ax.get_xticklabels()]
+    ['a', 'b']
+    """
+    w = np.asarray(weights, dtype=float)
+    if w.ndim != 2:
+        raise ValueError(f"weights must be a matrix (n_q, n_k), got shape {w.shape}")
+    n_q, n_k = w.shape
+    state = getattr(ax, "_attn_heatmap", None)
+    if state is not None and state["shape"] == w.shape:
+        state["image"].set_data(w)
+        state["image"].set_clim(vmin, vmax)
+        for (i, j), text in np.ndenumerate(state["texts"]) if state["texts"] is not None else ():
+            text.set_text(fmt.format(w[i, j]))
+            text.set_color(_text_color(w[i, j], vmin, vmax))
+        _set_highlight(ax, state, highlight_row, n_k)
+        if title is not None:
+            ax.set_title(title)
+        return ax
+
+    ax.clear()
+    image = ax.imshow(w, cmap=CMAP, vmin=vmin, vmax=vmax, aspect="auto", interpolation="nearest")
+    ax.set_xticks(range(n_k), _labels(col_labels, n_k, "col_labels"), rotation=45 if col_labels else 0,
+                  ha="right" if col_labels else "center", rotation_mode="anchor")
+    ax.set_yticks(range(n_q), _labels(row_labels, n_q, "row_labels"))
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.tick_params(length=0)
+    if title is not None:
+        ax.set_title(title)
+    if annotate is None:
+        annotate = n_q <= 12 and n_k <= 12
+    texts = None
+    if annotate:
+        size = 8 if max(n_q, n_k) <= 8 else 6.5
+        texts = np.empty((n_q, n_k), dtype=object)
+        for (i, j), value in np.ndenumerate(w):
+            texts[i, j] = ax.text(j, i, fmt.format(value), ha="center", va="center", fontsize=size,
+                                  color=_text_color(value, vmin, vmax))
+    state = {"shape": w.shape, "image": image, "texts": texts, "box": None}
+    ax._attn_heatmap = state
+    _set_highlight(ax, state, highlight_row, n_k)
+    return ax
+
+
+def _text_color(value: float, vmin: float, vmax: float) -> str:
+    """White on the dark end of viridis, black on the light end."""
+    if not np.isfinite(value):
+        return "black"
+    return "white" if (value - vmin) < 0.6 * (vmax - vmin) else "black"
+
+
+def _set_highlight(ax: Axes, state: dict, row: int | None, n_k: int) -> None:
+    from matplotlib.patches import Rectangle
+
+    if state["box"] is None:
+        state["box"] = ax.add_patch(Rectangle((-0.5, -0.5), n_k, 1, fill=False, lw=2.5,
+                                              edgecolor=COLORS["highlight"], visible=False))
+    state["box"].set_visible(row is not None)
+    if row is not None:
+        state["box"].set_y(row - 0.5)

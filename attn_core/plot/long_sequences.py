@@ -1,0 +1,160 @@
+"""Figures of chapter 12 (long sequences): sensitivity against distance, pair bars.
+
+Accuracy against distance is drawn by :func:`attn_core.plot.accuracy_curves`, which chapter 14 shares.
+
+Like the rest of :mod:`attn_core.plot`, these functions draw what the caller computed onto
+an Axes and return it; nothing here runs a model or differentiates anything.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+from matplotlib.axes import Axes
+from numpy.typing import ArrayLike
+
+from attn_core.plot.curves import named_curves
+from attn_core.plot.style import COLORS, _labels
+
+__all__ = ["sensitivity_plot", "pair_bars"]
+
+def sensitivity_plot(
+    ax: Axes,
+    distances: ArrayLike,
+    curves: Mapping[str, ArrayLike],
+    *,
+    log: bool = True,
+    reference: tuple[str, float] | None = None,
+    styles: Mapping[str, dict] | None = None,
+    xlabel: str = "distance T − t (steps back)",
+    ylabel: str = r"sensitivity $\|\partial o / \partial x_t\|$",
+    title: str | None = None,
+) -> Axes:
+    """Sensitivity of an output to an input, against how far back the input lies.
+
+    On the default log axis an exponential decay (or growth) with distance is a straight line.
+
+    Parameters
+    ----------
+    ax : Axes
+    distances : array_like, shape (m,)
+    curves : mapping of str -> array_like, shape (m,)
+        One positive curve per model, by its name in the legend.
+    log : bool, default True
+        Logarithmic vertical axis; otherwise linear, starting at 0.
+    reference : (str, float), optional
+        A level to compare with (name, value), drawn as a dotted horizontal line.
+    styles : mapping of str -> dict, optional
+        matplotlib line options for some curves; the others get the book's defaults in turn.
+    xlabel, ylabel, title : str
+
+    Returns
+    -------
+    Axes
+
+    Raises
+    ------
+    ValueError
+        A curve with a different number of points than ``distances``.
+
+    Examples
+    --------
+    >>> from attn_core.plot import new_figure
+    >>> ax = sensitivity_plot(new_figure().add_subplot(), [1, 2, 3], {"chain": [0.5, 0.25, 0.125]})
+    >>> ax.get_yscale(), [line.get_label() for line in ax.get_lines()]
+    ('log', ['chain'])
+    """
+    named_curves(ax, distances, curves, styles=styles, x_name="distances")
+    if reference is not None:
+        ax.axhline(reference[1], color="black", linestyle=":", linewidth=1.2, label=reference[0])
+    if log:
+        ax.set_yscale("log")
+    else:
+        ax.set_ylim(bottom=0.0)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    if title is not None:
+        ax.set_title(title)
+    ax.legend(fontsize=8)
+    return ax
+
+
+def pair_bars(
+    ax: Axes,
+    heights: ArrayLike,
+    labels: Sequence[str] | None = None,
+    *,
+    highlight: int | None = None,
+    log: bool = False,
+    ylim: tuple[float, float] | None = None,
+    xlabel: str = "pair",
+    ylabel: str = "weight",
+    title: str | None = None,
+) -> Axes:
+    """One bar per pair of a sequence, the queried pair in the accent colour.
+
+    A second call on the same Axes with as many bars and the same kind of axis updates the
+    picture in place (heights, colours, labels, range, title), which keeps an explorer's
+    frames cheap; otherwise the Axes is cleared and drawn again, so that successive calls
+    may switch between a linear axis (weights) and a log axis (sensitivities).
+
+    Parameters
+    ----------
+    ax : Axes
+    heights : array_like, shape (L,)
+        Positive when ``log`` is True.
+    labels : sequence of str, optional
+        One tick label per pair.
+    highlight : int, optional
+        Index of the bar to draw in the accent colour.
+    log : bool, default False
+        Logarithmic vertical axis.
+    ylim : (float, float), optional
+        Keep the vertical range fixed, so that frames of an explorer compare.
+    xlabel, ylabel, title : str
+
+    Returns
+    -------
+    Axes
+
+    Raises
+    ------
+    ValueError
+        ``heights`` is not a vector, or non-positive heights on a log axis.
+
+    Examples
+    --------
+    >>> from attn_core.plot import new_figure
+    >>> ax = pair_bars(new_figure().add_subplot(), [0.1, 0.9], ["A", "B"], highlight=1)
+    >>> [p.get_facecolor() == ax.patches[0].get_facecolor() for p in ax.patches]
+    [True, False]
+    """
+    h = np.asarray(heights, dtype=float)
+    if h.ndim != 1:
+        raise ValueError(f"heights must be a vector (L,), got shape {h.shape}")
+    if log and not (h > 0).all():
+        raise ValueError("heights must all be > 0 on a log axis")
+    names = _labels(labels, h.size, "labels")
+    colors = [COLORS["accent"] if j == highlight else COLORS["main"] for j in range(h.size)]
+    state = getattr(ax, "_attn_pair_bars", None)
+    if state is not None and len(state["bars"]) == h.size and state["log"] == log:
+        for bar, height, color in zip(state["bars"], h, colors):
+            bar.set_height(height)
+            bar.set_color(color)
+        ax.set_xticks(range(h.size), names, fontsize=7)
+    else:
+        ax.clear()
+        bars = ax.bar(range(h.size), h, color=colors)
+        if log:
+            ax.set_yscale("log")
+        ax.set_xticks(range(h.size), names, fontsize=7)
+        ax.tick_params(axis="x", length=0)
+        ax._attn_pair_bars = {"bars": list(bars), "log": log}
+    if ylim is not None:
+        ax.set_ylim(*ylim)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    if title is not None:
+        ax.set_title(title, fontsize=10)
+    return ax

@@ -1,0 +1,148 @@
+"""Figures of chapter 6 (self- and cross-attention): alignment maps and training curves.
+
+Like the rest of :mod:`attn_core.plot`, these functions draw what the caller computed onto
+an Axes and return it, and a second call on the same Axes updates the picture in place.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.patches import Rectangle
+from numpy.typing import ArrayLike
+
+from attn_core.plot.heatmap import attention_heatmap
+from attn_core.plot.style import COLORS
+
+__all__ = ["alignment_map", "accuracy_curves"]
+
+#: Colour of the outlines that mark the correct alignment (the highlight colour of the book).
+ALIGNMENT_EDGE = COLORS["highlight"]
+
+
+def alignment_map(
+    ax: Axes,
+    weights: ArrayLike,
+    *,
+    source_tokens: Sequence[str],
+    target_tokens: Sequence[str],
+    alignment: ArrayLike | None = None,
+    title: str | None = None,
+    fmt: str = "{:.2f}",
+    xlabel: str = "source (keys)",
+    ylabel: str = "target (queries)",
+) -> Axes:
+    """A cross-attention map, target tokens on the rows, source tokens on the columns.
+
+    Parameters
+    ----------
+    ax : Axes
+    weights : array_like, shape (n_q, n_k)
+    source_tokens, target_tokens : sequence of str
+        Column and row labels.
+    alignment : array_like of int, shape (n_q,), optional
+        The correct source position of every target row; those cells are outlined.
+    title, fmt, xlabel, ylabel : str
+
+    Returns
+    -------
+    Axes
+
+    Examples
+    --------
+    >>> from attn_core.plot import new_figure
+    >>> ax = alignment_map(new_figure().add_subplot(), [[0.2, 0.8], [0.9, 0.1]],
+    ...                    source_tokens=["a", "b"], target_tokens=["b", "a"], alignment=[1, 0])
+    >>> len(ax._attn_alignment_boxes)
+    2
+    """
+    w = np.asarray(weights, dtype=float)
+    before = getattr(ax, "_attn_heatmap", None)
+    attention_heatmap(ax, w, row_labels=target_tokens, col_labels=source_tokens, fmt=fmt,
+                      xlabel=xlabel, ylabel=ylabel, title=title)
+    # an in-place update of the heatmap keeps the old tick labels: set them when they change
+    labels = ([str(t) for t in source_tokens], [str(t) for t in target_tokens])
+    fresh = getattr(ax, "_attn_heatmap", None) is not before  # drawn anew, ticks reset
+    if fresh or getattr(ax, "_attn_alignment_labels", None) != labels:
+        ax.set_xticks(range(w.shape[1]), labels[0], rotation=0, ha="center")
+        ax.set_yticks(range(w.shape[0]), labels[1])
+        ax._attn_alignment_labels = labels
+    boxes = getattr(ax, "_attn_alignment_boxes", None)
+    if fresh or boxes is None or len(boxes) != w.shape[0]:
+        boxes = [ax.add_patch(Rectangle((-0.5, i - 0.5), 1, 1, fill=False, lw=2,
+                                        edgecolor=ALIGNMENT_EDGE, visible=False))
+                 for i in range(w.shape[0])]
+        ax._attn_alignment_boxes = boxes
+    if alignment is not None:
+        alignment = np.asarray(alignment)
+        if alignment.shape != (w.shape[0],):
+            raise ValueError(f"alignment must have one entry per row ({w.shape[0]}), got shape {alignment.shape}")
+    for i, box in enumerate(boxes):
+        box.set_visible(alignment is not None)
+        if alignment is not None:
+            box.set_x(alignment[i] - 0.5)
+    return ax
+
+
+def accuracy_curves(
+    ax: Axes,
+    steps: ArrayLike,
+    curves: Mapping[str, ArrayLike],
+    *,
+    current_step: float | None = None,
+    title: str | None = None,
+    xlabel: str = "training step",
+    ylabel: str = "accuracy",
+) -> Axes:
+    """Accuracy against training step, one line per curve, a vertical line at ``current_step``.
+
+    A second call with as many curves updates the lines in place.
+
+    Parameters
+    ----------
+    ax : Axes
+    steps : array_like, shape (n,)
+    curves : mapping of label -> array_like, shape (n,)
+        Values in [0, 1].
+    current_step : float, optional
+    title, xlabel, ylabel : str
+
+    Returns
+    -------
+    Axes
+
+    Examples
+    --------
+    >>> from attn_core.plot import new_figure
+    >>> ax = accuracy_curves(new_figure().add_subplot(), [0, 10], {"alignment": [0.2, 1.0]}, current_step=10)
+    >>> len(ax.lines)
+    2
+    """
+    steps = np.asarray(steps, dtype=float)
+    styles = [{"color": COLORS["main"], "marker": "o"},
+              {"color": COLORS["accent"], "marker": "s", "linestyle": "--"},
+              {"color": COLORS["dark"], "marker": "^", "linestyle": ":"}]
+    state = getattr(ax, "_attn_curves", None)
+    if state is None or state["labels"] != list(curves):
+        ax.clear()
+        lines = [ax.plot(steps, np.asarray(values, dtype=float), label=label, markersize=4,
+                         **styles[i % len(styles)])[0] for i, (label, values) in enumerate(curves.items())]
+        marker = ax.axvline(0.0, color=COLORS["muted"], lw=1.5, visible=False)
+        ax.set_ylim(-0.03, 1.03)
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(ylabel)
+        ax.legend(loc="lower right", fontsize=8)
+        state = {"labels": list(curves), "lines": lines, "marker": marker}
+        ax._attn_curves = state
+    else:
+        for line, values in zip(state["lines"], curves.values()):
+            line.set_data(steps, np.asarray(values, dtype=float))
+    ax.set_xlim(steps.min() - 0.03 * np.ptp(steps), steps.max() + 0.03 * np.ptp(steps))
+    state["marker"].set_visible(current_step is not None)
+    if current_step is not None:
+        state["marker"].set_xdata([current_step, current_step])
+    if title is not None:
+        ax.set_title(title)
+    return ax

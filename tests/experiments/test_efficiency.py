@@ -1,0 +1,165 @@
+"""Counting, tiling and measuring the cost of attention (attn_core.experiments.efficiency)."""
+
+import tracemalloc
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import attn_core as ac
+from attn_core.experiments.efficiency import (
+    TILE_FULL,
+    TILE_MASKED,
+    TILE_SKIPPED,
+    attention_cost,
+    growth_exponent,
+    tile_schedule,
+    time_and_peak_memory,
+)
+
+
+def test_attention_cost_by_hand():
+    cost = attention_cost(3, 5, 4, 2, itemsize=8)
+    assert cost.multiply_adds == 3 * 5 * 4 + 3 * 5 * 2  # Q K^T, then A V
+    assert cost.exponentials == 15
+    assert cost.score_bytes == 15 * 8
+    assert cost.input_output_bytes == (3 * 4 + 5 * 4 + 5 * 2 + 3 * 2) * 8
+
+
+def test_attention_cost_quadruples_when_n_doubles():
+    small, large = attention_cost(512, 512, 64), attention_cost(1024, 1024, 64)
+    assert large.multiply_adds == 4 * small.multiply_adds
+    assert large.score_bytes == 4 * small.score_bytes
+    assert large.input_output_bytes == 2 * small.input_output_bytes
+
+
+def test_attention_cost_matches_the_arrays_of_full_attention():
+    q = np.zeros((64, 8), dtype=np.float32)
+    _, weights = ac.scaled_dot_product_attention(q, q, q)
+    assert attention_cost(64, 64, 8).score_bytes == weights.nbytes
+
+
+def brute_force_schedule(n_q, n_k, block, causal):
+    """Classify each tile by looking at the block of the causal mask it covers."""
+    allowed = ac.causal_mask(n_q, n_k) if causal else np.ones((n_q, n_k), dtype=bool)
+    rows = range(0, n_q, block)
+    cols = range(0, n_k, block)
+    kinds = np.empty((len(rows), len(cols)), dtype=int)
+    for a, qs in enumerate(rows):
+        for b, ks in enumerate(cols):
+            tile = allowed[qs:qs + block, ks:ks + block]
+            kinds[a, b] = TILE_FULL if tile.all() else TILE_SKIPPED if not tile.any() else TILE_MASKED
+    return kinds
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.integers(1, 40), st.integers(1, 40), st.integers(1, 12), st.booleans())
+def test_tile_schedule_equals_a_plain_loop_over_the_mask(n_q, n_k, block, causal):
+    np.testing.assert_array_equal(tile_schedule(n_q, n_k, block_size=block, causal=causal),
+                                  brute_force_schedule(n_q, n_k, block, causal))
+
+
+def test_causal_skips_the_tiles_above_the_diagonal():
+    kinds = tile_schedule(4096, 4096, block_size=256, causal=True)
+    t = 4096 // 256
+    assert kinds.shape == (t, t)
+    assert (kinds == TILE_SKIPPED).sum() == t * (t - 1) // 2 == 120
+    assert (kinds == TILE_MASKED).sum() == t  # the diagonal
+    np.testing.assert_array_equal(np.diag(kinds), TILE_MASKED)
+    assert (tile_schedule(100, 100, block_size=7) == TILE_FULL).all()
+
+
+def test_skipped_tiles_are_never_read_by_tiled_attention():
+    """NaN values in the skipped key blocks would leak into a computed tile even where it is
+    masked (0 x NaN = NaN): the first query block's output stays clean only if they are skipped."""
+    rng = np.random.default_rng(0)
+    q, k, v = rng.standard_normal((3, 12, 4))
+    out = ac.tiled_attention(q, k, v, causal=True, block_size=4)
+    k2, v2 = k.copy(), v.copy()
+    k2[4:], v2[4:] = 1e3, np.nan  # keys of blocks 2 and 3: skipped for query block 1
+    out2 = ac.tiled_attention(q, k2, v2, causal=True, block_size=4)
+    np.testing.assert_array_equal(out2[:4], out[:4])
+
+
+@pytest.mark.parametrize("call, error, message", [
+    (lambda: tile_schedule(0, 4, block_size=2), ValueError, "n_q must be >= 1"),
+    (lambda: tile_schedule(4, 4, block_size=1.5), TypeError, "block_size must be a whole number"),
+    (lambda: tile_schedule(4, 4, block_size=2, causal="yes"), TypeError, "causal must be True or False"),
+    (lambda: attention_cost(4, 4, 0), ValueError, "d_k must be >= 1"),
+    (lambda: growth_exponent([1, 2], [1, 2, 3]), ValueError, "same length"),
+    (lambda: growth_exponent([2, 2], [1, 2]), ValueError, "two different sizes"),
+    (lambda: growth_exponent([1, 2], [0, 2]), ValueError, "> 0"),
+    (lambda: time_and_peak_memory(3), TypeError, "fn must be a function"),
+    (lambda: time_and_peak_memory(print, repeats=0), ValueError, "repeats must be >= 1"),
+])
+def test_bad_input_is_refused(call, error, message):
+    with pytest.raises(error, match=message):
+        call()
+
+
+def test_growth_exponent_of_powers():
+    n = np.array([256, 512, 1024, 2048])
+    assert growth_exponent(n, 5 * n**2.0) == pytest.approx(2.0)
+    assert growth_exponent(n, 3 * n) == pytest.approx(1.0)
+    assert growth_exponent(n, np.full(4, 7.0)) == pytest.approx(0.0, abs=1e-12)
+
+
+def test_peak_memory_sees_temporary_arrays_and_not_the_answer():
+    size = 200_000  # float64: 1.6 MB
+    temporary = time_and_peak_memory(lambda: float(np.ones(size).sum()), repeats=1)
+    assert size * 8 <= temporary.peak_bytes < size * 8 + 100_000
+    returned = time_and_peak_memory(lambda: np.ones(size), repeats=1)
+    assert returned.peak_bytes < 100_000  # the answer itself is not working memory
+    assert temporary.seconds >= 0
+
+
+def test_peak_memory_inside_an_outer_trace():
+    tracemalloc.start()
+    try:
+        keep = np.ones(500_000)  # allocated before: must not count
+        m = time_and_peak_memory(lambda: float(np.ones(100_000).sum()), repeats=1)
+        assert tracemalloc.is_tracing()
+    finally:
+        tracemalloc.stop()
+    assert 800_000 <= m.peak_bytes < 900_000
+    del keep
+
+
+def test_tiled_attention_memory_is_flat_and_full_attention_grows():
+    rng = np.random.default_rng(1)
+    peaks = {"full": [], "tiled": []}
+    for n in (256, 1024):
+        q = rng.standard_normal((n, 16)).astype(np.float32)
+        peaks["full"].append(time_and_peak_memory(
+            lambda: ac.scaled_dot_product_attention(q, q, q)[0], repeats=1).peak_bytes)
+        peaks["tiled"].append(time_and_peak_memory(
+            lambda: ac.tiled_attention(q, q, q, block_size=128), repeats=1).peak_bytes)
+    assert peaks["full"][1] > 12 * peaks["full"][0]  # 16 times more scores
+    assert peaks["tiled"][1] < 1.5 * peaks["tiled"][0]
+
+
+def test_blas_threads_sets_and_restores_the_count():
+    from threadpoolctl import threadpool_info
+
+    from attn_core.experiments.efficiency import blas_threads, set_blas_threads
+
+    def get():
+        pools = [p for p in threadpool_info() if p["user_api"] == "blas"]
+        return pools[0]["num_threads"] if pools else None
+
+    before = get()
+    if before is None:  # numpy built without a BLAS threadpoolctl knows: nothing changes
+        assert set_blas_threads(1) is None
+        return
+    with blas_threads(1) as done:
+        assert done and get() == 1
+        a = np.arange(12.0).reshape(3, 4)
+        np.testing.assert_array_equal(a @ a.T, [[14, 38, 62], [38, 126, 214], [62, 214, 366]])
+    assert get() == before
+    previous = set_blas_threads(1)
+    assert previous == before and get() == 1
+    set_blas_threads(previous)
+    assert get() == before
+    with pytest.raises(ValueError, match="count must be >= 1"):
+        set_blas_threads(0)

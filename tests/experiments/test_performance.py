@@ -1,0 +1,144 @@
+"""attn_core.experiments.performance: re-pairing, the bound without pairing, held-out sets, reading readers."""
+
+from collections import Counter
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from numpy.testing import assert_allclose
+
+import attn_core as ac
+from attn_core.experiments.data import associative_recall
+from attn_core.experiments.performance import (
+    Snapshots,
+    accuracy_without_pairing,
+    first_step_reaching,
+    held_out,
+    pair_weights,
+    swap_values,
+    value_probabilities,
+)
+from attn_core.training.loop import evaluate, train
+from attn_core.training.models import AttentionReader, PoolingReader, RecurrentReader
+
+
+@pytest.fixture(scope="module")
+def data():
+    return associative_recall(40, n_pairs=5, n_keys=8, n_values=3, seed=4)
+
+
+def test_swap_values_by_hand():
+    d = {"keys": np.array([[4, 7, 1], [2, 0, 5]]), "values": np.array([[0, 2, 3], [1, 1, 0]]),
+         "query": np.array([4, 5]), "distance": np.array([3, 1]), "labels": np.array([0, 0])}
+    s = swap_values(d, 0, -1)  # the first and the last pair
+    assert s["values"].tolist() == [[3, 2, 0], [0, 1, 1]]
+    assert s["labels"].tolist() == [3, 1]
+    assert s["keys"].tolist() == d["keys"].tolist() and s["query"].tolist() == d["query"].tolist()
+    assert d["values"].tolist() == [[0, 2, 3], [1, 1, 0]]  # the input is not changed
+
+
+def test_swap_values_matches_a_loop(data):
+    s = swap_values(data, 1, 3)
+    for i in range(len(data["labels"])):
+        values = list(data["values"][i])
+        values[1], values[3] = values[3], values[1]
+        assert list(s["values"][i]) == values
+        position = list(s["keys"][i]).index(s["query"][i])  # recall by content: keys distinct
+        assert s["labels"][i] == values[position]
+    assert (s["labels"] != data["labels"]).any()
+
+
+def test_swap_values_refuses_bad_positions(data):
+    with pytest.raises(ValueError, match="first=5 is out of range for 5 pairs"):
+        swap_values(data, 5, 0)
+    with pytest.raises(TypeError, match="must be a dict"):
+        swap_values({"keys": np.zeros((1, 2))}, 0, 1)
+
+
+def test_accuracy_without_pairing_by_hand_and_by_loop(data):
+    d = {"keys": np.array([[0, 1, 2, 3]]), "values": np.array([[2, 2, 2, 0]]),
+         "query": np.array([0]), "distance": np.array([4]), "labels": np.array([2])}
+    assert accuracy_without_pairing(d) == pytest.approx(0.75)
+    loop = np.mean([max(Counter(row).values()) / len(row) for row in data["values"].tolist()])
+    assert accuracy_without_pairing(data) == pytest.approx(loop)
+
+
+def test_the_bound_is_exact_on_average():
+    """Over every list of values, the bound is the mean of max count / L (here L=3, 2 values)."""
+    values = np.array([[a, b, c] for a in range(2) for b in range(2) for c in range(2)])
+    d = {"keys": np.tile([0, 1, 2], (8, 1)), "values": values, "query": np.zeros(8, int),
+         "distance": np.full(8, 3), "labels": values[:, 0]}
+    # lists 000 and 111 have max count 3, the six others 2
+    assert accuracy_without_pairing(d) == pytest.approx((2 * 3 + 6 * 2) / (8 * 3))
+
+
+def test_held_out_removes_exactly_the_seen_examples():
+    train_set = associative_recall(30, n_pairs=3, n_keys=3, n_values=2, ordered=True, seed=0)
+    test_set = associative_recall(50, n_pairs=3, n_keys=3, n_values=2, ordered=True, seed=1)
+    kept = held_out(test_set, train_set)
+    seen = {(tuple(k), tuple(v), q) for k, v, q in
+            zip(train_set["keys"].tolist(), train_set["values"].tolist(), train_set["query"].tolist())}
+    expected = [i for i in range(50) if (tuple(test_set["keys"][i]), tuple(test_set["values"][i]),
+                                         int(test_set["query"][i])) not in seen]
+    assert 0 < len(expected) < 50
+    assert kept["labels"].tolist() == test_set["labels"][expected].tolist()
+    assert set(kept) == set(test_set)
+
+
+def test_pair_weights_of_each_reader(data):
+    attention = AttentionReader(8, 3, width=6, seed=2)
+    weights = pair_weights(attention, data)  # (40, 5)
+    p = attention.params
+    q = p["w_q"][data["query"]][:, None, :]
+    k = p["w_k"][data["keys"]] + p["w_k"][8 + data["values"]]
+    v = p["w_v"][data["keys"]] + p["w_v"][8 + data["values"]]
+    _, expected = ac.scaled_dot_product_attention(q, k, v)
+    assert_allclose(weights, expected[:, 0])
+    assert_allclose(weights.sum(1), 1.0)
+    assert_allclose(pair_weights(PoolingReader(8, 3, width=6), data), np.full((40, 5), 0.2))
+    with pytest.raises(TypeError, match="RecurrentReader has no weights over the pairs"):
+        pair_weights(RecurrentReader(8, 3, width=6), data)
+
+
+def test_value_probabilities_are_the_softmax_of_the_logits(data):
+    model = PoolingReader(8, 3, width=6, seed=1)
+    p = value_probabilities(model, data)
+    logits = model.forward(data)[0]
+    assert_allclose(p, np.exp(logits) / np.exp(logits).sum(1, keepdims=True))
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 10_000))
+def test_pooling_cannot_see_the_pairing(seed):
+    """Any re-pairing of the values leaves the pooling reader's logits unchanged."""
+    d = associative_recall(8, n_pairs=5, n_keys=8, n_values=3, seed=seed)
+    model = PoolingReader(8, 3, width=6, seed=seed % 7)
+    shuffled = dict(d, values=np.random.default_rng(seed).permuted(d["values"], axis=1))
+    assert_allclose(model.forward(d)[0], model.forward(shuffled)[0], rtol=0, atol=1e-12)
+    attention = AttentionReader(8, 3, width=6, seed=seed % 7)
+    if (shuffled["values"] != d["values"]).any():  # attention sees the change
+        assert not np.allclose(attention.forward(d)[0], attention.forward(shuffled)[0])
+
+
+def test_snapshots_keep_independent_copies(data):
+    model = AttentionReader(8, 3, width=6, seed=0)
+    snaps = Snapshots(model, test_set=data, steps=[2, 6])
+    initial = model.params["w_q"].copy()
+    train(model, data, steps=6, batch_size=8, eval_every=2, progress=False, callback=snaps)
+    assert snaps.steps == [0, 2, 6] and repr(snaps) == "Snapshots(steps=[0, 2, 6])"
+    assert_allclose(snaps.models[0].params["w_q"], initial)
+    assert not np.allclose(snaps.models[6].params["w_q"], initial)
+    assert_allclose(snaps.models[6].params["w_q"], model.params["w_q"])
+    assert snaps.test_accuracy[2] == evaluate(snaps.models[2], data)[1]
+    every = Snapshots()
+    train(AttentionReader(8, 3, width=6), data, steps=4, batch_size=8, eval_every=2,
+          progress=False, callback=every)
+    assert every.steps == [2, 4] and every.test_accuracy == {}
+
+
+def test_first_step_reaching():
+    assert first_step_reaching([20, 40, 60], [0.5, 0.9, 1.0], 0.9) == 40
+    assert first_step_reaching([20, 40], [0.5, 0.6], 0.9) is None
+    with pytest.raises(ValueError, match="steps has 2 entries, accuracies 3"):
+        first_step_reaching([1, 2], [0.1, 0.2, 0.3], 0.5)

@@ -1,0 +1,208 @@
+"""attn_core.experiments.variants: the shared inputs, the error measure and the costs of chapter 10."""
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose, assert_array_equal
+
+import attn_core as ac
+from attn_core import variants
+from attn_core.experiments.variants import (
+    DEFAULT_BUDGETS,
+    POSITION_FREQUENCIES,
+    VARIANTS,
+    implicit_weights,
+    lookup_sequence,
+    mean_pooling_projection,
+    relative_error,
+    run_variant,
+)
+from attn_core.masks import bigbird_mask, fixed_mask, sliding_window_mask, strided_mask
+
+N, D = 128, 16
+
+
+@pytest.fixture(scope="module")
+def data():
+    return lookup_sequence(seed=1)
+
+
+# ----------------------------------------------------------------- lookup_sequence
+def test_lookup_sequence_shapes_and_determinism(data):
+    assert data["q"].shape == data["k"].shape == data["v"].shape == (N, D)
+    assert data["lookups"].shape == (8, 2)
+    again = lookup_sequence(seed=1)
+    for name in ("q", "k", "v", "lookups"):
+        assert_array_equal(again[name], data[name])
+    assert not np.array_equal(lookup_sequence(seed=2)["q"], data["q"])
+
+
+def test_position_part_scores_by_formula(data):
+    """Position parts score 10/6 * sum_f cos(f (i - j)) (lookup queries: half of it)."""
+    q, k = data["q"], data["k"]
+    lookup_rows = data["lookups"][:, 0]
+    f = np.asarray(POSITION_FREQUENCIES)
+    for i in (0, 5, 40, 127, int(lookup_rows[0])):
+        for j in (0, 3, 41, 90):
+            expected = 10.0 / 6 * np.cos(f * (i - j)).sum()
+            if i in lookup_rows:
+                expected *= 0.5
+            assert_allclose(q[i, :12] @ k[j, :12] / np.sqrt(D), expected, atol=1e-12)
+
+
+def test_lookups_are_far_back_and_win_the_attention(data):
+    lookups = data["lookups"]
+    assert (lookups[:, 0] >= N // 2).all() and (lookups[:, 0] - lookups[:, 1] >= N // 4).all()
+    assert len(set(lookups[:, 1])) == len(lookups) and (np.diff(lookups[:, 0]) > 0).all()
+    _, weights = ac.scaled_dot_product_attention(data["q"], data["k"], data["v"])
+    assert_array_equal(weights[lookups[:, 0]].argmax(axis=1), lookups[:, 1])
+    ordinary = np.setdiff1d(np.arange(N), lookups[:, 0])
+    offset = np.abs(np.arange(N)[:, None] - np.arange(N)[None, :])
+    near = (weights * (offset <= 2)).sum(axis=1)
+    assert near[ordinary].min() > 0.85  # locality
+    assert (np.abs(weights[ordinary].argmax(axis=1) - ordinary) <= 1).all()
+
+
+@pytest.mark.parametrize("n, n_lookups", [(16, 2), (64, 8), (100, 0)])
+def test_lookup_sequence_other_sizes(n, n_lookups):
+    d = lookup_sequence(n, n_lookups=n_lookups, seed=3)
+    assert d["q"].shape == (n, D) and d["lookups"].shape == (n_lookups, 2)
+    if n_lookups:
+        assert (d["lookups"][:, 0] - d["lookups"][:, 1] >= n // 4).all()
+
+
+@pytest.mark.parametrize("kwargs, error, message", [
+    ({"n": 15}, ValueError, r"n must lie in 16..128, got 15"),
+    ({"n": 129}, ValueError, r"n must lie in 16..128"),
+    ({"n": 2.5}, TypeError, r"n"),
+    ({"n_lookups": 9}, ValueError, r"n_lookups must be a whole number in 0..8"),
+    ({"n": 32, "n_lookups": 5}, ValueError, r"in 0..4 for n=32"),
+    ({"n_lookups": True}, ValueError, r"n_lookups"),
+])
+def test_lookup_sequence_refuses_bad_sizes(kwargs, error, message):
+    with pytest.raises(error, match=message):
+        lookup_sequence(**kwargs)
+
+
+# ----------------------------------------------------------------- relative_error
+def test_relative_error_by_hand_and_by_loop():
+    assert relative_error([[1.0, -3.0]], [[2.0, -2.0]]) == 0.5
+    assert relative_error([[2.0, -2.0]], [[2.0, -2.0]]) == 0.0
+    rng = np.random.default_rng(0)
+    a, b = rng.standard_normal((2, 5, 3))
+    diff = sum(abs(a[i, c] - b[i, c]) for i in range(5) for c in range(3))
+    size = sum(abs(b[i, c]) for i in range(5) for c in range(3))
+    assert_allclose(relative_error(a, b), diff / size)
+
+
+def test_relative_error_refuses_bad_input():
+    with pytest.raises(ValueError, match=r"same shape, got \(2,\) and \(3,\)"):
+        relative_error(np.ones(2), np.ones(3))
+    with pytest.raises(ValueError, match="all zeros"):
+        relative_error(np.ones(2), np.zeros(2))
+
+
+# ----------------------------------------------------------------- implicit weights, pooling
+def test_implicit_weights_of_softmax_and_low_rank(data):
+    q, k, v = data["q"][:20], data["k"][:20], data["v"][:20]
+    _, weights = ac.scaled_dot_product_attention(q, k, v)
+    w = implicit_weights(lambda values: ac.scaled_dot_product_attention(q, k, values)[0], 20)
+    assert_allclose(w, weights, atol=1e-12)
+    e = mean_pooling_projection(20, 5)
+    _, w_low = variants.low_rank_attention(q, k, v, e)  # (20, 5)
+    implicit = implicit_weights(lambda values: variants.low_rank_attention(q, k, values, e)[0], 20)
+    assert_allclose(implicit, w_low @ e, atol=1e-12)  # the weights seen through F = E
+    assert_allclose(implicit @ v, variants.low_rank_attention(q, k, v, e)[0], atol=1e-12)
+
+
+def test_mean_pooling_projection_by_hand_and_by_loop():
+    assert_allclose(mean_pooling_projection(4, 2), [[0.5, 0.5, 0, 0], [0, 0, 0.5, 0.5]])
+    assert_array_equal(mean_pooling_projection(6, 6), np.eye(6))
+    p = mean_pooling_projection(10, 3)  # blocks of 4, 3, 3
+    expected = np.zeros((3, 10))
+    start = 0
+    for row, size in enumerate([4, 3, 3]):
+        for j in range(start, start + size):
+            expected[row, j] = 1 / size
+        start += size
+    assert_allclose(p, expected)
+    assert_allclose(p.sum(axis=1), 1.0)
+
+
+def test_mean_pooling_projection_refuses_bad_rank():
+    with pytest.raises(ValueError, match=r"rank must be <= n_k=4, got 5"):
+        mean_pooling_projection(4, 5)
+    with pytest.raises(ValueError, match="rank must be >= 1"):
+        mean_pooling_projection(4, 0)
+
+
+# ----------------------------------------------------------------- run_variant
+def test_defaults_cover_every_variant():
+    assert set(DEFAULT_BUDGETS) == set(VARIANTS)
+
+
+def test_costs_by_formula(data):
+    """The chapter's table: multiply-adds and memory at n = 128, d_k = d_v = 16."""
+    q, k, v = data["q"], data["k"], data["v"]
+    nnz = {
+        "local": sliding_window_mask(N, window=4).sum(),
+        "strided": strided_mask(N, stride=16, causal=False).sum(),
+        "fixed": fixed_mask(N, block=16, causal=False).sum(),
+        "BigBird": bigbird_mask(N, window=2, n_global=2, n_random=2, seed=0).sum(),
+    }
+    assert nnz["local"] == N * 9 - 4 * 5 == 1132
+    expected = {
+        "full": (N * N * 32, N * N),
+        "hard": (N * N * 16, N * N),
+        "top-k": (N * N * 16 + N * 8 * 16, N * N),
+        "low-rank": (2 * N * 32 * 32, N * 32),
+        "linear": (2 * N * 16 * 17, 16 * 17),
+        "random features": (2 * N * 256 * 33, 256 * 17),
+        **{name: (count * 32, count) for name, count in nnz.items()},
+    }
+    for name, (work, memory) in expected.items():
+        run = run_variant(name, q, k, v)
+        assert (run.multiply_adds, run.memory) == (work, memory), name
+    assert run_variant("local", q, k, v, budget=4).multiply_adds == 36_224
+    assert run_variant("random features", q, k, v).multiply_adds == 2_162_688
+
+
+def test_outputs_weights_and_errors(data):
+    q, k, v = data["q"], data["k"], data["v"]
+    exact, full_weights = ac.scaled_dot_product_attention(q, k, v)
+    for name in VARIANTS:
+        run = run_variant(name, q, k, v)
+        assert run.output.shape == (N, D) and run.weights.shape == (N, N)
+        # every variant is linear in the values: its (implicit) weights reproduce its output
+        assert_allclose(run.weights @ v, run.output, atol=1e-9, err_msg=name)
+        assert_allclose(run.error, relative_error(run.output, exact), err_msg=name)
+    assert run_variant("full", q, k, v).error == 0.0
+    assert_allclose(run_variant("full", q, k, v).weights, full_weights)
+    local = run_variant("local", q, k, v, budget=3)
+    masked, _ = ac.scaled_dot_product_attention(q, k, v, mask=sliding_window_mask(N, window=3))
+    assert_allclose(local.output, masked, atol=1e-12)
+    assert run_variant("low-rank", q, k, v, budget=N).error < 1e-12  # block means of 1 key
+    assert run_variant("top-k", q, k, v, budget=N).error < 1e-12
+    assert run_variant("hard", q, k, v, seed=3).weights.sum(axis=1).tolist() == [1.0] * N
+
+
+def test_budget_and_seed(data):
+    q, k, v = data["q"], data["k"], data["v"]
+    assert run_variant("full", q, k, v, budget=7).parameter == "all keys"
+    assert run_variant("strided", q, k, v, budget=8).parameter == "stride 8"
+    errors = [run_variant("local", q, k, v, budget=w).error for w in (1, 2, 4)]
+    assert errors[0] > errors[1] > errors[2]
+    a = run_variant("random features", q, k, v, budget=64, seed=0).output
+    b = run_variant("random features", q, k, v, budget=64, seed=1).output
+    assert not np.allclose(a, b)
+
+
+def test_run_variant_refuses_bad_input(data):
+    q, k, v = data["q"], data["k"], data["v"]
+    with pytest.raises(ValueError, match="unknown variant 'sliding'"):
+        run_variant("sliding", q, k, v)
+    with pytest.raises(ValueError, match="one self-attention sequence"):
+        run_variant("local", q[:10], k, v)
+    with pytest.raises(ValueError, match="one self-attention sequence"):
+        run_variant("local", q[None], k[None], v[None])
+    with pytest.raises(ValueError, match="budget must be >= 1"):
+        run_variant("local", q, k, v, budget=0)

@@ -1,0 +1,153 @@
+"""Chapter 11's explorer (the online softmax, block by block) and its figures."""
+
+import numpy as np
+import pytest
+
+import attn_core as ac
+from attn_core.experiments.efficiency import tile_schedule
+from attn_core.plot import new_figure
+from attn_core.plot.efficiency import (
+    TILE_COLORS,
+    cost_curves,
+    output_comparison,
+    score_blocks,
+    tile_grid,
+)
+from attn_core.tiled import online_softmax_steps
+from attn_core.widgets.efficiency import stepper_inputs, tile_stepper_explorer
+
+
+@pytest.fixture(scope="module")
+def explorer():
+    return tile_stepper_explorer()
+
+
+@pytest.fixture
+def fresh(explorer):
+    """The module's explorer, put back to its starting controls after the test."""
+    yield explorer
+    explorer.controls["block"].value = 0
+    explorer.controls["query"].value = 0
+
+
+def test_default_state_is_the_first_block_of_the_first_query(explorer):
+    q, k, v = stepper_inputs()
+    scores = ac.scaled_dot_product_scores(q, k)
+    first = next(online_softmax_steps(scores[0], v, block_size=4))
+    state = explorer.state
+    assert explorer.frame_count() == 6 * 3
+    assert (state["query"], state["block"], state["n_blocks"], state["keys"]) == (0, 0, 6, (0, 4))
+    assert state["running_max"] == scores[0, :4].max()
+    np.testing.assert_allclose(state["normaliser"], np.exp(scores[0, :4] - scores[0, :4].max()).sum())
+    np.testing.assert_allclose(state["output"], first.output)
+    np.testing.assert_allclose(state["output"], ac.softmax(scores[0, :4]) @ v[:4])
+    assert state["previous_max"] == -np.inf and state["rescale"] == 0.0
+
+
+def test_block_slider_reads_more_keys_and_ends_at_full_attention(fresh):
+    q, k, v = stepper_inputs()
+    expected, _ = ac.scaled_dot_product_attention(q, k, v)
+    before_png, before = fresh.displayed_png(), fresh.state
+    fresh.controls["block"].value = 2
+    state = fresh.state
+    assert state["block"] == 2 and state["keys"] == (8, 12)
+    assert state["running_max"] >= before["running_max"]
+    scores = ac.scaled_dot_product_scores(q, k)[0]
+    np.testing.assert_allclose(state["output"], ac.softmax(scores[:12]) @ v[:12])
+    assert fresh.displayed_png() != before_png
+    alt = fresh.displayed_picture().value
+    assert "key block 3 of 6 (keys 9 to 12)" in alt
+    assert f"running maximum m = {state['running_max']:.2f}" in alt
+    fresh.controls["block"].value = 5
+    np.testing.assert_allclose(fresh.state["output"], expected[0], atol=1e-12)
+    assert fresh.state["gap"] < 1e-12
+
+
+def test_rescale_factor_is_exp_of_the_change_of_maximum(fresh):
+    for query in range(3):
+        fresh.controls["query"].value = query
+        for block in range(1, 6):
+            fresh.controls["block"].value = block
+            s = fresh.state
+            np.testing.assert_allclose(s["rescale"], np.exp(s["previous_max"] - s["running_max"]))
+            assert 0 < s["rescale"] <= 1
+
+
+def test_query_slider_changes_state_and_picture(fresh):
+    before_png, before_scores = fresh.displayed_png(), fresh.state["scores"].copy()
+    fresh.controls["query"].value = 2
+    assert fresh.state["query"] == 2
+    assert not np.allclose(fresh.state["scores"], before_scores)
+    assert fresh.displayed_png() != before_png
+    assert "Query 3, after reading key block 1 of 6" in fresh.displayed_picture().value
+
+
+def test_every_frame_differs(explorer):
+    pictures = {frame.value for row in explorer.frames for frame in row}
+    assert len(pictures) == 18
+
+
+def test_every_query_reaches_its_final_output(explorer):
+    q, k, v = stepper_inputs()
+    expected, _ = ac.scaled_dot_product_attention(q, k, v)
+    for query in range(3):
+        state = explorer._compute(block=5, query=query)
+        np.testing.assert_allclose(state["output"], expected[query], atol=1e-12)
+
+
+def test_own_inputs_and_block_size():
+    rng = np.random.default_rng(5)
+    q, k, v = rng.standard_normal((2, 3)), rng.standard_normal((9, 3)), rng.standard_normal((9, 2))
+    ex = tile_stepper_explorer(q, k, v, block_size=3, query=1, block=2)
+    assert ex.frame_count() == 3 * 2 and ex.state["keys"] == (6, 9)
+    np.testing.assert_allclose(ex.state["output"], ac.scaled_dot_product_attention(q, k, v)[0][1])
+
+
+def test_bad_arguments_are_refused():
+    q, k, v = stepper_inputs()
+    with pytest.raises(ValueError, match="all three"):
+        tile_stepper_explorer(q, k)
+    with pytest.raises(ValueError, match="2 to 12 blocks"):
+        tile_stepper_explorer(q, k, v, block_size=24)
+    with pytest.raises(ValueError, match="block_size"):
+        tile_stepper_explorer(q, k, v, block_size=0)
+    with pytest.raises(ValueError, match="query must be in 0..2"):
+        tile_stepper_explorer(query=3)
+    with pytest.raises(ValueError, match="share their last dimension"):
+        tile_stepper_explorer(q[:, :3], k, v)
+
+
+def test_tile_grid_draws_the_three_kinds():
+    ax = tile_grid(new_figure().add_subplot(), tile_schedule(8, 8, block_size=2, causal=True), block_size=2)
+    image = ax.images[0]
+    assert image.get_array().shape == (4, 4)
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == [
+        "skipped", "computed, partly masked", "computed whole"]
+    assert len(TILE_COLORS) == 3
+    with pytest.raises(ValueError, match="codes 0, 1, 2"):
+        tile_grid(new_figure().add_subplot(), np.full((2, 2), 3))
+
+
+def test_cost_curves_and_bad_lengths():
+    ax = cost_curves(new_figure().add_subplot(), [256, 512], {"a": [1, 4], "b": [1, 2]}, ylabel="seconds")
+    assert len(ax.lines) == 2 and ax.get_yscale() == "log"
+    with pytest.raises(ValueError, match=r"curve 'a' has shape \(1,\), n has shape \(2,\)"):
+        cost_curves(new_figure().add_subplot(), [256, 512], {"a": [1]}, ylabel="seconds")
+
+
+def test_score_blocks_and_outputs_update_in_place():
+    fig = new_figure()
+    ax = fig.add_subplot()
+    score_blocks(ax, [1.0, 3.0, 2.0, 5.0], 2, 1, 3.0)
+    bars = list(ax.patches)
+    score_blocks(ax, [1.0, 3.0, 2.0, 5.0], 2, 2, 5.0)
+    assert list(ax.patches) == bars
+    assert ax._attn_score_blocks["line"].get_ydata()[0] == 5.0
+    with pytest.raises(ValueError, match="blocks_read must be 1..2"):
+        score_blocks(ax, [1.0, 3.0, 2.0, 5.0], 2, 3, 5.0)
+    ax2 = fig.add_subplot(2, 1, 2)
+    output_comparison(ax2, [0.1, 0.2], [0.3, 0.4])
+    output_comparison(ax2, [0.5, 0.6], [0.3, 0.4])
+    assert [round(b.get_height(), 2) for b in ax2._attn_outputs["running"]] == [0.5, 0.6]
+    with pytest.raises(ValueError, match="one length"):
+        output_comparison(ax2, [0.1], [0.3, 0.4])

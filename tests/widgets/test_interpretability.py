@@ -1,0 +1,166 @@
+"""Chapter 13's explorers (rollout, weight beside effect) and figures."""
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose
+
+import attn_core as ac
+from attn_core.experiments.interpretability import (
+    attention_rollout,
+    attention_stack,
+    induction_codes,
+    induction_layers,
+    misleading_map_example,
+    removal_effect,
+)
+from attn_core.plot import new_figure
+from attn_core.plot.interpretability import (
+    grouped_bars,
+    value_plane,
+    weight_effect_scatter,
+)
+from attn_core.widgets.interpretability import (
+    SENTENCE,
+    layer_maps,
+    rollout_explorer,
+    weight_effect_explorer,
+)
+
+
+@pytest.fixture(scope="module")
+def rollout():
+    return rollout_explorer()
+
+
+@pytest.fixture(scope="module")
+def effect():
+    return weight_effect_explorer()
+
+
+@pytest.fixture
+def fresh_rollout(rollout):
+    yield rollout
+    rollout.controls["view"].value = "rollout"
+    rollout.controls["query"].value = len(SENTENCE) - 1
+
+
+@pytest.fixture
+def fresh_effect(effect):
+    yield effect
+    effect.controls["length"].value = 4.0
+    effect.controls["removed"].value = -1
+
+
+# --------------------------------------------------------------------------- rollout explorer
+def test_layer_maps_match_the_stack():
+    maps = layer_maps()
+    _, weights = attention_stack(induction_layers(), induction_codes(SENTENCE), causal=True)
+    assert_allclose(maps["layer 1"], weights[0].mean(axis=0))
+    assert_allclose(maps["rollout"], attention_rollout(weights)[-1])
+    writing = attention_rollout([weights[0].mean(axis=0), weights[1, 0]])[-1]  # layer 2: head 1 only
+    assert_allclose(maps["rollout, writing heads"], writing)
+
+
+def test_rollout_default_state(rollout):
+    assert rollout.frame_count() == 36
+    assert rollout.state["view"] == "rollout" and rollout.state["query"] == 8
+    assert_allclose(rollout.state["row"].sum(), 1.0)
+    assert len({frame.value for row in rollout.frames for frame in row}) == 36
+
+
+def test_rollout_sliders_change_state_and_picture(fresh_rollout):
+    ex = fresh_rollout
+    before = ex.displayed_png()
+    ex.controls["view"].value = "layer 2"
+    assert ex.state["view"] == "layer 2"
+    assert_allclose(ex.state["row"], layer_maps()["layer 2"][8])
+    assert ex.displayed_png() != before
+    alt = ex.displayed_picture().value
+    assert "layer 2, heads averaged" in alt and "saw 0.47" in alt
+    png = ex.displayed_png()
+    ex.controls["query"].value = 4
+    assert ex.state["query"] == 4 and ex.displayed_png() != png
+    assert "query 4 &#x27;the&#x27;" in ex.displayed_picture().value
+    ex.controls["view"].value = "rollout, writing heads"
+    assert "rollout, writing heads only" in ex.displayed_picture().value
+
+
+def test_rollout_explorer_bad_arguments():
+    with pytest.raises(ValueError, match="2 to 10 tokens"):
+        rollout_explorer(["a"])
+    with pytest.raises(ValueError, match="view must be one of"):
+        rollout_explorer(view="layer 3")
+    with pytest.raises(ValueError, match="query must be a position 0..8"):
+        rollout_explorer(query=9)
+
+
+# --------------------------------------------------------------------------- weight vs effect
+def test_effect_default_state(effect):
+    assert effect.frame_count() == 24
+    example = misleading_map_example(4.0)
+    assert_allclose(effect.state["effects"], removal_effect(example["weights"], example["values"]))
+    # the weights rank A > B > C > D > E; removal effects rank them the other way round
+    assert np.all(np.diff(effect.state["weights"]) <= 0)
+    assert np.all(np.diff(effect.state["effects"]) >= -1e-12)
+    assert effect.state["moved_output"] is None
+
+
+def test_effect_sliders_change_state_and_picture(fresh_effect):
+    ex = fresh_effect
+    before = ex.displayed_png()
+    ex.controls["removed"].value = 4
+    moved = ex.state["moved_output"]
+    scores = misleading_map_example()["scores"]
+    assert_allclose(moved, ac.softmax(scores, mask=np.arange(5) != 4) @ ex.state["values"])
+    assert_allclose(np.linalg.norm(moved - ex.state["output"]), ex.state["effects"][4])
+    assert ex.displayed_png() != before
+    assert "Without E it moves to" in ex.displayed_picture().value
+    png, weights = ex.displayed_png(), ex.state["weights"].copy()
+    ex.controls["length"].value = 0.0
+    assert ex.state["length"] == 0.0 and ex.displayed_png() != png
+    assert_allclose(ex.state["weights"], weights)  # the map does not change
+    assert ex.state["effects"][4] < ex.state["effects"][2]  # E no longer matters most
+    assert "E&#x27;s value is (0, 0)" in ex.displayed_picture().value
+
+
+def test_effect_explorer_bad_arguments():
+    with pytest.raises(ValueError, match="length must be one of"):
+        weight_effect_explorer(length=3.0)
+    with pytest.raises(ValueError, match="removed must be -1"):
+        weight_effect_explorer(removed=5)
+    with pytest.raises(ValueError, match=">= 0"):
+        misleading_map_example(-1.0)
+    with pytest.raises(TypeError):
+        misleading_map_example("long")
+
+
+# --------------------------------------------------------------------------- figures
+def test_grouped_bars_update_in_place():
+    ax = new_figure().add_subplot()
+    grouped_bars(ax, {"weight": [0.5, 0.5], "effect": [0.1, 0.9]}, ["A", "B"])
+    bars = list(ax.patches)
+    grouped_bars(ax, {"weight": [0.2, 0.8], "effect": [0.3, 0.7]}, ["A", "B"], highlight=1)
+    assert list(ax.patches) == bars
+    assert [b.get_height() for b in bars] == [0.2, 0.8, 0.3, 0.7]
+    assert [t.get_text() for t in ax.texts] == ["0.20", "0.80", "0.30", "0.70"]
+    with pytest.raises(ValueError, match="one length"):
+        grouped_bars(ax, {"weight": [0.5, 0.5], "effect": [1.0]})
+    with pytest.raises(ValueError, match="highlight"):
+        grouped_bars(new_figure().add_subplot(), {"weight": [1.0]}, highlight=2)
+
+
+def test_value_plane_marks_values_off_the_panel():
+    ax = value_plane(new_figure().add_subplot(), [[0.0, 0.0], [0.0, 9.0]], [0.9, 0.1], ["A", "E"],
+                     moved_output=[0.0, 0.0], highlight=1, limits=((-1, 1), (-1, 1)))
+    texts = [t.get_text() for t in ax.texts]
+    assert "A 0.90" in texts and "E 0.10, at (0, 9)" in texts
+    assert ax.get_ylim() == (-1, 1)
+    with pytest.raises(ValueError, match="plane"):
+        value_plane(ax, [[0.0, 0.0, 0.0]], [1.0])
+    with pytest.raises(ValueError, match="one entry per value"):
+        value_plane(ax, [[0.0, 0.0]], [0.5, 0.5])
+
+
+def test_weight_effect_scatter_bad_input():
+    with pytest.raises(ValueError, match="one shape"):
+        weight_effect_scatter(new_figure().add_subplot(), [0.1, 0.2], [1.0], [True, False])

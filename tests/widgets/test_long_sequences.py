@@ -1,0 +1,127 @@
+"""Chapter 12 (long sequences): the recall explorer and the chapter's figure functions."""
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose
+
+from attn_core.experiments.data import associative_recall
+from attn_core.experiments.long_sequences import state_change_by_pair
+from attn_core.plot import new_figure
+from attn_core.plot.long_sequences import pair_bars, sensitivity_plot
+from attn_core.training.models import AttentionReader, RecurrentReader
+from attn_core.widgets.long_sequences import (
+    VALUE_NAMES,
+    describe_recall,
+    recall_explorer,
+)
+
+L = 5
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    """Untrained tiny readers and a small test set: the explorer needs no training to be tested."""
+    data = associative_recall(60, n_pairs=L, n_keys=L, n_values=3, ordered=True, seed=7)
+    return RecurrentReader(L, 3, width=6, seed=1), AttentionReader(L, 3, width=6, seed=2), data
+
+
+@pytest.fixture()
+def explorer(tiny):
+    return recall_explorer(*tiny)
+
+
+def first_example(data, d):
+    i = int(np.flatnonzero(data["distance"] == d)[0])
+    return i, {name: value[i:i + 1] for name, value in data.items()}
+
+
+def test_one_picture_per_distance_and_model(explorer):
+    assert explorer.frame_count() == 2 * L <= 60
+    assert explorer.controls["distance"].description == "Distance d"
+    assert explorer.controls["model"].description == "Model"
+    assert [label for label, _ in explorer.controls["distance"].options] == ["1", "2", "3", "4", "5"]
+    assert explorer.state["model"] == "attention" and explorer.state["distance"] == 1
+
+
+def test_state_is_the_models_own_numbers(explorer, tiny):
+    recurrent, attention, data = tiny
+    for d in (1, 4):
+        i, one = first_example(data, d)
+        explorer.controls["distance"].value = d
+        explorer.controls["model"].value = "attention"
+        logits, cache = attention.forward(one)
+        assert_allclose(explorer.state["heights"], cache["weights"][0, 0])
+        assert_allclose(explorer.state["heights"].sum(), 1.0)
+        assert explorer.state["position"] == L - d
+        assert explorer.state["true"] == VALUE_NAMES[data["labels"][i]]
+        assert explorer.state["predicted"] == VALUE_NAMES[logits.argmax()]
+        assert explorer.state["pairs"] == [VALUE_NAMES[v] for v in data["values"][i]]
+
+        explorer.controls["model"].value = "recurrent"
+        assert_allclose(explorer.state["heights"], state_change_by_pair(recurrent, one)[0])
+        assert explorer.state["predicted"] == VALUE_NAMES[recurrent.forward(one)[0].argmax()]
+
+
+def test_moving_each_control_changes_state_and_picture(explorer):
+    before_png, before = explorer.displayed_png(), explorer.state["heights"].copy()
+    explorer.controls["distance"].value = 3
+    assert explorer.state["position"] == L - 3
+    assert not np.allclose(explorer.state["heights"], before)
+    assert explorer.displayed_png() != before_png
+
+    middle_png = explorer.displayed_png()
+    explorer.controls["model"].value = "recurrent"
+    assert explorer.state["model"] == "recurrent"
+    assert explorer.displayed_png() != middle_png
+    assert "Recurrent reader, distance 3" in explorer.displayed_picture().value  # the alt text
+
+
+def test_every_picture_differs(explorer):
+    pictures = set()
+    for d in range(1, L + 1):
+        for model in ("recurrent", "attention"):
+            explorer.controls["distance"].value = d
+            explorer.controls["model"].value = model
+            pictures.add(explorer.displayed_png())
+    assert len(pictures) == 2 * L
+
+
+def test_alt_text_gives_the_numbers(explorer):
+    text = describe_recall(explorer.state)
+    weights = explorer.state["heights"]
+    assert f"{weights[0]:.2f}" in text and f"{weights[-1]:.2f}" in text
+    assert f"It answers {explorer.state['predicted']}; the true value is {explorer.state['true']}" in text
+    explorer.controls["model"].value = "recurrent"
+    text = describe_recall(explorer.state)
+    assert "final state moves" in text and f"{explorer.state['heights'][0]:.2f}" in text
+
+
+def test_bad_arguments_are_refused(tiny):
+    with pytest.raises(ValueError, match="model must be one of"):
+        recall_explorer(*tiny, model="convolution")
+    with pytest.raises(ValueError, match="distance=9 is not among"):
+        recall_explorer(*tiny, distance=9)
+    with pytest.raises(ValueError, match="value_names has 2 names for 3 values"):
+        recall_explorer(*tiny, value_names=["x", "y"])
+
+
+# ------------------------------------------------------------------ figures
+def test_sensitivity_plot_is_logarithmic_with_one_line_per_curve():
+    ax = sensitivity_plot(new_figure().add_subplot(), [1, 2, 3],
+                          {"recurrent": [1.0, 0.1, 0.01], "attention": [0.2, 0.2, 0.2]})
+    assert ax.get_yscale() == "log"
+    assert [line.get_label() for line in ax.get_lines()] == ["recurrent", "attention"]
+    assert_allclose(ax.get_lines()[0].get_ydata(), [1.0, 0.1, 0.01])
+    with pytest.raises(ValueError, match="curve 'x' has shape"):
+        sensitivity_plot(new_figure().add_subplot(), [1, 2], {"x": [1.0]})
+
+
+def test_pair_bars_switch_between_linear_and_log():
+    ax = new_figure().add_subplot()
+    pair_bars(ax, [0.2, 0.8], ["A", "B"], highlight=0)
+    assert ax.get_yscale() == "linear" and len(ax.patches) == 2
+    assert ax.patches[0].get_facecolor() != ax.patches[1].get_facecolor()
+    pair_bars(ax, [1e-3, 1.0], ["A", "B"], log=True, ylim=(1e-4, 10))
+    assert ax.get_yscale() == "log" and len(ax.patches) == 2
+    with pytest.raises(ValueError, match="> 0 on a log axis"):
+        pair_bars(ax, [0.0, 1.0], log=True)

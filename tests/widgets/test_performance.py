@@ -1,0 +1,136 @@
+"""Chapter 14 (why attention performs): the training explorer and the chapter's figures."""
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose
+
+from attn_core.experiments.data import associative_recall
+from attn_core.experiments.performance import Snapshots, held_out
+from attn_core.plot import new_figure
+from attn_core.plot.performance import accuracy_bars, paired_bars
+from attn_core.training.loop import train
+from attn_core.training.models import AttentionReader, PoolingReader
+from attn_core.widgets.performance import KEY_NAMES, pair_labels, training_explorer
+
+STEPS = (40, 80, 200)
+
+
+@pytest.fixture(scope="module")
+def runs():
+    """An attention and a pooling reader trained as in the chapter, smaller."""
+    settings = dict(n_pairs=6, n_keys=12, n_values=4)
+    train_set = associative_recall(1000, seed=10, **settings)
+    test_set = held_out(associative_recall(500, seed=11, **settings), train_set)
+    out = {}
+    for name, reader in (("attention", AttentionReader), ("pooling", PoolingReader)):
+        model = reader(12, 4, width=16, seed=0)
+        keep = Snapshots(model, test_set=test_set, steps=STEPS)
+        train(model, train_set, test_set, steps=200, eval_every=40, progress=False, callback=keep)
+        out[name] = keep
+    return out, {name: value[:1] for name, value in test_set.items()}
+
+
+@pytest.fixture()
+def explorer(runs):
+    snapshots, example = runs
+    return training_explorer(snapshots, example, step=0)
+
+
+def test_one_picture_per_step_and_reader(explorer):
+    assert explorer.frame_count() == 2 * (len(STEPS) + 1) <= 60
+    assert explorer.controls["step"].description == "Training step"
+    assert explorer.controls["model"].description == "Reader"
+    assert [label for label, _ in explorer.controls["step"].options] == ["0", "40", "80", "200"]
+    assert explorer.state["model"] == "attention" and explorer.state["step"] == 0
+
+
+def test_training_moves_the_attention_weights_and_the_picture(explorer, runs):
+    snapshots, example = runs
+    before_png, before = explorer.displayed_png(), explorer.state["weights"].copy()
+    queried = explorer.state["queried_pair"]
+    assert queried == 6 - example["distance"][0]
+    explorer.controls["step"].value = 200
+    after = explorer.state["weights"]
+    assert after[queried] > 0.6 > before[queried]
+    assert explorer.state["prediction"] == explorer.state["answer"] == example["labels"][0]
+    assert explorer.state["test_accuracy"] == snapshots["attention"].test_accuracy[200] > 0.95
+    assert explorer.displayed_png() != before_png
+    assert "at training step 200" in explorer.displayed_picture().value  # the alt text follows
+    assert_allclose(after.sum(), 1.0)
+    assert_allclose(explorer.state["probabilities"].sum(), 1.0)
+
+
+def test_the_pooling_reader_weights_every_pair_alike(explorer):
+    attention_png = explorer.displayed_png()
+    explorer.controls["model"].value = "pooling"
+    assert explorer.displayed_png() != attention_png
+    for step in (0,) + STEPS:
+        explorer.controls["step"].value = step
+        assert_allclose(explorer.state["weights"], np.full(6, 1 / 6))
+    assert "The pooling reader at training step 200" in explorer.displayed_picture().value
+    assert "0.17, " in explorer.displayed_picture().value
+
+
+def test_every_picture_differs(explorer):
+    pictures = set()
+    for model in ("attention", "pooling"):
+        for step in (0,) + STEPS:
+            explorer.controls["model"].value = model
+            explorer.controls["step"].value = step
+            pictures.add(explorer.displayed_png())
+    assert len(pictures) == explorer.frame_count()
+
+
+def test_pair_labels():
+    example = {"keys": np.array([[11, 0]]), "values": np.array([[3, 0]])}
+    assert pair_labels(example) == ["L→3", "A→0"]
+    assert pair_labels(example, ["x"] * 12) == ["x→3", "x→0"]
+    assert KEY_NAMES[:3] == ("A", "B", "C")
+    with pytest.raises(ValueError, match="one example"):
+        pair_labels({"keys": np.zeros((2, 3), int), "values": np.zeros((2, 3), int)})
+
+
+def test_bad_arguments_are_refused(runs):
+    snapshots, example = runs
+    with pytest.raises(ValueError, match="at least one"):
+        training_explorer({}, example)
+    with pytest.raises(ValueError, match="not one of the recorded steps"):
+        training_explorer(snapshots, example, step=7)
+    with pytest.raises(ValueError, match="is not one of"):
+        training_explorer(snapshots, example, model="recurrent")
+    two = {name: value[:2] for name, value in associative_recall(2, n_pairs=6, n_keys=12,
+                                                                  n_values=4).items()}
+    with pytest.raises(ValueError, match="one example"):
+        training_explorer(snapshots, two)
+    other = Snapshots(AttentionReader(12, 4, width=4), test_set=two)
+    with pytest.raises(ValueError, match="same steps"):
+        training_explorer({"attention": snapshots["attention"], "other": other}, example)
+    with pytest.raises(ValueError, match="without a test_set"):
+        training_explorer({"a": Snapshots(AttentionReader(12, 4, width=4))}, example)
+    many = Snapshots(test_set=two)
+    for step in range(31):
+        many.record(step, AttentionReader(12, 4, width=4))
+    with pytest.raises(ValueError, match="more than 60 pictures"):
+        training_explorer({"a": many, "b": many}, example)
+
+
+def test_accuracy_bars_show_mean_spread_and_runs():
+    runs = {"attention": [[1.0, 1.0], [1.0, 0.98]], "pooling": [[0.45, 0.46], [0.43, 0.48]]}
+    ax = accuracy_bars(new_figure().add_subplot(), ["content", "position"], runs, chance=0.25)
+    heights = [bar.get_height() for bar in ax.patches]
+    assert_allclose(heights, [1.0, 0.99, 0.44, 0.47])
+    assert [t.get_text() for t in ax.texts] == ["1.00", "0.99", "0.44", "0.47"]
+    whiskers = ax.collections[1].get_segments()  # pooling: lowest to highest run
+    assert_allclose([seg[:, 1] for seg in whiskers], [[0.43, 0.45], [0.46, 0.48]])
+    with pytest.raises(ValueError, match=r"must be \(n_runs, 2\)"):
+        accuracy_bars(new_figure().add_subplot(), ["a", "b"], {"x": [[1.0, 2.0, 3.0]]})
+
+
+def test_paired_bars_star_the_right_answers():
+    ax = paired_bars(new_figure().add_subplot(), [0.1, 0.2, 0.7], [0.7, 0.2, 0.1], ["0", "1", "2"],
+                     correct=(2, 0))
+    assert len(ax.patches) == 6
+    stars = [t for t in ax.texts if t.get_text() == "★"]
+    assert [round(s.get_position()[0], 1) for s in stars] == [1.8, 0.2]
+    with pytest.raises(ValueError, match="vectors of one length"):
+        paired_bars(new_figure().add_subplot(), [0.5, 0.5], [1.0])

@@ -1,0 +1,222 @@
+"""Chapter 9's explorer (shift every position by an offset) and its figures."""
+
+import numpy as np
+import pytest
+
+import attn_core as ac
+from attn_core import positions as pos
+from attn_core.experiments.data import embed_tokens
+from attn_core.plot import new_figure
+from attn_core.plot.positions import position_heatmap, rotated_pair
+from attn_core.widgets.positions import (
+    ENCODINGS,
+    OFFSETS,
+    SENTENCE,
+    encoded_weights,
+    position_offset_explorer,
+)
+
+D_MODEL, D_K, SEED = 8, 4, 7
+
+
+def setup(seed=SEED):
+    """The explorer's default projections and tables, drawn as its docstring says."""
+    rng = np.random.default_rng(seed)
+    w_q = rng.standard_normal((D_MODEL, D_K)) / np.sqrt(D_MODEL)
+    w_k = rng.standard_normal((D_MODEL, D_K)) / np.sqrt(D_MODEL)
+    rel_keys = rng.standard_normal((5, D_K))
+    table = pos.learned_position_table(16, D_MODEL, seed=seed + 1, std=1.0)
+    return embed_tokens(list(SENTENCE), D_MODEL), w_q, w_k, rel_keys, table
+
+
+@pytest.fixture(scope="module")
+def explorer():
+    return position_offset_explorer()
+
+
+@pytest.fixture
+def fresh(explorer):
+    """The module's explorer, put back to its starting controls after the test."""
+    yield explorer
+    explorer.controls["offset"].value = 0
+    explorer.controls["encoding"].value = "sinusoidal"
+
+
+def weights(encoding, offset, seed=SEED):
+    x, w_q, w_k, rel_keys, table = setup(seed)
+    return encoded_weights(x, w_q, w_k, encoding, offset + np.arange(len(SENTENCE)),
+                           learned_table=table, rel_keys=rel_keys)
+
+
+# ------------------------------------------------------------------ the maths behind it
+def test_each_encoding_is_the_attn_core_computation():
+    x, w_q, w_k, rel_keys, table = setup()
+    n = len(SENTENCE)
+    q, k = x @ w_q, x @ w_k
+    p = pos.sinusoidal_positions(n, D_MODEL)
+    expected = {
+        "none": ac.scaled_dot_product_attention(q, k, k)[1],
+        "sinusoidal": ac.scaled_dot_product_attention((x + p) @ w_q, (x + p) @ w_k, k)[1],
+        "learned": ac.scaled_dot_product_attention((x + table[:n]) @ w_q, (x + table[:n]) @ w_k, k)[1],
+        "relative": pos.relative_position_attention(q, k, k, rel_keys)[1],
+        "rope": ac.scaled_dot_product_attention(pos.rotary_embedding(q), pos.rotary_embedding(k), k)[1],
+        "alibi": ac.scaled_dot_product_attention(q, k, k, bias=pos.alibi_bias(n, n_heads=8)[0])[1],
+    }
+    for name, a in expected.items():
+        got = encoded_weights(x, w_q, w_k, name, np.arange(n), learned_table=table, rel_keys=rel_keys)
+        np.testing.assert_allclose(got, a, atol=1e-12, err_msg=name)
+        np.testing.assert_allclose(got.sum(axis=1), 1.0)
+
+
+def test_sinusoidal_by_a_plain_loop():
+    """Row i of the weights: softmax over j of (x_i + P_i) W_Q . (x_j + P_j) W_K / 2."""
+    x, w_q, w_k, _, _ = setup()
+    offset, n = 5, len(SENTENCE)
+    got = weights("sinusoidal", offset)
+    for i in range(n):
+        p_i = [np.sin((offset + i) * 10000 ** (-2 * (c // 2) / D_MODEL) + (c % 2) * np.pi / 2)
+               for c in range(D_MODEL)]  # cos(a) = sin(a + pi/2)
+        scores = []
+        for j in range(n):
+            p_j = [np.sin((offset + j) * 10000 ** (-2 * (c // 2) / D_MODEL) + (c % 2) * np.pi / 2)
+                   for c in range(D_MODEL)]
+            scores.append(((x[i] + p_i) @ w_q) @ ((x[j] + p_j) @ w_k) / np.sqrt(D_K))
+        e = np.exp(np.array(scores) - max(scores))
+        np.testing.assert_allclose(got[i], e / e.sum(), atol=1e-12)
+
+
+@pytest.mark.parametrize("encoding", ["relative", "rope", "alibi"])
+def test_relative_encodings_ignore_a_common_offset(encoding):
+    base = weights(encoding, 0)
+    for offset in (1, 3, 16, 256, 10_000):
+        np.testing.assert_allclose(weights(encoding, offset), base, atol=1e-12)
+
+
+@pytest.mark.parametrize("encoding", ["sinusoidal", "learned"])
+def test_absolute_encodings_change_with_the_offset(encoding):
+    base = weights(encoding, 0)
+    for offset in (1, 8):
+        assert np.abs(weights(encoding, offset) - base).max() > 0.05
+
+
+def test_learned_table_has_no_rows_past_its_end():
+    assert weights("learned", 8) is not None  # positions 8 .. 15: the last rows
+    assert weights("learned", 9) is None  # position 16 does not exist
+
+
+def test_encoded_weights_refuses_bad_input():
+    x, w_q, w_k, rel_keys, table = setup()
+    with pytest.raises(ValueError, match="unknown encoding 'absolute'"):
+        encoded_weights(x, w_q, w_k, "absolute", np.arange(8))
+    with pytest.raises(ValueError, match=r"one entry per token, shape \(8,\)"):
+        encoded_weights(x, w_q, w_k, "rope", np.arange(7))
+    with pytest.raises(ValueError, match="consecutive positions"):
+        encoded_weights(x, w_q, w_k, "alibi", np.arange(8) * 2)
+    with pytest.raises(ValueError, match="needs learned_table"):
+        encoded_weights(x, w_q, w_k, "learned", np.arange(8))
+    with pytest.raises(ValueError, match="needs rel_keys"):
+        encoded_weights(x, w_q, w_k, "relative", np.arange(8))
+
+
+# ------------------------------------------------------------------------ the explorer
+def test_default_state(explorer):
+    assert explorer.frame_count() == len(OFFSETS) * len(ENCODINGS) <= 60
+    state = explorer.state
+    assert state["encoding"] == "sinusoidal" and state["offset"] == 0 and state["max_change"] == 0.0
+    np.testing.assert_array_equal(state["positions"], np.arange(8))
+    np.testing.assert_allclose(state["weights"], weights("sinusoidal", 0), atol=1e-12)
+    assert explorer.controls["offset"].description == "Offset added to every position"
+    assert explorer.controls["encoding"].description == "Encoding"
+
+
+def test_explicit_projections_and_tables_give_the_same_maps():
+    x, w_q, w_k, rel_keys, table = setup()
+    ex = position_offset_explorer(SENTENCE, w_q, w_k, rel_keys=rel_keys, learned_table=table)
+    ex.controls["encoding"].value = "relative"
+    np.testing.assert_allclose(ex.state["weights"], weights("relative", 0), atol=1e-12)
+
+
+def test_offset_slider_changes_the_sinusoidal_map(fresh):
+    png = fresh.displayed_png()
+    fresh.controls["offset"].value = 8
+    assert fresh.state["offset"] == 8
+    np.testing.assert_array_equal(fresh.state["positions"], 8 + np.arange(8))
+    np.testing.assert_allclose(fresh.state["weights"], weights("sinusoidal", 8), atol=1e-12)
+    expected_change = np.abs(weights("sinusoidal", 8) - weights("sinusoidal", 0)).max()
+    assert fresh.state["max_change"] == pytest.approx(expected_change) and expected_change > 0.01
+    assert fresh.displayed_png() != png
+    alt = fresh.displayed_picture().value
+    assert "positions 8 to 15 (offset 8)" in alt and f"largest {expected_change:.2g}" in alt
+
+
+def test_encoding_slider_shows_no_change_for_rope(fresh):
+    fresh.controls["offset"].value = 16
+    png = fresh.displayed_png()
+    fresh.controls["encoding"].value = "rope"
+    assert fresh.state["encoding"] == "rope"
+    assert fresh.state["max_change"] < 1e-12
+    assert fresh.displayed_png() != png
+    alt = fresh.displayed_picture().value
+    assert "rotary (RoPE)" in alt and "nothing moved" in alt
+    row = fresh.state["weights"][4]
+    assert f"the {row[0]:.2f}, cat {row[1]:.2f}" in alt
+
+
+def test_learned_table_past_its_end_says_so(fresh):
+    fresh.controls["encoding"].value = "learned"
+    fresh.controls["offset"].value = 8
+    assert fresh.state["weights"] is not None
+    png = fresh.displayed_png()
+    fresh.controls["offset"].value = 16
+    assert fresh.state["weights"] is None and fresh.state["max_change"] is None
+    assert fresh.displayed_png() != png
+    assert "has only 16 rows" in fresh.displayed_picture().value
+
+
+def test_every_frame_differs(explorer):
+    pictures = {frame.value for row in explorer.frames for frame in row}
+    assert len(pictures) == explorer.frame_count()
+
+
+def test_play_button_steps_through_the_offsets(explorer):
+    assert explorer.play.max == len(OFFSETS) - 1 and explorer.play.value == 0
+
+
+def test_bad_arguments_are_refused():
+    with pytest.raises(ValueError, match="2 to 12 tokens"):
+        position_offset_explorer(["only"])
+    with pytest.raises(ValueError, match="query must be a token index"):
+        position_offset_explorer(query=8)
+    with pytest.raises(ValueError, match=r"w_q must have shape \(d_model=8, d_k\), got \(5, 4\)"):
+        position_offset_explorer(SENTENCE, np.ones((5, 4)), np.ones((5, 4)))
+    with pytest.raises(ValueError, match="learned_table must have shape"):
+        position_offset_explorer(learned_table=np.ones((16, 3)))
+    with pytest.raises(ValueError, match="fewer than the 8 tokens"):
+        position_offset_explorer(learned_table=np.ones((4, 8)))
+    with pytest.raises(TypeError):
+        position_offset_explorer("the cat sat")
+
+
+# -------------------------------------------------------------------------- the figures
+def test_position_heatmap_labels_round_indices():
+    fig = new_figure()
+    ax = position_heatmap(fig.add_subplot(), np.zeros((64, 32)), xlabel="dimension", ylabel="position")
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["0", "20", "40", "60"]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["0", "10", "20", "30"]
+    assert len(fig.axes) == 2  # the map and its colour bar
+    with pytest.raises(ValueError, match="two-dimensional"):
+        position_heatmap(fig.add_subplot(), np.zeros(5), xlabel="", ylabel="")
+
+
+def test_rotated_pair_marks_the_angle_between_the_arrows():
+    fig = new_figure()
+    q, k = np.array([0.0, 2.0]), np.array([1.0, 0.0])
+    ax = rotated_pair(fig.add_subplot(), q, k, query_label="q at 1", key_label="k at 3")
+    assert ax.texts[-1].get_text() == "1.57 rad"
+    assert [t.get_text() for t in ax._attn_arrows["texts"]] == ["k at 3", "q at 1"]
+    # rotating both by the same angle keeps the angle between them
+    turn = np.array([[np.cos(1.0), np.sin(1.0)], [-np.sin(1.0), np.cos(1.0)]])
+    ax2 = rotated_pair(new_figure().add_subplot(), q @ turn, k @ turn)
+    assert ax2.texts[-1].get_text() == "1.57 rad"
+    with pytest.raises(ValueError, match="2-D vectors"):
+        rotated_pair(fig.add_subplot(), [1.0, 0.0, 0.0], [1.0, 0.0])

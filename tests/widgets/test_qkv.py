@@ -1,0 +1,142 @@
+"""The kernel-width explorer (chapter 2) and its figures, driven without a browser."""
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose, assert_array_equal
+
+import attn_core as ac
+from attn_core.experiments.qkv import regression_data
+from attn_core.plot import new_figure
+from attn_core.plot.qkv import (
+    error_versus_bandwidth,
+    kernel_weights_heatmap,
+    regression_panel,
+)
+from attn_core.widgets.qkv import BANDWIDTHS, kernel_width_explorer
+
+
+@pytest.fixture(scope="module")
+def explorer():
+    return kernel_width_explorer()
+
+
+def _reset(ex):
+    ex.controls["kernel"].value = "gaussian"
+    ex.controls["bandwidth"].value = 0.2
+
+
+def test_starts_at_a_middle_width_with_one_picture_per_combination(explorer):
+    _reset(explorer)
+    assert explorer.frame_count() == 2 * len(BANDWIDTHS) <= 60
+    state = explorer.state
+    assert state["bandwidth"] == 0.2 and state["kernel"] == "gaussian"
+    x, y = regression_data(40, seed=1)
+    pred, w = ac.nadaraya_watson(np.linspace(0, 5, 51), x, y, bandwidth=0.2)
+    assert_allclose(state["weights"], w)
+    assert_allclose(state["prediction"], pred)
+    assert_allclose(state["weights"].sum(axis=1), 1.0)
+    assert [o[0] for o in explorer.controls["bandwidth"].options][:3] == ["0.01", "0.02", "0.05"]
+
+
+def test_moving_the_width_changes_state_and_picture(explorer):
+    _reset(explorer)
+    before_png, before = explorer.displayed_png(), dict(explorer.state)
+
+    explorer.controls["bandwidth"].value = 0.01  # narrow: a hard lookup of the nearest point
+    narrow_png = explorer.displayed_png()
+    assert narrow_png != before_png
+    assert explorer.state["largest_weight"] > 0.99
+    assert explorer.state["effective_points"] < 1.3 < before["effective_points"]
+    x, y = explorer.state["x_train"], explorer.state["y_train"]
+    nearest = np.abs(explorer.state["x_query"][:, None] - x[None, :]).argmin(axis=1)
+    assert (explorer.state["weights"].argmax(axis=1) == nearest).all()
+
+    explorer.controls["bandwidth"].value = 10.0  # wide: every query gets the average
+    assert explorer.displayed_png() not in (before_png, narrow_png)
+    assert_allclose(explorer.state["prediction"], y.mean(), atol=0.05)
+    assert explorer.state["effective_points"] > 39
+    assert "sigma = 10" in explorer.displayed_picture().value
+
+
+def test_held_out_error_is_u_shaped(explorer):
+    _reset(explorer)
+    errors = {}
+    for sigma in (0.01, 0.2, 10.0):
+        explorer.controls["bandwidth"].value = sigma
+        errors[sigma] = explorer.state["heldout_error"]
+    assert errors[0.2] < errors[0.01] and errors[0.2] < errors[10.0]
+    assert f"{errors[10.0]:.3f}" in explorer.displayed_picture().value  # the alt text has it
+
+
+def test_boxcar_leaves_empty_rows_as_zeros(explorer):
+    _reset(explorer)
+    gaussian_png = explorer.displayed_png()
+    explorer.controls["kernel"].value = "boxcar"
+    assert explorer.state["kernel"] == "boxcar"
+    assert explorer.displayed_png() != gaussian_png
+    explorer.controls["bandwidth"].value = 0.05
+    state = explorer.state
+    empty = state["weights"].sum(axis=1) == 0
+    assert state["empty_queries"] == empty.sum() > 0
+    assert_array_equal(state["prediction"][empty], 0.0)
+    assert not np.isnan(state["weights"]).any()
+    row = state["weights"][~empty][0]
+    assert_allclose(row[row > 0], 1 / (row > 0).sum())  # a plain average of the neighbours
+    assert "have no training point within the window" in explorer.displayed_picture().value
+
+
+def test_every_picture_differs(explorer):
+    pictures = set()
+    for kernel in ("gaussian", "boxcar"):
+        for sigma in BANDWIDTHS[:-1]:  # boxcar at 5 and 10 both cover every point: same picture
+            explorer.controls["kernel"].value = kernel
+            explorer.controls["bandwidth"].value = sigma
+            pictures.add(explorer.displayed_png())
+    assert len(pictures) == 2 * (len(BANDWIDTHS) - 1)
+
+
+def test_a_width_off_the_slider_is_refused():
+    with pytest.raises(ValueError, match="bandwidth must be one of"):
+        kernel_width_explorer(bandwidth=0.25)
+
+
+def test_heatmap_labels_ticks_with_x_values_and_updates_in_place():
+    fig = new_figure()
+    ax = fig.add_subplot()
+    xq, xk = np.linspace(0, 5, 51), np.sort(np.random.default_rng(0).uniform(0, 5, 40))
+    w1 = ac.nadaraya_watson(xq, xk, xk, bandwidth=0.1)[1]
+    kernel_weights_heatmap(ax, w1, xq, xk)
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["0.0", "1.0", "2.0", "3.0", "4.0", "5.0"]
+    assert not ax.texts  # too many cells for numbers
+    image = ax.images[0]
+    w2 = ac.nadaraya_watson(xq, xk, xk, bandwidth=1.0)[1]
+    kernel_weights_heatmap(ax, w2, xq, xk, title="wide")
+    assert list(ax.images) == [image]
+    assert_allclose(image.get_array(), w2)
+    assert [t.get_text() for t in ax.get_yticklabels()][1] == "1.0"  # ticks kept
+    assert ax.get_title() == "wide"
+    with pytest.raises(ValueError, match="must be \\(n_q, n_k\\)"):
+        kernel_weights_heatmap(fig.add_subplot(), w1[:, :3], xq, xk)
+
+
+def test_regression_panel_moves_only_the_prediction():
+    fig = new_figure()
+    ax = regression_panel(fig.add_subplot(), [0, 1, 2], [0, 1, 0], [0, 1, 2], [0, 0.5, 0],
+                          true_curve=[0, 1, 0])
+    n_lines = len(ax.lines)
+    regression_panel(ax, [0, 1, 2], [0, 1, 0], [0, 1, 2], [1, 1, 1], title="flat")
+    assert len(ax.lines) == n_lines == 2
+    assert ax.lines[-1].get_ydata().tolist() == [1.0, 1.0, 1.0]
+    assert ax.get_title() == "flat"
+    with pytest.raises(ValueError, match="must match x_curve"):
+        regression_panel(fig.add_subplot(), [0], [0], [0, 1], [0])
+
+
+def test_error_curve_marks_the_best_width():
+    fig = new_figure()
+    ax = error_versus_bandwidth(fig.add_subplot(), [0.1, 1, 10], {"held out": [2, 1, 3], "training": [0, 1, 3]},
+                                best=(1.0, 1.0), floor=0.5)
+    assert ax.get_xscale() == "log"
+    assert "best $\\sigma$ = 1" in [t.get_text() for t in ax.texts]
+    with pytest.raises(ValueError, match="has shape"):
+        error_versus_bandwidth(fig.add_subplot(), [0.1, 1], {"held out": [1, 2, 3]})

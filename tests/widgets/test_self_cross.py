@@ -1,0 +1,136 @@
+"""Chapter 6's explorer (a learned alignment by task and training step) and its figures."""
+
+import html
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose
+
+from attn_core.experiments.self_cross import TASKS, train_aligner
+from attn_core.plot import new_figure
+from attn_core.plot.self_cross import accuracy_curves, alignment_map
+from attn_core.widgets.self_cross import alignment_training_explorer
+
+STEPS = (0, 10, 20, 40, 80)
+
+
+@pytest.fixture(scope="module")
+def runs():
+    return {task: train_aligner(task, steps=80, record_at=STEPS, seed=1) for task in TASKS}
+
+
+@pytest.fixture(scope="module")
+def explorer(runs):
+    return alignment_training_explorer(runs, task="reverse", step=20)
+
+
+@pytest.fixture
+def fresh(explorer):
+    yield explorer
+    explorer.controls["task"].value = "reverse"
+    explorer.controls["step"].value = 20
+
+
+def test_frames_and_starting_state(explorer, runs):
+    assert explorer.frame_count() == 3 * len(STEPS)
+    state = explorer.state
+    assert state["task"] == "reverse" and state["step"] == 20
+    run = runs["reverse"]
+    assert_allclose(state["weights"], run.snapshots[2][0])
+    assert state["alignment"].tolist() == [5, 4, 3, 2, 1, 0]
+    assert state["target"] == state["source"][::-1]
+    assert state["alignment_accuracy"] == run.alignment_accuracy[2]
+
+
+def test_training_step_slider_changes_state_and_picture(fresh, runs):
+    before_png = fresh.displayed_png()
+    fresh.controls["step"].value = 80
+    assert fresh.state["step"] == 80
+    assert_allclose(fresh.state["weights"], runs["reverse"].snapshots[-1][0])
+    assert fresh.state["alignment_accuracy"] == 1.0
+    assert (fresh.state["read"] == fresh.state["alignment"]).all()
+    assert fresh.displayed_png() != before_png
+    alt = html.unescape(fresh.displayed_picture().value)
+    assert "after 80 training steps" in alt and "alignment accuracy 1.00" in alt
+    w = fresh.state["weights"]
+    first = fresh.state["target"][0]
+    assert f"{first} reads {first} (position 6) with {w[0, 5]:.2f}" in alt
+
+
+def test_task_slider_changes_state_and_picture(fresh, runs):
+    before_png = fresh.displayed_png()
+    fresh.controls["task"].value = "swap pairs"
+    assert fresh.state["task"] == "swap pairs"
+    assert fresh.state["alignment"].tolist() == [1, 0, 3, 2, 5, 4]
+    assert_allclose(fresh.state["weights"], runs["swap pairs"].snapshots[2][0])
+    assert fresh.state["source"] == [fresh.state["target"][i] for i in [1, 0, 3, 2, 5, 4]]
+    assert fresh.displayed_png() != before_png
+    assert "swap pairs model after 20 training steps" in html.unescape(fresh.displayed_picture().value)
+
+
+def test_untrained_rows_that_miss_say_where_they_should_read(fresh):
+    fresh.controls["step"].value = 0
+    state = fresh.state
+    misses = [t for t in range(6) if state["read"][t] != state["alignment"][t]]
+    assert misses  # the untrained map is wrong somewhere
+    alt = html.unescape(fresh.displayed_picture().value)
+    assert f"should read position {state['alignment'][misses[0]] + 1}" in alt
+
+
+def test_every_frame_differs(explorer):
+    pictures = {frame.value for row in explorer.frames for frame in row}
+    assert len(pictures) == 3 * len(STEPS)
+
+
+def test_bad_arguments_are_refused(runs):
+    with pytest.raises(ValueError, match="at least one training run"):
+        alignment_training_explorer({})
+    odd = train_aligner("copy", steps=10, record_at=(0, 10), seed=1)
+    with pytest.raises(ValueError, match="same training steps"):
+        alignment_training_explorer({"reverse": runs["reverse"], "copy": odd})
+    with pytest.raises(ValueError, match="probe must be"):
+        alignment_training_explorer(runs, probe=4)
+    with pytest.raises(ValueError, match="task must be one of"):
+        alignment_training_explorer(runs, task="sort")
+    with pytest.raises(ValueError, match="step must be one of the recorded steps"):
+        alignment_training_explorer(runs, step=7)
+
+
+def test_alignment_map_outlines_and_relabels_in_place():
+    fig = new_figure()
+    ax = fig.add_subplot()
+    w = np.full((2, 3), 1 / 3)
+    alignment_map(ax, w, source_tokens=["a", "b", "c"], target_tokens=["c", "a"], alignment=[2, 0])
+    boxes = ax._attn_alignment_boxes
+    assert [b.get_x() for b in boxes] == [1.5, -0.5] and all(b.get_visible() for b in boxes)
+    image = ax.images[0]
+    alignment_map(ax, w, source_tokens=["x", "y", "z"], target_tokens=["y", "z"], alignment=[1, 2])
+    assert list(ax.images) == [image] and ax._attn_alignment_boxes is boxes
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["x", "y", "z"]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["y", "z"]
+    alignment_map(ax, w, source_tokens=["x", "y", "z"], target_tokens=["y", "z"])
+    assert not any(b.get_visible() for b in boxes)
+    with pytest.raises(ValueError, match="one entry per row"):
+        alignment_map(ax, w, source_tokens=["x", "y", "z"], target_tokens=["y", "z"], alignment=[0])
+
+
+def test_accuracy_curves_update_in_place():
+    ax = new_figure().add_subplot()
+    accuracy_curves(ax, [0, 10, 20], {"alignment": [0.1, 0.5, 1.0], "symbol": [0.1, 0.3, 0.9]}, current_step=10)
+    lines = list(ax.lines)
+    accuracy_curves(ax, [0, 10, 20], {"alignment": [0.2, 0.6, 1.0], "symbol": [0.1, 0.4, 1.0]}, current_step=20)
+    assert list(ax.lines) == lines
+    assert lines[0].get_ydata().tolist() == [0.2, 0.6, 1.0]
+    assert lines[2].get_xdata() == [20, 20]  # the marker
+
+
+def test_alignment_map_redrawn_with_a_new_shape_keeps_its_outlines_and_labels():
+    ax = new_figure().add_subplot()
+    alignment_map(ax, np.eye(2), source_tokens=["a", "b"], target_tokens=["a", "b"], alignment=[0, 1])
+    alignment_map(ax, np.full((3, 3), 1 / 3), source_tokens=["a", "b", "c"],
+                  target_tokens=["c", "b", "a"], alignment=[2, 1, 0])
+    boxes = ax._attn_alignment_boxes
+    assert len(boxes) == 3 and all(box in ax.patches for box in boxes)
+    assert [b.get_x() for b in boxes] == [1.5, 0.5, -0.5]
+    assert [t.get_rotation() for t in ax.get_xticklabels()] == [0.0, 0.0, 0.0]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["c", "b", "a"]

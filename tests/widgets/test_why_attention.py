@@ -1,0 +1,123 @@
+"""Chapter 1 (why attention): the selectivity explorer and the chapter's figure functions."""
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose
+
+from attn_core.experiments.why_attention import key_value_memory
+from attn_core.plot import new_figure
+from attn_core.plot.why_attention import answer_bars, retrieval_error_plot
+from attn_core.widgets.why_attention import (
+    ITEM_NAMES,
+    SELECTIVITIES,
+    selectivity_explorer,
+)
+
+
+@pytest.fixture(scope="module")
+def memory():
+    return key_value_memory(len(ITEM_NAMES), 4, seed=0)
+
+
+@pytest.fixture()
+def explorer():
+    return selectivity_explorer()
+
+
+def attention_answer_loop(keys, values, item, beta):
+    """The answer written out with plain Python loops, to compare against the explorer."""
+    scores = [sum(a * b for a, b in zip(keys[item], key)) for key in keys]
+    exps = [np.exp(beta * (s - max(scores))) for s in scores]
+    return sum(e * v for e, v in zip(exps, values)) / sum(exps)
+
+
+def test_one_picture_per_item_and_selectivity(explorer):
+    assert explorer.frame_count() == len(ITEM_NAMES) * len(SELECTIVITIES) <= 60
+    assert [label for label, _ in explorer.controls["item"].options] == list(ITEM_NAMES)
+    assert explorer.controls["item"].description == "Item asked for"
+    assert explorer.controls["beta"].description == "Selectivity β"
+    assert explorer.state["name"] == "ada" and explorer.state["beta"] == 2.0
+
+
+def test_state_matches_a_plain_loop(explorer, memory):
+    keys, values = memory
+    for item in (0, 3):
+        for beta in (1.0, 16.0):
+            explorer.controls["item"].value = item
+            explorer.controls["beta"].value = beta
+            assert_allclose(explorer.state["answer"], attention_answer_loop(keys, values, item, beta))
+            assert_allclose(explorer.state["weights"].sum(), 1.0)
+            assert explorer.state["truth"] == values[item]
+
+
+def test_beta_zero_averages_and_large_beta_looks_up(explorer, memory):
+    keys, values = memory
+    before_png, before = explorer.displayed_png(), explorer.state["weights"].copy()
+    explorer.controls["beta"].value = 0.0
+    assert_allclose(explorer.state["weights"], np.full(len(ITEM_NAMES), 1 / len(ITEM_NAMES)))
+    assert_allclose(explorer.state["answer"], values.mean())
+    assert not np.allclose(explorer.state["weights"], before)
+    assert explorer.displayed_png() != before_png
+    assert "ada 0.17, ben 0.17" in explorer.displayed_picture().value  # the alt text follows
+
+    explorer.controls["beta"].value = max(SELECTIVITIES)
+    for item in range(len(ITEM_NAMES)):
+        explorer.controls["item"].value = item
+        assert np.argmax(explorer.state["weights"]) == item
+        assert abs(explorer.state["answer"] - values[item]) < 0.01
+
+
+def test_moving_the_item_changes_state_and_picture(explorer):
+    before_png = explorer.displayed_png()
+    explorer.controls["item"].value = 2
+    assert explorer.state["name"] == "cleo"
+    assert np.argmax(explorer.state["weights"]) == 2
+    assert explorer.displayed_png() != before_png
+    assert "Asking for cleo" in explorer.displayed_picture().value
+
+
+def test_every_picture_differs(explorer):
+    pictures = {explorer.displayed_png()}
+    for item in range(len(ITEM_NAMES)):
+        for beta in SELECTIVITIES:
+            explorer.controls["item"].value = item
+            explorer.controls["beta"].value = beta
+            pictures.add(explorer.displayed_png())
+    assert len(pictures) == len(ITEM_NAMES) * len(SELECTIVITIES)
+
+
+def test_bad_arguments_are_refused():
+    with pytest.raises(ValueError, match="must be one of betas"):
+        selectivity_explorer(beta=3.0)
+    with pytest.raises(ValueError, match=">= 0"):
+        selectivity_explorer(betas=(-1.0, 0.0), beta=0.0)
+    with pytest.raises(ValueError, match="out of range"):
+        selectivity_explorer(item=6)
+
+
+def test_answer_bars_update_in_place():
+    ax = new_figure().add_subplot()
+    answer_bars(ax, [0.5, -0.25, 1.0], ["average", "attention", "truth"], xlim=(-2, 2))
+    bars = list(ax.patches)
+    answer_bars(ax, [-0.5, 0.75, 1.0], ["average", "attention", "truth"], xlim=(-2, 2))
+    assert list(ax.patches) == bars  # the same artists, new widths
+    assert [bar.get_width() for bar in bars] == [-0.5, 0.75, 1.0]
+    assert [t.get_text() for t in ax.texts] == ["-0.50", "+0.75", "+1.00"]
+    assert ax.texts[0].get_horizontalalignment() == "right"
+    assert ax.get_xlim() == (-2.0, 2.0)
+    with pytest.raises(ValueError, match="labels"):
+        answer_bars(new_figure().add_subplot(), [1.0, 2.0], ["one"])
+    with pytest.raises(ValueError, match="vector"):
+        answer_bars(new_figure().add_subplot(), [[1.0]])
+
+
+def test_retrieval_error_plot_draws_one_curve_per_reader():
+    ax = new_figure().add_subplot()
+    retrieval_error_plot(ax, [2, 4, 8], {"average": [1.0, 1.0, 1.0], "attention": [0.0, 0.0, 0.1]},
+                         d_k=4, reference=("predicted", [0.2, 0.4, 0.6]))
+    labels = [line.get_label() for line in ax.get_lines()]
+    assert labels[:3] == ["average", "attention", "predicted"]
+    assert ax.get_xscale() == "log"
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["2", "4", "8"]
+    with pytest.raises(ValueError, match="shape"):
+        retrieval_error_plot(new_figure().add_subplot(), [2, 4], {"average": [1.0]})
