@@ -128,3 +128,50 @@ def index_in(value: Any, n: int, name: str, what: str = "index") -> int:
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral) or not 0 <= value < n:
         raise ValueError(f"{name} must be a {what} in 0..{n - 1}, got {value!r}")
     return int(value)
+
+
+def flag(value: Any, name: str) -> bool:
+    """Return ``value`` if it is ``True`` or ``False``; anything else (``None``, ``"no"``, 0) raises."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False, got {value!r:.40}")
+    return bool(value)
+
+
+def choice(value: Any, options: Any, name: str) -> Any:
+    """Return ``value`` if it is one of ``options``, or raise listing them."""
+    try:
+        ok = value in options
+    except TypeError:  # unhashable value tested against a set or dict
+        ok = False
+    if not ok:
+        listed = ", ".join(repr(o) for o in options)
+        raise ValueError(f"{name} must be one of {listed}; got {value!r:.40}")
+    return value
+
+
+def nonnegative_int(value: Any, name: str) -> int:
+    """Return ``value`` as an int >= 0, or raise naming ``name``."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be a whole number >= 0, got {value!r:.40}")
+    if value < 0:
+        raise ValueError(f"{name} must be >= 0, got {value}")
+    return int(value)
+
+
+def number_in_range(
+    value: Any, name: str, low: float, high: float, *, low_open: bool = False, high_open: bool = False
+) -> float:
+    """Return ``value`` as a float in the interval from ``low`` to ``high``, or raise naming it.
+
+    ``low_open``/``high_open`` exclude the end points: ``number_in_range(b, "beta1", 0, 1,
+    high_open=True)`` accepts ``0 <= b < 1``. NaN and infinities are refused.
+    """
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {value!r:.40}")
+    value = float(value)
+    too_low = value <= low if low_open else value < low
+    too_high = value >= high if high_open else value > high
+    if not np.isfinite(value) or too_low or too_high:
+        interval = ("(" if low_open else "[") + f"{low:g}, {high:g}" + (")" if high_open else "]")
+        raise ValueError(f"{name} must be in {interval}, got {value}")
+    return value
