@@ -7,7 +7,22 @@ Conventions (used by every function):
 
 * row vectors: a sequence is an array ``(..., n, d)``; leading dimensions broadcast;
 * weights are ``(..., n_q, n_k)``: row i is how query i spreads its attention over the keys;
-* masks are boolean, ``True`` = may attend; a query with no allowed key gets zeros, never NaN.
+* masks are boolean, ``True`` = may attend; a query with no allowed key gets zeros, never NaN;
+* ``causal=True`` with fewer queries than keys treats the queries as the LAST ``n_q``
+  positions (aligned bottom-right, as FlashAttention >= 2.1 and a key/value cache do).
+
+Bad input, one rule for the whole library. Every public function checks its arguments once,
+at the door, and raises ``TypeError`` or ``ValueError`` naming the argument and the shape or
+value before any arithmetic: ``None``, strings, booleans, complex or object arrays where
+numbers are meant; empty arrays, wrong ranks and shapes that do not fit together; masks that
+are not boolean or do not broadcast; sizes that are not whole numbers >= 1 (``True`` and
+``2.0`` are not); flags other than ``True``/``False``; unknown option strings; temperatures,
+scales and widths that are <= 0, NaN or infinite. In the data itself, **NaN comes out as
+NaN** (never as a silently finite number), while **an infinity is refused** with a
+``ValueError`` such as ``q (queries) contains inf at index (0, 1)``. The one exception: the
+scores given to a softmax (and an attention ``bias``) may be ``-inf``, meaning weight 0.
+Internally the public functions call private, unchecked kernels (``_name``), so an argument
+is checked once however many functions it passes through.
 
 ``import attn_core as ac`` gives this library and nothing else. Three rings sit on it, each
 imported explicitly, and each imports only the rings below it:
@@ -24,6 +39,7 @@ from attn_core.attention import (
     scaled_dot_product_attention,
     scaled_dot_product_attention_backward,
 )
+from attn_core.fast import fast_scaled_dot_product_attention
 from attn_core.masks import (
     bigbird_mask,
     causal_mask,
@@ -62,6 +78,7 @@ __all__ = [
     "sparsemax",
     "attention_entropy",
     "scaled_dot_product_attention",
+    "fast_scaled_dot_product_attention",
     "scaled_dot_product_attention_backward",
     "attention_mask",
     "tiled_attention",

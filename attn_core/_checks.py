@@ -3,6 +3,20 @@
 Each check runs at a public entry point, before any arithmetic, and raises an error whose
 message names the argument and shows the shapes or dtypes it got. Nothing here is public:
 chapters never need it, and a reader meets these messages only when an input is wrong.
+
+The rules every public function of the library follows:
+
+* data (queries, keys, values, scores, weights, points, tables) is a real array: ``None``,
+  strings, booleans, complex and object arrays raise ``TypeError``; an empty array, the wrong
+  number of dimensions or shapes that do not fit together raise ``ValueError``;
+* NaN in the data comes out as NaN (never as a silently finite number); an infinity raises
+  a ``ValueError`` naming the argument and the index of the first one (:func:`finite_or_nan`).
+  Only scores given to a softmax may be ``-inf``, meaning weight 0, as if masked;
+* sizes are whole numbers (``positive_int``, ``nonnegative_int``; ``True`` and ``2.0`` are
+  not), flags are ``True`` or ``False`` (``flag``; not ``None``, ``0`` or ``"no"``), options
+  are one of a listed set (``choice``), and temperatures, scales and widths are finite and
+  > 0 (``positive_number``);
+* masks are boolean, ``True`` = may attend, and must broadcast to what they mask (``as_mask``).
 """
 
 from __future__ import annotations
@@ -15,25 +29,25 @@ import numpy as np
 __all__: list[str] = []
 
 
-def as_float_array(x: Any, name: str, *, min_ndim: int = 0) -> np.ndarray:
+def as_float_array(
+    x: Any,
+    name: str,
+    *,
+    min_ndim: int = 0,
+    max_ndim: int | None = None,
+    nonempty: bool = False,
+    finite: bool = False,
+    minus_inf_allowed: bool = False,
+) -> np.ndarray:
     """Return ``x`` as a floating-point array, or raise naming ``name``.
 
     Integers (signed or unsigned) become float64, float16 becomes float32, float32 and
     float64 stay as they are. ``None``, strings, objects, booleans and complex numbers are
-    refused with a ``TypeError``; ragged nested lists and too few dimensions with a
-    ``ValueError``.
+    refused with a ``TypeError``; ragged nested lists, too few or too many dimensions and
+    (with ``nonempty=True``) an array with no element with a ``ValueError``. With
+    ``finite=True`` the library's rule for data applies (see :func:`finite_or_nan`).
     """
-    if x is None:
-        raise TypeError(f"{name} must be an array of numbers, got None")
-    if isinstance(x, (str, bytes)):
-        raise TypeError(f"{name} must be an array of numbers, got the string {x!r:.40}")
-    try:
-        arr = np.asarray(x)
-    except ValueError as err:  # ragged nested sequences
-        raise ValueError(
-            f"{name} must be a rectangular array of numbers; its rows have different lengths "
-            f"({err})"
-        ) from None
+    arr = _as_array(x, name, "numbers")
     kind = arr.dtype.kind
     if kind == "b":
         raise TypeError(
@@ -57,6 +71,47 @@ def as_float_array(x: Any, name: str, *, min_ndim: int = 0) -> np.ndarray:
     if arr.ndim < min_ndim:
         what = {1: "a vector (n,)", 2: "a matrix (..., n, d)"}.get(min_ndim, f"{min_ndim} dims")
         raise ValueError(f"{name} must be {what}; got shape {arr.shape}")
+    if max_ndim is not None and arr.ndim > max_ndim:
+        raise ValueError(f"{name} must have at most {max_ndim} dimensions; got shape {arr.shape}")
+    if nonempty and arr.size == 0:
+        raise ValueError(f"{name} must not be empty; got shape {arr.shape}")
+    if finite:
+        finite_or_nan(arr, name, minus_inf_allowed=minus_inf_allowed)
+    return arr
+
+
+def _as_array(x: Any, name: str, what: str) -> np.ndarray:
+    """``x`` as a numpy array; ``None``, a string or a ragged list raises, naming ``name``."""
+    if x is None:
+        raise TypeError(f"{name} must be an array of {what}, got None")
+    if isinstance(x, (str, bytes)):
+        raise TypeError(f"{name} must be an array of {what}, got the string {x!r:.40}")
+    try:
+        return np.asarray(x)
+    except ValueError as err:  # ragged nested sequences
+        raise ValueError(
+            f"{name} must be a rectangular array of {what}; its rows have different lengths ({err})"
+        ) from None
+
+
+def finite_or_nan(arr: np.ndarray, name: str, *, minus_inf_allowed: bool = False) -> np.ndarray:
+    """Return ``arr`` if it holds no infinity, or raise a ``ValueError`` naming ``name`` and where.
+
+    The rule for data throughout the library: **NaN in, NaN out** (a NaN is passed through
+    and comes out as NaN, never as a silently finite number), but **an infinity is refused
+    at the door**, because no result of arithmetic on it is meaningful. The one exception,
+    ``minus_inf_allowed=True``, is for scores fed to a softmax, where ``-inf`` means "weight
+    0", exactly like a masked entry.
+    """
+    bad = np.isposinf(arr) if minus_inf_allowed else np.isinf(arr)
+    if bad.any():
+        index = tuple(int(i) for i in np.argwhere(bad)[0])
+        value = arr[index]
+        raise ValueError(
+            f"{name} contains {'-' if value < 0 else ''}inf at index {index}; "
+            "data must be finite (NaN is passed through as NaN"
+            + (", -inf means weight 0)" if minus_inf_allowed else ")")
+        )
     return arr
 
 
@@ -74,10 +129,20 @@ def positive_number(value: Any, name: str, *, allow_none: bool = False) -> float
 
 def positive_int(value: Any, name: str) -> int:
     """Return ``value`` as an int >= 1, or raise naming ``name``."""
+    return _whole_number(value, name, 1)
+
+
+def nonnegative_int(value: Any, name: str) -> int:
+    """Return ``value`` as an int >= 0, or raise naming ``name``."""
+    return _whole_number(value, name, 0)
+
+
+def _whole_number(value: Any, name: str, minimum: int) -> int:
+    """``value`` as an int >= ``minimum``; booleans and floats such as 2.0 are refused."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be a whole number >= 1, got {value!r:.40}")
-    if value < 1:
-        raise ValueError(f"{name} must be >= 1, got {value}")
+        raise TypeError(f"{name} must be a whole number >= {minimum}, got {value!r:.40}")
+    if value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value}")
     return int(value)
 
 
@@ -149,15 +214,6 @@ def choice(value: Any, options: Any, name: str) -> Any:
     return value
 
 
-def nonnegative_int(value: Any, name: str) -> int:
-    """Return ``value`` as an int >= 0, or raise naming ``name``."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be a whole number >= 0, got {value!r:.40}")
-    if value < 0:
-        raise ValueError(f"{name} must be >= 0, got {value}")
-    return int(value)
-
-
 def number_in_range(
     value: Any, name: str, low: float, high: float, *, low_open: bool = False, high_open: bool = False
 ) -> float:
@@ -175,3 +231,34 @@ def number_in_range(
         interval = ("(" if low_open else "[") + f"{low:g}, {high:g}" + (")" if high_open else "]")
         raise ValueError(f"{name} must be in {interval}, got {value}")
     return value
+
+
+def as_int_array(
+    x: Any, name: str, *, ndim: int | None = None, low: int | None = None, high: int | None = None,
+) -> np.ndarray:
+    """Return ``x`` as an integer array (token ids, labels, indices), or raise naming ``name``.
+
+    ``None``, strings, booleans, floats (even ``2.0``), complex and object arrays raise
+    ``TypeError``; the wrong number of dimensions ``ValueError``; so does an entry outside
+    ``low <= entry < high`` (either bound may be omitted), naming the first such entry.
+    """
+    arr = _as_array(x, name, "whole numbers")
+    if arr.size == 0 and not isinstance(x, np.ndarray) and arr.dtype == np.float64:
+        arr = arr.astype(np.int64)  # an empty list: numpy cannot know it was meant to hold integers
+    if arr.dtype.kind not in "iu":
+        raise TypeError(f"{name} must hold whole numbers (an integer dtype), got dtype {arr.dtype}")
+    if ndim is not None and arr.ndim != ndim:
+        raise ValueError(f"{name} must have {ndim} dimension{'s' if ndim != 1 else ''}; got shape {arr.shape}")
+    if arr.size:
+        bad = np.zeros(arr.shape, dtype=bool)
+        if low is not None:
+            bad |= arr < low
+        if high is not None:
+            bad |= arr >= high
+        if bad.any():
+            index = tuple(int(i) for i in np.argwhere(bad)[0])
+            low_text = "" if low is None else f"{low}.."
+            high_text = "" if high is None else f"{high - 1}"
+            raise ValueError(f"{name} must lie in {low_text or '..'}{high_text}; "
+                             f"got {arr[index]} at index {index}")
+    return arr

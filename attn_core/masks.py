@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike
 
-from attn_core._checks import positive_int
+from attn_core._checks import flag, nonnegative_int, positive_int
 
 __all__ = [
     "causal_mask",
@@ -22,15 +22,21 @@ __all__ = [
 
 
 def causal_mask(n_q: int, n_k: int | None = None) -> np.ndarray:
-    """Query i may attend to key j only if ``j <= i``: no peeking at the future.
+    """Query i may attend to key j only if key j is not after it: no peeking at the future.
+
+    The queries are the LAST ``n_q`` of the ``n_k`` positions (aligned bottom-right, as in
+    FlashAttention >= 2.1 and decoding with a key/value cache): query i stands at position
+    ``n_k - n_q + i`` and may see keys ``j <= n_k - n_q + i``. With ``n_q = n_k`` this is
+    the lower triangle ``j <= i``; with ``n_q < n_k`` it is the last ``n_q`` rows of
+    ``causal_mask(n_k)``; with ``n_q > n_k`` the first ``n_q - n_k`` queries see no key
+    (their attention output is zero).
 
     Parameters
     ----------
     n_q : int
         Number of queries (rows).
     n_k : int, optional
-        Number of keys (columns); defaults to ``n_q``. The mask is aligned top-left: row i
-        allows keys ``0..i`` whatever ``n_k`` is.
+        Number of keys (columns); defaults to ``n_q``.
 
     Returns
     -------
@@ -47,10 +53,27 @@ def causal_mask(n_q: int, n_k: int | None = None) -> np.ndarray:
     array([[1, 0, 0],
            [1, 1, 0],
            [1, 1, 1]])
+    >>> causal_mask(2, 4).astype(int)        # the last two rows of causal_mask(4)
+    array([[1, 1, 1, 0],
+           [1, 1, 1, 1]])
     """
+    return _causal_mask(*_lengths(n_q, n_k))
+
+
+def _lengths(n_q: int, n_k: int | None) -> tuple[int, int]:
+    """``n_q`` and ``n_k`` checked (whole numbers >= 1); ``n_k`` defaults to ``n_q``."""
     n_q = positive_int(n_q, "n_q")
-    n_k = n_q if n_k is None else positive_int(n_k, "n_k")
-    return np.arange(n_k)[None, :] <= np.arange(n_q)[:, None]
+    return n_q, n_q if n_k is None else positive_int(n_k, "n_k")
+
+
+def _causal_mask(n_q: int, n_k: int) -> np.ndarray:
+    """The bottom-right causal mask, without checks: key j <= query position n_k - n_q + i."""
+    return _offsets(n_q, n_k) >= 0  # (n_q, n_k)
+
+
+def _offsets(n_q: int, n_k: int) -> np.ndarray:
+    """How far each key lies behind each query, ``(n_k - n_q + i) - j``, queries aligned at the end."""
+    return np.arange(n_k - n_q, n_k)[:, None] - np.arange(n_k)[None, :]  # (n_q, n_k)
 
 
 def padding_mask(lengths: ArrayLike, n_k: int) -> np.ndarray:
@@ -71,9 +94,9 @@ def padding_mask(lengths: ArrayLike, n_k: int) -> np.ndarray:
     Raises
     ------
     TypeError
-        If ``lengths`` is not integral.
+        If ``lengths`` is not integral (booleans are not), or ``n_k`` not a whole number.
     ValueError
-        If a length is negative or larger than ``n_k``.
+        If ``lengths`` is empty or not a vector, a length is negative or larger than ``n_k``.
 
     Examples
     --------
@@ -84,24 +107,24 @@ def padding_mask(lengths: ArrayLike, n_k: int) -> np.ndarray:
     """
     n_k = positive_int(n_k, "n_k")
     lengths = np.asarray(lengths)
+    if lengths.size == 0:
+        raise ValueError(f"lengths must be a non-empty vector (batch,), got shape {lengths.shape}")
     if lengths.dtype.kind not in "iu":
         raise TypeError(f"lengths must be whole numbers, got dtype {lengths.dtype}")
-    if lengths.ndim != 1:
-        raise ValueError(f"lengths must be a vector (batch,), got shape {lengths.shape}")
+    if lengths.ndim != 1 or lengths.size == 0:
+        raise ValueError(f"lengths must be a non-empty vector (batch,), got shape {lengths.shape}")
     if (lengths < 0).any() or (lengths > n_k).any():
-        raise ValueError(f"every length must lie in 0..n_k={n_k}, got {lengths.tolist()}")
+        raise ValueError(f"every length in lengths must lie in 0..n_k={n_k}, got {lengths.tolist()}")
     return (np.arange(n_k)[None, :] < lengths[:, None])[:, None, :]
 
 
-def _positions(n_q: int, n_k: int | None) -> tuple[int, int, np.ndarray]:
-    """Lengths checked, and the offset ``i - j`` of every (query, key) pair."""
-    n_q = positive_int(n_q, "n_q")
-    n_k = n_q if n_k is None else positive_int(n_k, "n_k")
-    return n_q, n_k, np.arange(n_q)[:, None] - np.arange(n_k)[None, :]  # (n_q, n_k)
+def _checked_offsets(n_q: int, n_k: int | None, causal: bool) -> tuple[np.ndarray, bool]:
+    """Lengths and ``causal`` checked; the offset of every (query, key) pair (see :func:`_offsets`)."""
+    return _offsets(*_lengths(n_q, n_k)), flag(causal, "causal")
 
 
 def sliding_window_mask(n_q: int, n_k: int | None = None, *, window: int, causal: bool = False) -> np.ndarray:
-    """Local attention: query i may attend key j only when ``|i - j| <= window``.
+    """Local attention: query i may attend key j only when they are at most ``window`` apart.
 
     Each query sees a band of ``2 * window + 1`` keys around its own position (with
     ``causal=True``, only itself and the ``window`` keys before it), so the cost grows like
@@ -111,7 +134,8 @@ def sliding_window_mask(n_q: int, n_k: int | None = None, *, window: int, causal
     ----------
     n_q : int
     n_k : int, optional
-        Default ``n_q``.
+        Default ``n_q``. With ``n_q != n_k`` the queries are the last ``n_q`` positions, as
+        in :func:`causal_mask`.
     window : int
         How many neighbours on each side (``>= 1``).
     causal : bool, default False
@@ -139,7 +163,12 @@ def sliding_window_mask(n_q: int, n_k: int | None = None, *, window: int, causal
            [0, 0, 1, 1]])
     """
     window = positive_int(window, "window")
-    _, _, offset = _positions(n_q, n_k)
+    offset, causal = _checked_offsets(n_q, n_k, causal)
+    return _sliding_window_mask(offset, window, causal)
+
+
+def _sliding_window_mask(offset: np.ndarray, window: int, causal: bool) -> np.ndarray:
+    """The band ``|offset| <= window`` (only ``0 <= offset`` when causal), without checks."""
     return (offset >= 0) & (offset <= window) if causal else np.abs(offset) <= window
 
 
@@ -174,8 +203,8 @@ def strided_mask(n: int, *, stride: int, causal: bool = True) -> np.ndarray:
            [0, 1, 1, 1, 1, 0],
            [0, 0, 1, 1, 1, 1]])
     """
-    stride = positive_int(stride, "stride")
-    _, _, offset = _positions(n, None)
+    n, stride = positive_int(n, "n"), positive_int(stride, "stride")
+    offset, causal = _offsets(n, n), flag(causal, "causal")
     distance = offset if causal else np.abs(offset)
     return (distance >= 0) & ((distance < stride) | (distance % stride == 0))
 
@@ -210,11 +239,11 @@ def fixed_mask(n: int, *, block: int, summary: int = 1, causal: bool = True) -> 
            [0, 0, 1, 1, 1, 0],
            [0, 0, 1, 1, 1, 1]])
     """
-    block = positive_int(block, "block")
+    n, block = positive_int(n, "n"), positive_int(block, "block")
     summary = positive_int(summary, "summary")
     if summary > block:
         raise ValueError(f"summary={summary} cannot exceed block={block}")
-    _, _, offset = _positions(n, None)
+    offset, causal = _offsets(n, n), flag(causal, "causal")
     i, j = np.arange(n)[:, None], np.arange(n)[None, :]
     allowed = (i // block == j // block) | (j % block >= block - summary)
     return allowed & (offset >= 0) if causal else allowed
@@ -237,6 +266,7 @@ def bigbird_mask(n: int, *, window: int, n_global: int = 1, n_random: int = 1, s
     n_random : int, default 1
         ``0 <= n_random <= n``.
     seed : int, default 0
+        A whole number >= 0.
 
     Returns
     -------
@@ -249,10 +279,12 @@ def bigbird_mask(n: int, *, window: int, n_global: int = 1, n_random: int = 1, s
     (True, True)
     """
     n = positive_int(n, "n")
+    window = positive_int(window, "window")
     for name, value in [("n_global", n_global), ("n_random", n_random)]:
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not 0 <= value <= n:
+        if nonnegative_int(value, name) > n:
             raise ValueError(f"{name} must be a whole number in 0..n={n}, got {value!r}")
-    allowed = sliding_window_mask(n, window=window)
+    seed = nonnegative_int(seed, "seed")
+    allowed = _sliding_window_mask(_offsets(n, n), window, False)
     allowed[:n_global, :] = True
     allowed[:, :n_global] = True
     rng = np.random.default_rng(seed)

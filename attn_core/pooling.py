@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike
 
-from attn_core._checks import as_float_array, positive_number
+from attn_core._checks import as_float_array, choice, positive_number
 from attn_core.softmax import _softmax
 
 __all__ = ["KERNELS", "kernel_scores", "nadaraya_watson"]
@@ -22,9 +22,7 @@ KERNELS = ("gaussian", "boxcar")
 
 def _as_points(x: ArrayLike, name: str) -> np.ndarray:
     """Points as rows: a vector (n,) becomes (n, 1)."""
-    x = as_float_array(x, name, min_ndim=1)
-    if x.ndim > 2:
-        raise ValueError(f"{name} must be (n,) or (n, d), got shape {x.shape}")
+    x = as_float_array(x, name, min_ndim=1, max_ndim=2, nonempty=True, finite=True)
     return x[:, None] if x.ndim == 1 else x
 
 
@@ -52,6 +50,12 @@ def kernel_scores(
     mask : ndarray of bool, shape (n_q, n_k), or None
         ``True`` = may attend; ``None`` when nothing is masked.
 
+    Raises
+    ------
+    TypeError, ValueError
+        Points that are not numbers, empty, infinite, of more than two dimensions or of
+        different dimensions; ``bandwidth`` not finite and > 0; an unknown ``kernel``.
+
     Examples
     --------
     >>> s, m = kernel_scores([0.0], [0.0, 1.0, 3.0], bandwidth=1.0)
@@ -60,15 +64,23 @@ def kernel_scores(
     >>> kernel_scores([0.0], [0.0, 1.0, 3.0], bandwidth=1.0, kernel="boxcar")[1]
     array([[ True,  True, False]])
     """
-    q, k = _as_points(queries, "queries"), _as_points(keys, "keys")
+    q, k, sigma, kernel = _checked_kernel_arguments(queries, keys, bandwidth, kernel, "queries", "keys")
+    return _kernel_scores(q, k, sigma, kernel)
+
+
+def _checked_kernel_arguments(queries, keys, bandwidth, kernel, queries_name, keys_name):
+    """The door shared by :func:`kernel_scores` and :func:`nadaraya_watson`."""
+    q, k = _as_points(queries, queries_name), _as_points(keys, keys_name)
     if q.shape[1] != k.shape[1]:
         raise ValueError(
-            f"queries and keys must be points of the same dimension: "
-            f"queries {q.shape}, keys {k.shape}"
+            f"{queries_name} and {keys_name} must be points of the same dimension: "
+            f"{queries_name} {q.shape}, {keys_name} {k.shape}"
         )
-    sigma = positive_number(bandwidth, "bandwidth")
-    if kernel not in KERNELS:
-        raise ValueError(f"kernel must be one of {KERNELS}, got {kernel!r}")
+    return q, k, positive_number(bandwidth, "bandwidth"), choice(kernel, KERNELS, "kernel")
+
+
+def _kernel_scores(q: np.ndarray, k: np.ndarray, sigma: float, kernel: str) -> tuple[np.ndarray, np.ndarray | None]:
+    """Scores (and mask) of the kernel, without checks."""
     sq_dist = ((q[:, None, :] - k[None, :, :]) ** 2).sum(-1)  # (n_q, n_k)
     if kernel == "gaussian":
         return -sq_dist / (2 * sigma**2), None
@@ -110,9 +122,9 @@ def nadaraya_watson(
 
     Raises
     ------
-    ValueError
-        ``x_train`` and ``y_train`` of different lengths, points of different dimensions,
-        ``bandwidth`` <= 0, unknown kernel.
+    TypeError, ValueError
+        As :func:`kernel_scores`; ``y_train`` not numeric, empty, infinite, of more than two
+        dimensions, or of another length than ``x_train``.
 
     Examples
     --------
@@ -120,13 +132,13 @@ def nadaraya_watson(
     >>> pred, w
     (array([5.]), array([[0.5, 0.5]]))
     """
-    y = as_float_array(y_train, "y_train", min_ndim=1)
-    k = _as_points(x_train, "x_train")
+    q, k, sigma, kernel = _checked_kernel_arguments(x_query, x_train, bandwidth, kernel, "x_query", "x_train")
+    y = as_float_array(y_train, "y_train", min_ndim=1, max_ndim=2, nonempty=True, finite=True)
     if y.shape[0] != k.shape[0]:
         raise ValueError(
             f"x_train and y_train must have one output per input: x_train has "
             f"{k.shape[0]} points, y_train has shape {y.shape}"
         )
-    scores, allowed = kernel_scores(x_query, k, bandwidth=bandwidth, kernel=kernel)
+    scores, allowed = _kernel_scores(q, k, sigma, kernel)
     weights = _softmax(scores, -1, 1.0, allowed)  # (n_q, n_k)
     return weights @ y, weights

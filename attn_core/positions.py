@@ -7,11 +7,19 @@ function here gives attention a sense of order in one of the ways the literature
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from numpy.typing import ArrayLike
 
-from attn_core._checks import as_float_array, positive_int, positive_number
-from attn_core.attention import scaled_dot_product_attention
+from attn_core._checks import (
+    as_float_array,
+    nonnegative_int,
+    positive_int,
+    positive_number,
+)
+from attn_core.attention import _attention, _checked_qkv_mask
+from attn_core.masks import _lengths
 
 __all__ = [
     "sinusoidal_positions",
@@ -68,6 +76,15 @@ def learned_position_table(n_max: int, d_model: int, *, seed: int = 0, std: floa
     deviation ``std``, as in BERT; Devlin et al., 2019) and training shapes them. A model
     using one cannot represent positions beyond ``n_max``.
 
+    Parameters
+    ----------
+    n_max, d_model : int
+        Whole numbers >= 1.
+    seed : int, default 0
+        A whole number >= 0.
+    std : float, default 0.02
+        Finite and > 0.
+
     Returns
     -------
     ndarray, shape (n_max, d_model)
@@ -79,14 +96,16 @@ def learned_position_table(n_max: int, d_model: int, *, seed: int = 0, std: floa
     """
     n_max, d_model = positive_int(n_max, "n_max"), positive_int(d_model, "d_model")
     std = positive_number(std, "std")
-    return np.random.default_rng(seed).normal(0.0, std, (n_max, d_model))
+    return np.random.default_rng(nonnegative_int(seed, "seed")).normal(0.0, std, (n_max, d_model))
 
 
 def relative_position_index(n_q: int, n_k: int | None = None, *, max_distance: int) -> np.ndarray:
     """Index into a table of ``2 * max_distance + 1`` relative positions (Shaw et al., 2018).
 
     Entry ``[i, j]`` is ``clip(j - i, -max_distance, max_distance) + max_distance``: keys
-    further than ``max_distance`` away share the end rows of the table.
+    further than ``max_distance`` away share the end rows of the table. ``n_q``, ``n_k``
+    are whole numbers >= 1 (``n_k`` defaults to ``n_q``), ``max_distance`` >= 0. Positions
+    count from 0 for queries and keys alike (self-attention).
 
     Examples
     --------
@@ -95,9 +114,11 @@ def relative_position_index(n_q: int, n_k: int | None = None, *, max_distance: i
            [0, 1, 2],
            [0, 0, 1]])
     """
-    n_q = positive_int(n_q, "n_q")
-    n_k = n_q if n_k is None else positive_int(n_k, "n_k")
-    max_distance = positive_int(max_distance, "max_distance")
+    n_q, n_k = _lengths(n_q, n_k)
+    return _relative_position_index(n_q, n_k, nonnegative_int(max_distance, "max_distance"))
+
+
+def _relative_position_index(n_q: int, n_k: int, max_distance: int) -> np.ndarray:
     offset = np.arange(n_k)[None, :] - np.arange(n_q)[:, None]  # (n_q, n_k): j - i
     return np.clip(offset, -max_distance, max_distance) + max_distance
 
@@ -135,30 +156,33 @@ def relative_position_attention(
     output : ndarray, shape (..., n_q, d_v)
     weights : ndarray, shape (..., n_q, n_k)
 
+    Raises
+    ------
+    TypeError, ValueError
+        As :func:`attn_core.scaled_dot_product_attention`; ``rel_keys`` not
+        ``(2 * max_distance + 1, d_k)`` or ``rel_values`` not ``(len(rel_keys), d_v)``.
+
     Examples
     --------
+    >>> from attn_core import scaled_dot_product_attention
     >>> q = k = v = np.eye(3)
     >>> out, w = relative_position_attention(q, k, v, np.zeros((3, 3)))
     >>> bool(np.allclose(out, scaled_dot_product_attention(q, k, v)[0]))   # zero table: plain attention
     True
     """
-    q = as_float_array(q, "q (queries)", min_ndim=2)
-    k = as_float_array(k, "k (keys)", min_ndim=2)
-    v = as_float_array(v, "v (values)", min_ndim=2)
-    rel_keys = as_float_array(rel_keys, "rel_keys", min_ndim=2)
-    if rel_keys.ndim != 2 or rel_keys.shape[0] % 2 == 0 or rel_keys.shape[1] != q.shape[-1]:
+    q, k, v, allowed = _checked_qkv_mask(q, k, v, mask, causal)
+    rel_keys = as_float_array(rel_keys, "rel_keys", min_ndim=2, max_ndim=2, nonempty=True, finite=True)
+    if rel_keys.shape[0] % 2 == 0 or rel_keys.shape[1] != q.shape[-1]:
         raise ValueError(f"rel_keys must be (2 * max_distance + 1, d_k={q.shape[-1]}), got {rel_keys.shape}")
-    max_distance = rel_keys.shape[0] // 2
-    index = relative_position_index(q.shape[-2], k.shape[-2], max_distance=max(max_distance, 1))
-    if max_distance == 0:
-        index = np.zeros_like(index)
-    a_k = rel_keys[index]  # (n_q, n_k, d_k)
-    bias = np.einsum("...id,ijd->...ij", q, a_k) / np.sqrt(q.shape[-1])  # (..., n_q, n_k): q_i . a_ij
-    output, weights = scaled_dot_product_attention(q, k, v, mask=mask, causal=causal, bias=bias)
     if rel_values is not None:
-        rel_values = as_float_array(rel_values, "rel_values", min_ndim=2)
+        rel_values = as_float_array(rel_values, "rel_values", min_ndim=2, max_ndim=2, nonempty=True, finite=True)
         if rel_values.shape != (rel_keys.shape[0], v.shape[-1]):
             raise ValueError(f"rel_values must be ({rel_keys.shape[0]}, d_v={v.shape[-1]}), got {rel_values.shape}")
+    index = _relative_position_index(q.shape[-2], k.shape[-2], rel_keys.shape[0] // 2)  # (n_q, n_k)
+    scale = 1.0 / math.sqrt(q.shape[-1])
+    bias = np.einsum("...id,ijd->...ij", q, rel_keys[index]) * scale  # (..., n_q, n_k): q_i . a_ij
+    output, weights = _attention(q, k, v, allowed, scale, bias)  # (..., n_q, d_v), (..., n_q, n_k)
+    if rel_values is not None:
         output = output + np.einsum("...ij,ijd->...id", weights, rel_values[index])  # (..., n_q, d_v)
     return output, weights
 
@@ -183,18 +207,25 @@ def rotary_embedding(x: ArrayLike, positions: ArrayLike | None = None, *, base: 
     -------
     ndarray, same shape as ``x``
 
+    Raises
+    ------
+    TypeError, ValueError
+        Non-numeric, empty or infinite ``x`` or ``positions``; an odd width; ``positions``
+        not ``(n,)``; ``base`` not finite and > 0.
+
     Examples
     --------
     >>> q = np.array([[1.0, 0.0]])
     >>> rotary_embedding(q, [1], base=1.0).round(4)   # rotated by 1 radian
     array([[0.5403, 0.8415]])
     """
-    x = as_float_array(x, "x", min_ndim=2)
+    x = as_float_array(x, "x", min_ndim=2, nonempty=True, finite=True)
     n, d = x.shape[-2:]
     if d % 2:
         raise ValueError(f"rotary embedding needs an even width, got x of shape {x.shape}")
     base = positive_number(base, "base")
-    p = np.arange(n, dtype=float) if positions is None else as_float_array(positions, "positions", min_ndim=1)
+    p = np.arange(n, dtype=float) if positions is None else as_float_array(
+        positions, "positions", min_ndim=1, nonempty=True, finite=True)
     if p.shape != (n,):
         raise ValueError(f"positions must have shape ({n},) to match x {x.shape}, got {p.shape}")
     theta = base ** (-np.arange(0, d, 2) / d)  # (d/2,)
@@ -221,8 +252,10 @@ def alibi_slopes(n_heads: int) -> np.ndarray:
     >>> alibi_slopes(8)[0], alibi_slopes(8)[-1]
     (np.float64(0.5), np.float64(0.00390625))
     """
-    n_heads = positive_int(n_heads, "n_heads")
+    return _alibi_slopes(positive_int(n_heads, "n_heads"))
 
+
+def _alibi_slopes(n_heads: int) -> np.ndarray:
     def power_of_two(h: int) -> np.ndarray:
         start = 2.0 ** (-8.0 / h)
         return start ** np.arange(1, h + 1)
@@ -251,7 +284,7 @@ def alibi_bias(n_q: int, n_k: int | None = None, *, n_heads: int) -> np.ndarray:
            [-0.00390625, -0.        , -0.00390625],
            [-0.0078125 , -0.00390625, -0.        ]])
     """
-    n_q = positive_int(n_q, "n_q")
-    n_k = n_q if n_k is None else positive_int(n_k, "n_k")
+    n_q, n_k = _lengths(n_q, n_k)
+    n_heads = positive_int(n_heads, "n_heads")
     distance = np.abs(np.arange(n_q)[:, None] - np.arange(n_k)[None, :])  # (n_q, n_k)
-    return -alibi_slopes(n_heads)[:, None, None] * distance[None, :, :]  # (h, n_q, n_k)
+    return -_alibi_slopes(n_heads)[:, None, None] * distance[None, :, :]  # (h, n_q, n_k)

@@ -7,6 +7,8 @@ query i's scores for every key; softmax then turns each row into weights. Querie
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from numpy.typing import ArrayLike
 
@@ -25,8 +27,9 @@ __all__ = [
 
 
 def _queries_keys(q: ArrayLike, k: ArrayLike, *, same_width: bool) -> tuple[np.ndarray, ...]:
-    q = as_float_array(q, "q (queries)", min_ndim=2)
-    k = as_float_array(k, "k (keys)", min_ndim=2)
+    """The door of every score function: queries and keys as float arrays that fit together."""
+    q = _queries(q)
+    k = as_float_array(k, "k (keys)", min_ndim=2, nonempty=True, finite=True)
     if same_width and q.shape[-1] != k.shape[-1]:
         raise ValueError(
             f"this score compares queries and keys directly, so they must have the same "
@@ -36,10 +39,15 @@ def _queries_keys(q: ArrayLike, k: ArrayLike, *, same_width: bool) -> tuple[np.n
     return q, k
 
 
+def _queries(q: ArrayLike) -> np.ndarray:
+    return as_float_array(q, "q (queries)", min_ndim=2, nonempty=True, finite=True)
+
+
 def _weight(w: ArrayLike, name: str, shape: tuple[int, ...], meaning: str) -> np.ndarray:
-    w = as_float_array(w, name)
+    """A learned parameter of a score, checked against the ``shape`` it must have."""
+    w = as_float_array(w, name, nonempty=True, finite=True)
     if w.shape != shape:
-        raise ValueError(f"{name} must have shape {shape} ({meaning}), got {w.shape}")
+        raise ValueError(f"{name} must have shape {shape} ({meaning}, from q (queries) and k (keys)), got {w.shape}")
     return w
 
 
@@ -67,7 +75,11 @@ def dot_product_scores(q: ArrayLike, k: ArrayLike) -> np.ndarray:
     array([[11.,  1.]])
     """
     q, k = _queries_keys(q, k, same_width=True)
-    return q @ np.swapaxes(k, -1, -2)  # (..., n_q, n_k)
+    return _dot(q, k)
+
+
+def _dot(q: np.ndarray, k: np.ndarray) -> np.ndarray:
+    return q @ np.swapaxes(k, -1, -2)  # (..., n_q, d_k) @ (..., d_k, n_k) -> (..., n_q, n_k)
 
 
 def scaled_dot_product_scores(q: ArrayLike, k: ArrayLike, scale: float | None = None) -> np.ndarray:
@@ -95,9 +107,7 @@ def scaled_dot_product_scores(q: ArrayLike, k: ArrayLike, scale: float | None = 
     """
     q, k = _queries_keys(q, k, same_width=True)
     scale = positive_number(scale, "scale", allow_none=True)
-    if scale is None:
-        scale = 1.0 / np.sqrt(q.shape[-1])
-    return (q @ np.swapaxes(k, -1, -2)) * scale  # (..., n_q, n_k)
+    return _dot(q, k) * (1.0 / math.sqrt(q.shape[-1]) if scale is None else scale)  # (..., n_q, n_k)
 
 
 def bilinear_scores(q: ArrayLike, k: ArrayLike, w: ArrayLike) -> np.ndarray:
@@ -122,8 +132,7 @@ def bilinear_scores(q: ArrayLike, k: ArrayLike, w: ArrayLike) -> np.ndarray:
     array([[2.]])
     """
     q, k = _queries_keys(q, k, same_width=False)
-    w = _weight(w, "w", (q.shape[-1], k.shape[-1]), "d_q x d_k")
-    return (q @ w) @ np.swapaxes(k, -1, -2)  # (..., n_q, d_k) @ (..., d_k, n_k)
+    return _dot(q @ _weight(w, "w", (q.shape[-1], k.shape[-1]), "d_q x d_k"), k)  # (..., n_q, d_k) @ (..., d_k, n_k)
 
 
 def additive_scores(
@@ -153,11 +162,15 @@ def additive_scores(
     array([[0.964, 0.   ]])
     """
     q, k = _queries_keys(q, k, same_width=False)
-    w_q = as_float_array(w_q, "w_q", min_ndim=2)
+    w_q = as_float_array(w_q, "w_q", min_ndim=2, max_ndim=2, nonempty=True, finite=True)
     h = w_q.shape[-1]
     w_q = _weight(w_q, "w_q", (q.shape[-1], h), "d_q x hidden")
     w_k = _weight(w_k, "w_k", (k.shape[-1], h), "d_k x hidden, same hidden width as w_q")
     w_v = _weight(w_v, "w_v", (h,), "hidden, same hidden width as w_q")
+    return _additive(q, k, w_q, w_k, w_v)
+
+
+def _additive(q: np.ndarray, k: np.ndarray, w_q: np.ndarray, w_k: np.ndarray, w_v: np.ndarray) -> np.ndarray:
     hidden = np.tanh((q @ w_q)[..., :, None, :] + (k @ w_k)[..., None, :, :])  # (..., n_q, n_k, h)
     return hidden @ w_v  # (..., n_q, n_k)
 
@@ -166,7 +179,7 @@ def cosine_scores(q: ArrayLike, k: ArrayLike) -> np.ndarray:
     r"""Cosine similarity :math:`s_{ij} = q_i \cdot k_j / (\|q_i\| \|k_j\|)` (Graves et al., 2014).
 
     Scores lie in ``[-1, 1]`` whatever the lengths of the vectors; only directions count.
-    A zero vector has no direction: its scores are 0.
+    A zero vector has no direction: its scores are 0. A vector holding NaN scores NaN.
 
     Parameters
     ----------
@@ -183,7 +196,7 @@ def cosine_scores(q: ArrayLike, k: ArrayLike) -> np.ndarray:
     array([[1., 0., 0.]])
     """
     q, k = _queries_keys(q, k, same_width=True)
-    return _unit_rows(q) @ np.swapaxes(_unit_rows(k), -1, -2)  # (..., n_q, n_k)
+    return _dot(_unit_rows(q), _unit_rows(k))  # (..., n_q, n_k)
 
 
 def _unit_rows(x: np.ndarray) -> np.ndarray:
@@ -192,10 +205,10 @@ def _unit_rows(x: np.ndarray) -> np.ndarray:
     Dividing by the largest entry first keeps the squares in range for rows like 1e200 or
     1e-170, whose plain norms would come out as inf or 0.
     """
-    biggest = np.max(np.abs(x), axis=-1, keepdims=True)  # (..., n, 1)
-    scaled = np.divide(x, biggest, out=np.zeros_like(x), where=biggest > 0)
-    norm = np.linalg.norm(scaled, axis=-1, keepdims=True)
-    return np.divide(scaled, norm, out=np.zeros_like(x), where=norm > 0)
+    biggest = np.max(np.abs(x), axis=-1, keepdims=True)  # (..., n, 1); NaN if the row holds NaN
+    scaled = np.divide(x, biggest, out=np.zeros_like(x), where=biggest != 0)  # NaN != 0: stays NaN
+    norm = np.linalg.norm(scaled, axis=-1, keepdims=True)  # (..., n, 1)
+    return np.divide(scaled, norm, out=np.zeros_like(x), where=norm != 0)
 
 
 def location_scores(q: ArrayLike, w: ArrayLike) -> np.ndarray:
@@ -219,10 +232,10 @@ def location_scores(q: ArrayLike, w: ArrayLike) -> np.ndarray:
     >>> location_scores([[1.0, 0.0]], [[0.0, 1.0, 2.0], [5.0, 5.0, 5.0]])
     array([[0., 1., 2.]])
     """
-    q = as_float_array(q, "q (queries)", min_ndim=2)
-    w = as_float_array(w, "w", min_ndim=2)
+    q = _queries(q)
+    w = as_float_array(w, "w", min_ndim=2, nonempty=True, finite=True)
     if w.ndim != 2 or w.shape[0] != q.shape[-1]:
-        raise ValueError(f"w must have shape (d_q={q.shape[-1]}, n_k), got {w.shape}")
+        raise ValueError(f"w must have shape (d_q={q.shape[-1]}, n_k), d_q the width of q (queries), got {w.shape}")
     return q @ w  # (..., n_q, n_k)
 
 #: The names of the six score functions, in the order :func:`all_scores` returns them.
@@ -289,18 +302,26 @@ def all_scores(
     {'dot': [[2.0, 0.0]], 'scaled dot': [[1.414, 0.0]], 'bilinear': [[0.0, 1.0]],
      'additive': [[0.762, 0.762]], 'cosine': [[1.0, 0.0]], 'location': [[0.0, 3.0]]}
     """
-    k_array = as_float_array(k, "k (keys)", min_ndim=2)
-    location_array = as_float_array(location_w, "location_w", min_ndim=2)
-    if location_array.shape[-1] != k_array.shape[-2]:
+    q, k = _queries_keys(q, k, same_width=True)
+    d_k, n_k = q.shape[-1], k.shape[-2]
+    bilinear_w = _weight(bilinear_w, "bilinear_w", (d_k, d_k), "d_k x d_k")
+    additive_w_q = as_float_array(additive_w_q, "additive_w_q", min_ndim=2, max_ndim=2, nonempty=True, finite=True)
+    h = additive_w_q.shape[-1]
+    additive_w_q = _weight(additive_w_q, "additive_w_q", (d_k, h), "d_k x hidden")
+    additive_w_k = _weight(additive_w_k, "additive_w_k", (d_k, h), "d_k x hidden, same hidden width as additive_w_q")
+    additive_w_v = _weight(additive_w_v, "additive_w_v", (h,), "hidden, same hidden width as additive_w_q")
+    location_w = as_float_array(location_w, "location_w", min_ndim=2, nonempty=True, finite=True)
+    if location_w.shape != (d_k, n_k):
         raise ValueError(
-            f"location_w needs one column per key: it has shape {location_array.shape}, "
-            f"and k has {k_array.shape[-2]} keys (shape {k_array.shape})"
+            f"location_w needs one column per key and one row per query dimension: it must be "
+            f"(d_k={d_k}, n_k={n_k}) (k has shape {k.shape}), got {location_w.shape}"
         )
+    dot = _dot(q, k)  # (..., n_q, n_k)
     return {
-        "dot": dot_product_scores(q, k),  # (..., n_q, n_k)
-        "scaled dot": scaled_dot_product_scores(q, k),  # (..., n_q, n_k)
-        "bilinear": bilinear_scores(q, k, bilinear_w),  # (..., n_q, n_k)
-        "additive": additive_scores(q, k, additive_w_q, additive_w_k, additive_w_v),  # (..., n_q, n_k)
-        "cosine": cosine_scores(q, k),  # (..., n_q, n_k)
-        "location": location_scores(q, location_array),  # (..., n_q, n_k)
+        "dot": dot,  # (..., n_q, n_k)
+        "scaled dot": dot * (1.0 / math.sqrt(d_k)),  # (..., n_q, n_k)
+        "bilinear": _dot(q @ bilinear_w, k),  # (..., n_q, n_k)
+        "additive": _additive(q, k, additive_w_q, additive_w_k, additive_w_v),  # (..., n_q, n_k)
+        "cosine": _dot(_unit_rows(q), _unit_rows(k)),  # (..., n_q, n_k)
+        "location": q @ location_w,  # (..., n_q, n_k)
     }

@@ -32,7 +32,8 @@ def softmax(
     Parameters
     ----------
     x : array_like, shape (..., n)
-        Scores. Integers are promoted to float64; float32 stays float32.
+        Scores, not empty. Integers are promoted to float64; float32 stays float32. ``-inf``
+        means weight 0; ``+inf`` is refused.
     axis : int, default -1
         The axis whose entries compete for weight.
     temperature : float, default 1.0
@@ -53,14 +54,13 @@ def softmax(
     TypeError
         ``x`` is not numeric, ``mask`` is not boolean, ``temperature`` is not a number.
     ValueError
-        ``mask`` does not broadcast to ``x``; ``temperature`` is <= 0, infinite or NaN;
-        ``axis`` is out of range.
+        ``x`` is empty or holds ``+inf``; ``mask`` does not broadcast to ``x``;
+        ``temperature`` is <= 0, infinite or NaN; ``axis`` is out of range.
 
     Notes
     -----
-    Scores of ``-inf`` get weight 0, like masked entries. If a row holds ``+inf``, its
-    weight is shared equally by the ``+inf`` entries (the limit of large scores). A NaN
-    score that is not masked makes its whole row NaN, so a bug upstream cannot hide.
+    Scores of ``-inf`` get weight 0, like masked entries. A NaN score that is not masked
+    makes its whole row NaN, so a bug upstream cannot hide.
 
     Examples
     --------
@@ -74,11 +74,16 @@ def softmax(
     >>> ac.softmax([1.0, 2.0, 3.0], temperature=100.0).round(3)
     array([0.33 , 0.333, 0.337])
     """
-    x = as_float_array(x, "x", min_ndim=1)
+    x = _scores(x)
     axis = check_axis(axis, x.ndim)
-    t = positive_number(temperature, "temperature")
+    temperature = positive_number(temperature, "temperature")
     allowed = None if mask is None else as_mask(mask, "mask", x.shape, "scores x")
-    return _softmax(x, axis, t, allowed)
+    return _softmax(x, axis, temperature, allowed)
+
+
+def _scores(x: ArrayLike) -> np.ndarray:
+    """The door check of the softmax family: a non-empty float array, ``-inf`` allowed."""
+    return as_float_array(x, "x", min_ndim=1, nonempty=True, finite=True, minus_inf_allowed=True)
 
 
 def softmax_backward(weights: ArrayLike, grad_weights: ArrayLike, axis: int = -1) -> np.ndarray:
@@ -112,60 +117,38 @@ def softmax_backward(weights: ArrayLike, grad_weights: ArrayLike, axis: int = -1
     >>> softmax_backward(a, [1.0, 0.0]).round(4)      # d a_0 / d s
     array([ 0.1966, -0.1966])
     """
-    a = as_float_array(weights, "weights", min_ndim=1)
-    g = as_float_array(grad_weights, "grad_weights", min_ndim=1)
+    a = as_float_array(weights, "weights", min_ndim=1, nonempty=True, finite=True)
+    g = as_float_array(grad_weights, "grad_weights", min_ndim=1, nonempty=True, finite=True)
     if a.shape != g.shape:
         raise ValueError(f"weights {a.shape} and grad_weights {g.shape} must have the same shape")
     axis = check_axis(axis, a.ndim)
+    return _softmax_backward(a, g, axis)
+
+
+def _softmax_backward(a: np.ndarray, g: np.ndarray, axis: int) -> np.ndarray:
+    """dL/dS from the weights ``a`` and dL/dA ``g``, without checks."""
     return a * (g - (a * g).sum(axis=axis, keepdims=True))
 
 
-def _softmax(
-    x: np.ndarray, axis: int, t: float, allowed: np.ndarray | None, *, overwrite: bool = False
-) -> np.ndarray:
+def _softmax(x: np.ndarray, axis: int, temperature: float, allowed: np.ndarray | None) -> np.ndarray:
     """Softmax without input checks, for callers that have checked already.
 
-    ``overwrite=True`` lets it work in ``x``'s own memory (callers pass a fresh array of
-    scores they no longer need): one pass fewer over an n_q x n_k array.
+    ``allowed`` is a boolean array of ``x``'s shape or ``None``. The steps are the formula's:
+    masked scores become ``-inf``; the row maximum is subtracted (a row of only ``-inf``
+    subtracts 0 instead); exponentiate; divide by the row sum, which is 0 only for a row with
+    no allowed entry, whose weights stay 0. A row whose maximum is ``+inf`` (scores that
+    overflowed) shares its weight equally among its ``+inf`` entries, the limit of large
+    scores. NaN propagates: ``NaN != 0``, so a NaN row is divided and stays NaN.
     """
     if allowed is not None:
-        x, overwrite = np.where(allowed, x, -np.inf), True
-    m = np.max(x, axis=axis, keepdims=True)
-    if np.isfinite(m).all():  # the common case: in place, no temporaries
-        with np.errstate(over="ignore"):  # x - m may fall below -1.8e308: exp gives 0 anyway
-            z = np.subtract(x, m, out=x if overwrite else None)
-        if t != 1.0:
-            z *= 1.0 / t
-        np.exp(z, out=z)
-        total = z.sum(axis=axis, keepdims=True)
-        z *= np.reciprocal(total, out=total)  # one division per row, then multiplications
-        return z
-    # Rows whose maximum is +inf, -inf (nothing allowed) or NaN.
-    pos_inf, neg_inf = m == np.inf, m == -np.inf
-    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        z = np.exp((x - np.where(pos_inf | neg_inf, 0.0, m)) / t)
-        z = np.where(pos_inf, x == np.inf, z)
-        w = z / z.sum(axis=axis, keepdims=True)
-    return np.where(neg_inf, 0.0, w).astype(x.dtype, copy=False)
-
-
-def _softmax_unshifted(scores: np.ndarray) -> np.ndarray:
-    """Softmax over the last axis of a fresh array, in place, WITHOUT the max shift.
-
-    Only for callers that have proved every score lies in ``[-b, b]`` with
-    ``b <= safe_exp_bound(dtype, n)``: then no exponential overflows, no row underflows to
-    zero, and the result equals the shifted softmax to rounding, with two passes fewer.
-    """
-    np.exp(scores, out=scores)
-    total = scores.sum(axis=-1, keepdims=True)
-    scores *= np.reciprocal(total, out=total)
-    return scores
-
-
-def safe_exp_bound(dtype: np.dtype, n: int) -> float:
-    """Largest ``b`` such that ``n`` terms ``exp(x)``, ``|x| <= b``, neither overflow nor underflow."""
-    info = np.finfo(dtype)
-    return float(min(np.log(info.max) - np.log(max(n, 1)), -np.log(info.tiny)) - 2.0)
+        x = np.where(allowed, x, -np.inf)  # masked scores count as -inf
+    row_max = np.max(x, axis=axis, keepdims=True)  # (..., 1, ...)
+    shift = np.where(np.isinf(row_max), 0.0, row_max)  # no inf - inf
+    with np.errstate(over="ignore"):  # (x - shift) / T below -1.8e308 is -inf: its exp is 0 anyway
+        exponentials = np.exp((x - shift) / temperature)  # same shape as x
+    exponentials = np.where(row_max == np.inf, x == np.inf, exponentials)
+    total = exponentials.sum(axis=axis, keepdims=True)  # (..., 1, ...)
+    return np.divide(exponentials, total, out=np.zeros_like(exponentials), where=total != 0)
 
 
 def naive_softmax(x: ArrayLike, axis: int = -1) -> np.ndarray:
@@ -191,7 +174,7 @@ def naive_softmax(x: ArrayLike, axis: int = -1) -> np.ndarray:
     >>> ac.naive_softmax([1000.0, 1001.0])
     array([nan, nan])
     """
-    x = as_float_array(x, "x", min_ndim=1)
+    x = _scores(x)
     axis = check_axis(axis, x.ndim)
     with np.errstate(over="ignore", invalid="ignore"):
         e = np.exp(x)
@@ -217,7 +200,8 @@ def attention_entropy(weights: ArrayLike, axis: int = -1) -> np.ndarray:
     Raises
     ------
     ValueError
-        If any weight is negative.
+        If any weight is negative or infinite, or ``weights`` is empty. A NaN weight gives
+        a NaN entropy.
 
     Examples
     --------
@@ -227,13 +211,12 @@ def attention_entropy(weights: ArrayLike, axis: int = -1) -> np.ndarray:
     >>> bool(np.isclose(ac.attention_entropy([0.25] * 4), np.log(4)))
     True
     """
-    w = as_float_array(weights, "weights", min_ndim=1)
+    w = as_float_array(weights, "weights", min_ndim=1, nonempty=True, finite=True)
     axis = check_axis(axis, w.ndim)
     if (w < 0).any():
-        raise ValueError(f"weights must be non-negative; the smallest is {w.min()}")
-    with np.errstate(divide="ignore", invalid="ignore"):
-        terms = np.where(w > 0, -w * np.log(w), 0.0)
-    return terms.sum(axis=axis)
+        raise ValueError(f"weights must be non-negative; the smallest is {np.nanmin(w)}")
+    log_w = np.log(w, out=np.zeros_like(w), where=w != 0)  # 0 ln 0 = 0; NaN stays NaN
+    return 0.0 - (w * log_w).sum(axis=axis)  # 0.0 - : a one-hot row gives 0.0, not -0.0
 
 
 def sparsemax(x: ArrayLike, axis: int = -1, *, mask: ArrayLike | None = None) -> np.ndarray:
@@ -264,7 +247,7 @@ def sparsemax(x: ArrayLike, axis: int = -1, *, mask: ArrayLike | None = None) ->
     >>> ac.sparsemax([0.0, 1.0, 1.5]).round(4)      # exact zeros, unlike softmax
     array([0.  , 0.25, 0.75])
     """
-    x = as_float_array(x, "x", min_ndim=1)
+    x = _scores(x)
     axis = check_axis(axis, x.ndim)
     allowed = None if mask is None else as_mask(mask, "mask", x.shape, "scores x")
     z = np.moveaxis(x if allowed is None else np.where(allowed, x, -np.inf), axis, -1)

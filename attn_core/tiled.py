@@ -16,8 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike
 
-from attn_core._checks import broadcast_batch, positive_int, positive_number
-from attn_core.attention import _check_qkv
+from attn_core._checks import as_float_array, broadcast_batch, flag, positive_int
+from attn_core.attention import _check_qkv, _checked_scale
 
 __all__ = ["tiled_attention", "online_softmax_steps", "OnlineSoftmaxStep"]
 
@@ -44,7 +44,9 @@ def tiled_attention(
     k : array_like, shape (..., n_k, d_k)
     v : array_like, shape (..., n_k, d_v)
     causal : bool, default False
-        Query i attends key j only if ``j <= i``.
+        No query attends a key after it; the queries are the last ``n_q`` positions
+        (bottom-right, as in :func:`attn_core.causal_mask`): query i sees keys
+        ``j <= n_k - n_q + i``.
     scale : float, optional
         Default ``1 / sqrt(d_k)``.
     block_size : int, default 256
@@ -53,7 +55,8 @@ def tiled_attention(
     Returns
     -------
     ndarray, shape (..., n_q, d_v)
-        float32 inputs give float32 output.
+        float32 inputs give float32 output. A query that sees no key (causal, ``n_q > n_k``)
+        gets zeros.
 
     Raises
     ------
@@ -71,15 +74,17 @@ def tiled_attention(
     """
     q, k, v = _check_qkv(q, k, v)
     block = positive_int(block_size, "block_size")
-    if not isinstance(causal, (bool, np.bool_)):
-        raise TypeError(f"causal must be True or False, got {causal!r:.40}")
-    scale = positive_number(scale, "scale", allow_none=True)
-    if scale is None:
-        scale = 1.0 / np.sqrt(q.shape[-1])
+    return _tiled_attention(q, k, v, flag(causal, "causal"), _checked_scale(scale, q), block)
+
+
+def _tiled_attention(q: np.ndarray, k: np.ndarray, v: np.ndarray, causal: bool, scale: float,
+                     block: int) -> np.ndarray:
+    """Tiled attention with the online softmax, without checks."""
     lead = broadcast_batch({"q": q.shape, "k": k.shape, "v": v.shape})
     dtype = np.result_type(q, k, v)
     n_q, n_k, d_v = q.shape[-2], k.shape[-2], v.shape[-1]
-    out = np.empty(lead + (n_q, d_v), dtype=dtype)
+    offset = n_k - n_q  # causal: query i stands at position i + offset (bottom-right)
+    out = np.zeros(lead + (n_q, d_v), dtype=dtype)  # a query that sees no key keeps its zeros
     k_t = np.swapaxes(k, -1, -2)  # (..., d_k, n_k): a view, no copy
 
     for qs in range(0, n_q, block):
@@ -88,23 +93,24 @@ def tiled_attention(
         m = np.full(lead + (qe - qs, 1), -np.inf, dtype=dtype)  # running max
         l = np.zeros(lead + (qe - qs, 1), dtype=dtype)  # running sum of exp
         acc = np.zeros(lead + (qe - qs, d_v), dtype=dtype)  # running weighted values
-        k_end = min(n_k, qe) if causal else n_k  # causal: no key after the last query of the block
+        k_end = min(n_k, qe + offset) if causal else n_k  # causal: no key after the block's last query
         for ks in range(0, k_end, block):
             ke = min(ks + block, k_end)
             s = q_blk @ k_t[..., :, ks:ke]  # (..., b_q, b_k): the only score tile in memory
-            if causal and ke - 1 > qs:  # the tile crosses the diagonal: hide the future
-                future = np.arange(ks, ke)[None, :] > np.arange(qs, qe)[:, None]  # (b_q, b_k)
+            if causal and ke - 1 > qs + offset:  # the tile crosses the diagonal: hide the future
+                future = np.arange(ks, ke)[None, :] > np.arange(qs + offset, qe + offset)[:, None]  # (b_q, b_k)
                 s[..., future] = -np.inf  # in place
             m_new = np.maximum(m, s.max(axis=-1, keepdims=True))  # (..., b_q, 1)
-            s -= m_new
-            np.exp(s, out=s)  # p = exp(s - m_new), in place
-            rescale = np.exp(m - m_new)  # (..., b_q, 1): old sums were relative to m
+            shift_by = np.where(m_new == -np.inf, 0.0, m_new)  # a row with no key yet: no -inf - -inf
+            s -= shift_by
+            np.exp(s, out=s)  # p = exp(s - m_new), in place (0 for a hidden key)
+            rescale = np.exp(m - shift_by)  # (..., b_q, 1): old sums were relative to m
             l *= rescale
             l += s.sum(axis=-1, keepdims=True)
             acc *= rescale  # in place: no second copy of the accumulator
             acc += s @ v[..., ks:ke, :]  # (..., b_q, d_v)
             m = m_new
-        out[..., qs:qe, :] = acc / l
+        np.divide(acc, l, out=out[..., qs:qe, :], where=l != 0)  # (..., b_q, d_v)
     return out
 
 
@@ -145,13 +151,15 @@ def online_softmax_steps(scores: ArrayLike, values: ArrayLike, *, block_size: in
     >>> bool(np.allclose(steps[-1].output, ac.softmax(s) @ v))
     True
     """
-    from attn_core._checks import as_float_array
-
-    s = as_float_array(scores, "scores", min_ndim=1)
-    v = as_float_array(values, "values", min_ndim=2)
-    if s.ndim != 1 or v.shape[0] != s.shape[0]:
+    s = as_float_array(scores, "scores", min_ndim=1, nonempty=True, finite=True)
+    v = as_float_array(values, "values", min_ndim=2, nonempty=True, finite=True)
+    if s.ndim != 1 or v.ndim != 2 or v.shape[0] != s.shape[0]:
         raise ValueError(f"scores must be (n_k,) and values (n_k, d_v): got {s.shape} and {v.shape}")
-    block = positive_int(block_size, "block_size")
+    return _online_softmax_steps(s, v, positive_int(block_size, "block_size"))
+
+
+def _online_softmax_steps(s: np.ndarray, v: np.ndarray, block: int) -> Iterator[OnlineSoftmaxStep]:
+    """The replay, without checks (a generator: the checks above run at the call, not at the first step)."""
     m, l, acc = -np.inf, 0.0, np.zeros(v.shape[1])
     for b, start in enumerate(range(0, s.size, block)):
         end = min(start + block, s.size)

@@ -8,13 +8,21 @@ are masks (:mod:`attn_core.masks`) passed to the ordinary attention.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import numpy as np
 from numpy.typing import ArrayLike
 
-from attn_core._checks import as_float_array, positive_int
-from attn_core.attention import _check_qkv, attention_mask, scaled_dot_product_attention
+from attn_core._checks import (
+    as_float_array,
+    as_mask,
+    choice,
+    flag,
+    nonnegative_int,
+    positive_int,
+)
+from attn_core.attention import _attention, _check_qkv, _checked_qkv_mask
 from attn_core.softmax import _softmax
 
 __all__ = [
@@ -43,11 +51,24 @@ def hard_attention(
     needs a gradient estimator for the sampling (Williams, 1992) or a relaxation (Jang et al.,
     2017); here it is only evaluated.
 
+    Parameters
+    ----------
+    q, k, v, mask, causal
+        As in :func:`attn_core.scaled_dot_product_attention`.
+    seed : int, default 0
+        A whole number >= 0.
+
     Returns
     -------
     output : ndarray, shape (..., n_q, d_v)
     weights : ndarray, shape (..., n_q, n_k)
-        One-hot rows (all zeros for a query with no allowed key).
+        One-hot rows (all zeros for a query with no allowed key, all NaN for a query whose
+        soft weights are NaN).
+
+    Raises
+    ------
+    TypeError, ValueError
+        As :func:`attn_core.scaled_dot_product_attention`; a bad ``seed``.
 
     Examples
     --------
@@ -55,15 +76,17 @@ def hard_attention(
     >>> hard_attention(q, k, v)[1]
     array([[1., 0.]])
     """
-    _, soft = scaled_dot_product_attention(q, k, v, mask=mask, causal=causal)
-    v = as_float_array(v, "v (values)", min_ndim=2)
-    rng = np.random.default_rng(seed)
+    q, k, v, allowed = _checked_qkv_mask(q, k, v, mask, causal)
+    rng = np.random.default_rng(nonnegative_int(seed, "seed"))
+    _, soft = _attention(q, k, v, allowed, 1.0 / math.sqrt(q.shape[-1]))  # (..., n_q, n_k)
     cumulative = np.cumsum(soft, axis=-1)  # (..., n_q, n_k)
-    draw = rng.random(soft.shape[:-1] + (1,)) * cumulative[..., -1:]
-    choice = np.minimum((cumulative <= draw).sum(-1), soft.shape[-1] - 1)  # (..., n_q)
+    draw = rng.random(soft.shape[:-1] + (1,)) * cumulative[..., -1:]  # (..., n_q, 1)
+    picked = np.minimum((cumulative <= draw).sum(-1), soft.shape[-1] - 1)  # (..., n_q)
     weights = np.zeros_like(soft)
-    np.put_along_axis(weights, choice[..., None], 1.0, axis=-1)
-    weights *= cumulative[..., -1:] > 0  # no allowed key: no choice
+    np.put_along_axis(weights, picked[..., None], 1.0, axis=-1)
+    total = cumulative[..., -1:]  # (..., n_q, 1): 1 (to rounding), 0 when no key is allowed, or NaN
+    weights *= total != 0  # no allowed key: no choice
+    weights[np.isnan(total[..., 0])] = np.nan  # NaN soft weights: a NaN row, not a finite pick
     return weights @ v, weights
 
 
@@ -76,11 +99,24 @@ def top_k_attention(
     A deterministic middle ground between soft attention (``top_k = n_k``) and a hard
     argmax (``top_k = 1``). Ties at the threshold are all kept.
 
+    Parameters
+    ----------
+    q, k, v, mask, causal
+        As in :func:`attn_core.scaled_dot_product_attention`.
+    top_k : int
+        A whole number >= 1.
+
     Returns
     -------
     output : ndarray, shape (..., n_q, d_v)
     weights : ndarray, shape (..., n_q, n_k)
-        At most ``top_k`` non-zero entries per row (more only on ties).
+        At most ``top_k`` non-zero entries per row (more only on ties). A row with a NaN
+        score is NaN.
+
+    Raises
+    ------
+    TypeError, ValueError
+        As :func:`attn_core.scaled_dot_product_attention`; a bad ``top_k``.
 
     Examples
     --------
@@ -89,15 +125,16 @@ def top_k_attention(
     array([[1, 1, 0]])
     """
     top_k = positive_int(top_k, "top_k")
-    q, k, v = _check_qkv(q, k, v)
-    scores = q @ np.swapaxes(k, -1, -2) / np.sqrt(q.shape[-1])  # (..., n_q, n_k)
-    allowed = attention_mask(mask, causal, scores.shape)
-    masked = scores if allowed is None else np.where(allowed, scores, -np.inf)
-    kth = -np.sort(-masked, axis=-1)[..., min(top_k, masked.shape[-1]) - 1 : min(top_k, masked.shape[-1])]
-    keep = masked >= kth  # (..., n_q, n_k)
+    q, k, v, allowed = _checked_qkv_mask(q, k, v, mask, causal)
+    scale = 1.0 / math.sqrt(q.shape[-1])
+    scores = (q @ np.swapaxes(k, -1, -2)) * scale  # (..., n_q, n_k)
+    masked = scores if allowed is None else np.where(allowed, scores, -np.inf)  # (..., n_q, n_k)
+    kept = min(top_k, masked.shape[-1])
+    kth = -np.sort(-masked, axis=-1)[..., kept - 1 : kept]  # (..., n_q, 1): the top_k-th score
+    keep = (masked >= kth) | np.isnan(masked)  # (..., n_q, n_k): a NaN score is kept, so its row stays NaN
     if allowed is not None:
         keep &= allowed
-    return scaled_dot_product_attention(q, k, v, mask=keep)
+    return _attention(q, k, v, keep, scale)
 
 
 def linformer_projection(n_k: int, rank: int, *, seed: int = 0) -> np.ndarray:
@@ -112,7 +149,7 @@ def linformer_projection(n_k: int, rank: int, *, seed: int = 0) -> np.ndarray:
     (8, 100)
     """
     n_k, rank = positive_int(n_k, "n_k"), positive_int(rank, "rank")
-    return np.random.default_rng(seed).normal(0.0, 1.0 / np.sqrt(rank), (rank, n_k))
+    return np.random.default_rng(nonnegative_int(seed, "seed")).normal(0.0, 1.0 / np.sqrt(rank), (rank, n_k))
 
 
 def low_rank_attention(
@@ -138,23 +175,30 @@ def low_rank_attention(
     output : ndarray, shape (..., n_q, d_v)
     weights : ndarray, shape (..., n_q, rank)
 
+    Raises
+    ------
+    TypeError, ValueError
+        As :func:`attn_core.scaled_dot_product_attention`; ``e`` or ``f`` not
+        ``(rank, n_k)``, or of different shapes.
+
     Examples
     --------
+    >>> from attn_core import scaled_dot_product_attention
     >>> q = k = v = np.eye(4)
     >>> out, w = low_rank_attention(q, k, v, np.eye(4))   # identity projection: exact
     >>> bool(np.allclose(out, scaled_dot_product_attention(q, k, v)[0]))
     True
     """
     q, k, v = _check_qkv(q, k, v)
-    e = as_float_array(e, "e", min_ndim=2)
-    f = e if f is None else as_float_array(f, "f", min_ndim=2)
     n_k = k.shape[-2]
+    e = as_float_array(e, "e", min_ndim=2, max_ndim=2, nonempty=True, finite=True)
+    f = e if f is None else as_float_array(f, "f", min_ndim=2, max_ndim=2, nonempty=True, finite=True)
     for name, m in [("e", e), ("f", f)]:
-        if m.ndim != 2 or m.shape[1] != n_k:
+        if m.shape[1] != n_k:
             raise ValueError(f"{name} must have shape (rank, n_k={n_k}), got {m.shape}")
     if e.shape != f.shape:
         raise ValueError(f"e and f must have the same shape, got {e.shape} and {f.shape}")
-    return scaled_dot_product_attention(q, e @ k, f @ v)  # keys (..., rank, d_k), values (..., rank, d_v)
+    return _attention(q, e @ k, f @ v, None, 1.0 / math.sqrt(q.shape[-1]))  # keys (..., rank, d_k), values (..., rank, d_v)
 
 
 def elu_feature_map(x: ArrayLike) -> np.ndarray:
@@ -168,11 +212,38 @@ def elu_feature_map(x: ArrayLike) -> np.ndarray:
     >>> elu_feature_map([-1.0, 0.0, 2.0]).round(4)
     array([0.3679, 1.    , 3.    ])
     """
-    x = as_float_array(x, "x")
+    return _elu_plus_one(as_float_array(x, "x", nonempty=True, finite=True))
+
+
+def _elu_plus_one(x: np.ndarray) -> np.ndarray:
     return np.where(x > 0, x + 1.0, np.exp(np.minimum(x, 0.0)))
 
 
 FeatureMap = Callable[[np.ndarray], np.ndarray]
+
+
+def _features(feature_map: FeatureMap, x: np.ndarray, name: str) -> np.ndarray:
+    """``feature_map(x)``, checked: a numeric array of x's shape but the last axis (the kernel of the default)."""
+    if feature_map is elu_feature_map:
+        return _elu_plus_one(x)
+    if not callable(feature_map):
+        raise TypeError(f"feature_map must be a function of an array, got {feature_map!r:.40}")
+    phi = as_float_array(feature_map(x), f"feature_map({name})", min_ndim=2, nonempty=True, finite=True)
+    if phi.shape[:-1] != x.shape[:-1]:
+        raise ValueError(f"feature_map({name}) must keep the leading shape {x.shape[:-1]}, got {phi.shape}")
+    return phi
+
+
+def _linear_inputs(q: ArrayLike, k: ArrayLike, causal: bool) -> tuple[np.ndarray, np.ndarray, bool]:
+    """Door of linear attention: queries and keys, and ``causal`` (which needs n_q = n_k)."""
+    q = as_float_array(q, "q (queries)", min_ndim=2, nonempty=True, finite=True)
+    k = as_float_array(k, "k (keys)", min_ndim=2, nonempty=True, finite=True)
+    if q.shape[-1] != k.shape[-1]:
+        raise ValueError(f"queries and keys must share d_k: q {q.shape}, k {k.shape}")
+    causal = flag(causal, "causal")
+    if causal and q.shape[-2] != k.shape[-2]:
+        raise ValueError(f"causal linear attention needs n_q == n_k: q {q.shape}, k {k.shape}")
+    return q, k, causal
 
 
 def linear_attention_weights(
@@ -182,8 +253,15 @@ def linear_attention_weights(
 
     .. math:: \alpha_{ij} = \frac{\phi(q_i) \cdot \phi(k_j)}{\sum_{l} \phi(q_i) \cdot \phi(k_l)}
 
-    (with ``l <= i`` and ``j <= i`` when causal). This is the quadratic form that
-    :func:`linear_attention` never builds.
+    (with ``l <= i`` and ``j <= i`` when causal, which needs ``n_q = n_k``). This is the
+    quadratic form that :func:`linear_attention` never builds.
+
+    Raises
+    ------
+    TypeError, ValueError
+        Bad ``q`` or ``k`` (as in :func:`attn_core.scaled_dot_product_attention`), a
+        ``feature_map`` that is not a function or returns the wrong shape, ``causal`` not
+        True or False or with ``n_q != n_k``.
 
     Examples
     --------
@@ -191,14 +269,11 @@ def linear_attention_weights(
     array([[0.333, 0.333, 0.333],
            [0.333, 0.333, 0.333]])
     """
-    q = as_float_array(q, "q (queries)", min_ndim=2)
-    k = as_float_array(k, "k (keys)", min_ndim=2)
-    if q.shape[-1] != k.shape[-1]:
-        raise ValueError(f"queries and keys must share d_k: q {q.shape}, k {k.shape}")
-    raw = feature_map(q) @ np.swapaxes(feature_map(k), -1, -2)  # (..., n_q, n_k)
+    q, k, causal = _linear_inputs(q, k, causal)
+    raw = _features(feature_map, q, "q") @ np.swapaxes(_features(feature_map, k, "k"), -1, -2)  # (..., n_q, n_k)
     if causal:
-        raw = raw * np.tril(np.ones(raw.shape[-2:], dtype=bool))
-    return raw / raw.sum(-1, keepdims=True)
+        raw = raw * np.tril(np.ones(raw.shape[-2:], dtype=bool))  # (..., n, n): j <= i only
+    return raw / raw.sum(-1, keepdims=True)  # (..., n_q, n_k)
 
 
 def linear_attention(
@@ -225,6 +300,12 @@ def linear_attention(
     -------
     ndarray, shape (..., n_q, d_v)
 
+    Raises
+    ------
+    TypeError, ValueError
+        As :func:`attn_core.scaled_dot_product_attention`; as
+        :func:`linear_attention_weights` for ``feature_map`` and ``causal``.
+
     Examples
     --------
     >>> rng = np.random.default_rng(0)
@@ -234,7 +315,8 @@ def linear_attention(
     True
     """
     q, k, v = _check_qkv(q, k, v)
-    return _linear_attention_from_features(feature_map(q), feature_map(k), v, causal)
+    q, k, causal = _linear_inputs(q, k, causal)
+    return _linear_attention_from_features(_features(feature_map, q, "q"), _features(feature_map, k, "k"), v, causal)
 
 
 def _linear_attention_from_features(phi_q: np.ndarray, phi_k: np.ndarray, v: np.ndarray,
@@ -244,8 +326,6 @@ def _linear_attention_from_features(phi_q: np.ndarray, phi_k: np.ndarray, v: np.
         state = np.swapaxes(phi_k, -1, -2) @ v  # (..., f, d_v): sum_j phi(k_j) v_j^T
         norm = phi_k.sum(-2)  # (..., f): sum_j phi(k_j)
         return (phi_q @ state) / (phi_q @ norm[..., None])  # (..., n_q, d_v)
-    if phi_q.shape[-2] != phi_k.shape[-2]:
-        raise ValueError(f"causal linear attention needs n_q == n_k: got {phi_q.shape[-2]} and {phi_k.shape[-2]}")
     states = np.cumsum(phi_k[..., :, :, None] * v[..., :, None, :], axis=-3)  # (..., n, f, d_v): prefix sums
     norms = np.cumsum(phi_k, axis=-2)  # (..., n, f)
     numerator = np.einsum("...nf,...nfd->...nd", phi_q, states)  # (..., n, d_v)
@@ -274,6 +354,12 @@ def random_feature_map(x: ArrayLike, projection: ArrayLike, *, stabilise: str | 
     -------
     ndarray, shape (..., n, m)
 
+    Raises
+    ------
+    TypeError, ValueError
+        Non-numeric, empty or infinite ``x`` or ``projection``; ``projection`` not
+        ``(m, d)``; an unknown ``stabilise``.
+
     Examples
     --------
     >>> w = np.random.default_rng(0).standard_normal((20000, 2))
@@ -282,18 +368,21 @@ def random_feature_map(x: ArrayLike, projection: ArrayLike, *, stabilise: str | 
     >>> bool(abs(estimate - np.exp(x @ y.T).item()) < 0.02)
     True
     """
-    x = as_float_array(x, "x", min_ndim=2)
-    w = as_float_array(projection, "projection", min_ndim=2)
+    x = as_float_array(x, "x", min_ndim=2, nonempty=True, finite=True)
+    w = as_float_array(projection, "projection", min_ndim=2, max_ndim=2, nonempty=True, finite=True)
     if w.shape[-1] != x.shape[-1]:
-        raise ValueError(f"projection must be (m, d={x.shape[-1]}), got {w.shape}")
+        raise ValueError(f"projection must be (m, d) with d the width of x: x has shape {x.shape}, projection {w.shape}")
+    return _random_features(x, w, choice(stabilise, (None, "row", "all"), "stabilise"))
+
+
+def _random_features(x: np.ndarray, w: np.ndarray, stabilise: str | None) -> np.ndarray:
+    """The positive random features, without checks."""
     exponent = x @ w.T - 0.5 * (x**2).sum(-1, keepdims=True)  # (..., n, m)
     if stabilise == "row":
         exponent -= exponent.max(-1, keepdims=True)
     elif stabilise == "all":
         exponent -= exponent.max(axis=(-2, -1), keepdims=True)
-    elif stabilise is not None:
-        raise ValueError(f"stabilise must be None, 'row' or 'all', got {stabilise!r}")
-    return np.exp(exponent) / np.sqrt(w.shape[0])
+    return np.exp(exponent) / np.sqrt(w.shape[0])  # (..., n, m)
 
 
 def random_feature_attention(
@@ -313,17 +402,26 @@ def random_feature_attention(
     n_features : int
         Number of random features ``m``.
     seed : int, default 0
+        A whole number >= 0.
     orthogonal : bool, default True
         Draw the projections in orthogonal blocks (lower variance), rescaled to the lengths
         of Gaussian rows.
     causal : bool, default False
+        Needs ``n_q = n_k``.
 
     Returns
     -------
     ndarray, shape (..., n_q, d_v)
 
+    Raises
+    ------
+    TypeError, ValueError
+        As :func:`attn_core.scaled_dot_product_attention`; a bad ``n_features``, ``seed``,
+        ``orthogonal`` or ``causal``.
+
     Examples
     --------
+    >>> from attn_core import scaled_dot_product_attention
     >>> rng = np.random.default_rng(0)
     >>> q, k, v = rng.standard_normal((3, 6, 4)) * 0.5
     >>> exact = scaled_dot_product_attention(q, k, v)[0]
@@ -332,10 +430,11 @@ def random_feature_attention(
     True
     """
     q, k, v = _check_qkv(q, k, v)
+    q, k, causal = _linear_inputs(q, k, causal)
     m = positive_int(n_features, "n_features")
     d = q.shape[-1]
-    rng = np.random.default_rng(seed)
-    if orthogonal:
+    rng = np.random.default_rng(nonnegative_int(seed, "seed"))
+    if flag(orthogonal, "orthogonal"):
         blocks = []
         for _ in range(-(-m // d)):
             block, r = np.linalg.qr(rng.standard_normal((d, d)))
@@ -343,8 +442,8 @@ def random_feature_attention(
         w = np.concatenate(blocks)[:m] * np.sqrt(rng.chisquare(d, size=(m, 1)))  # (m, d)
     else:
         w = rng.standard_normal((m, d))  # (m, d)
-    phi_q = random_feature_map(q / d**0.25, w, stabilise="row")  # (..., n_q, m)
-    phi_k = random_feature_map(k / d**0.25, w, stabilise="all")  # (..., n_k, m)
+    phi_q = _random_features(q / d**0.25, w, "row")  # (..., n_q, m)
+    phi_k = _random_features(k / d**0.25, w, "all")  # (..., n_k, m)
     return _linear_attention_from_features(phi_q, phi_k, v, causal)
 
 
@@ -371,8 +470,15 @@ def local_attention(
         Column ``c`` holds the weight of key ``i - window + c`` (zero outside the sequence,
         and for future keys when causal).
 
+    Raises
+    ------
+    TypeError, ValueError
+        As :func:`attn_core.scaled_dot_product_attention`; a bad ``window`` or ``causal``;
+        ``n_q != n_k``.
+
     Examples
     --------
+    >>> from attn_core import scaled_dot_product_attention
     >>> from attn_core.masks import sliding_window_mask
     >>> x = np.random.default_rng(0).standard_normal((6, 3))
     >>> out, _ = local_attention(x, x, x, window=1)
@@ -382,6 +488,7 @@ def local_attention(
     """
     q, k, v = _check_qkv(q, k, v)
     window = positive_int(window, "window")
+    causal = flag(causal, "causal")
     n = q.shape[-2]
     if k.shape[-2] != n:
         raise ValueError(f"local attention needs as many queries as keys: q {q.shape}, k {k.shape}")
@@ -391,7 +498,7 @@ def local_attention(
     pad = [(0, 0)] * len(lead) + [(window, window), (0, 0)]
     k_band = np.lib.stride_tricks.sliding_window_view(np.pad(k, pad), width, axis=-2)  # (..., n, d_k, width)
     v_band = np.lib.stride_tricks.sliding_window_view(np.pad(v, pad), width, axis=-2)  # (..., n, d_v, width)
-    scores = np.einsum("...nd,...ndw->...nw", q, k_band) / np.sqrt(q.shape[-1])  # (..., n, width)
+    scores = np.einsum("...nd,...ndw->...nw", q, k_band) / math.sqrt(q.shape[-1])  # (..., n, width)
     offset = np.arange(width) - window  # key position minus query position
     position = np.arange(n)[:, None] + offset[None, :]  # (n, width)
     allowed = (position >= 0) & (position < n) & ((offset <= 0) if causal else True)
@@ -417,8 +524,15 @@ def sparse_attention(q: ArrayLike, k: ArrayLike, v: ArrayLike, mask: ArrayLike) 
     -------
     ndarray, shape (n_q, d_v)
 
+    Raises
+    ------
+    TypeError, ValueError
+        As :func:`attn_core.scaled_dot_product_attention`; arrays with batch dimensions; a
+        ``mask`` that is not boolean or not ``(n_q, n_k)``.
+
     Examples
     --------
+    >>> from attn_core import scaled_dot_product_attention
     >>> from attn_core.masks import strided_mask
     >>> x = np.random.default_rng(0).standard_normal((6, 3))
     >>> m = strided_mask(6, stride=2)
@@ -428,12 +542,12 @@ def sparse_attention(q: ArrayLike, k: ArrayLike, v: ArrayLike, mask: ArrayLike) 
     q, k, v = _check_qkv(q, k, v)
     if q.ndim != 2 or k.ndim != 2 or v.ndim != 2:
         raise ValueError(f"sparse_attention takes one sequence: q {q.shape}, k {k.shape}, v {v.shape}")
-    allowed = attention_mask(mask, False, (q.shape[0], k.shape[0]))
+    allowed = as_mask(mask, "mask", (q.shape[0], k.shape[0]), "weights (n_q, n_k)")
     rows, cols = np.nonzero(allowed)  # row-major: each query's keys are contiguous
     out = np.zeros((q.shape[0], v.shape[1]), dtype=np.result_type(q, k, v))
     if rows.size == 0:
         return out
-    scores = np.einsum("pd,pd->p", q[rows], k[cols]) / np.sqrt(q.shape[1])  # (nnz,)
+    scores = np.einsum("pd,pd->p", q[rows], k[cols]) / math.sqrt(q.shape[1])  # (nnz,)
     starts = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]])  # first pair of each query
     row_max = np.maximum.reduceat(scores, starts)  # (queries with keys,)
     counts = np.diff(np.r_[starts, rows.size])

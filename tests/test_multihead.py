@@ -131,8 +131,75 @@ def test_parameter_count_and_shapes():
         (lambda: MultiHeadAttention(8, 2).decode_step(np.ones((1, 4)), MultiHeadAttention(8, 2).new_cache()),
          ValueError, r"x has width 4"),
         (lambda: kv_cache_bytes(0, n_layers=1, n_kv_heads=1, d_head=1), ValueError, r"seq_len must be >= 1"),
+        (lambda: kv_cache_bytes(4, n_layers=1.0, n_kv_heads=1, d_head=1), TypeError, r"n_layers must be a whole number"),
+        (lambda: MultiHeadAttention(8, 2, bias="no"), TypeError, r"bias must be True or False, got 'no'"),
+        (lambda: MultiHeadAttention(8, 2, bias=None), TypeError, r"bias must be True or False, got None"),
+        (lambda: MultiHeadAttention(8, 2, seed=-1), ValueError, r"seed must be >= 0"),
+        (lambda: MultiHeadAttention(8, 2, seed=1.5), TypeError, r"seed must be a whole number"),
+        (lambda: MultiHeadAttention(8, 2, n_kv_heads=True), TypeError, r"n_kv_heads must be a whole number"),
+        (lambda: MultiHeadAttention(8, 2)(np.ones((0, 8))), ValueError, r"query must not be empty"),
+        (lambda: MultiHeadAttention(8, 2)(np.full((2, 8), np.inf)), ValueError, r"query contains inf at index \(0, 0\)"),
+        (lambda: MultiHeadAttention(8, 2)(np.ones((3, 8)), causal="no"), TypeError, r"causal must be True or False"),
+        (lambda: MultiHeadAttention(8, 2)(np.ones((3, 8)), causal=None), TypeError, r"causal must be True or False"),
+        (lambda: MultiHeadAttention(8, 2)(np.ones((2, 3, 8)), np.ones((3, 4, 8))), ValueError, r"batch dimensions"),
+        (lambda: MultiHeadAttention(8, 2).heads_one_by_one(np.ones((3, 8)), causal=1), TypeError, r"causal must be True or False"),
+        (lambda: MultiHeadAttention(8, 2).split_heads("x"),
+         TypeError, r"x must be an array of numbers, got the string"),
+        (lambda: MultiHeadAttention(8, 2).split_heads(np.ones((3, 6))), ValueError, r"width 6 .*not a multiple of d_head=4"),
+        (lambda: MultiHeadAttention(8, 2).split_heads(np.ones(8)), ValueError, r"x must be a matrix"),
+        (lambda: MultiHeadAttention(8, 2).merge_heads(np.ones((2, 3))), ValueError, r"x must have at least|x must be"),
+        (lambda: MultiHeadAttention(8, 2).merge_heads(np.ones((2, 3, 5))), ValueError, r"d_head=4\) with heads = n_heads=2 or n_kv_heads=2, got shape \(2, 3, 5\)"),
+        (lambda: MultiHeadAttention(8, 2).decode_step(np.ones((1, 8)), None), TypeError, r"cache must be a KVCache"),
+        (lambda: MultiHeadAttention(8, 2).decode_step(np.ones((1, 8)), ac.KVCache(1, 4)), ValueError,
+         r"cache holds n_kv_heads=1, d_head=4; this layer needs n_kv_heads=2, d_head=4"),
+        (lambda: ac.KVCache(0, 4), ValueError, r"n_kv_heads must be >= 1"),
+        (lambda: ac.KVCache(-1, 4), ValueError, r"n_kv_heads must be >= 1"),
+        (lambda: ac.KVCache("2", 4), TypeError, r"n_kv_heads must be a whole number"),
+        (lambda: ac.KVCache(2, 4.0), TypeError, r"d_head must be a whole number"),
+        (lambda: ac.KVCache(2, 4).append([1.0], [1.0]), ValueError, r"keys must be 3 dims|keys must"),
+        (lambda: ac.KVCache(2, 4).append(np.ones((2, 3, 4)), np.ones((2, 2, 4))), ValueError, r"cache entries must be"),
+        (lambda: ac.KVCache(2, 4).append(None, None), TypeError, r"keys must be an array of numbers, got None"),
     ],
 )
 def test_bad_input(call, error, message):
     with pytest.raises(error, match=message):
         call()
+
+
+def test_split_heads_accepts_a_list():
+    """Before: a list raised AttributeError ('list' object has no attribute 'shape')."""
+    mha = MultiHeadAttention(4, 2)
+    heads = mha.split_heads([[1.0, 2.0, 3.0, 4.0]])
+    assert_array_equal(heads, [[[1.0, 2.0]], [[3.0, 4.0]]])
+    assert_array_equal(mha.merge_heads(heads.tolist()), [[1.0, 2.0, 3.0, 4.0]])
+
+
+def test_kv_cache_refuses_a_batch_that_does_not_continue_it():
+    mha = MultiHeadAttention(4, 2)
+    cache = mha.new_cache()
+    mha.decode_step(np.ones((2, 1, 4)), cache)
+    with pytest.raises(ValueError, match=r"x has batch dimensions \(3,\) but the cache holds \(2,\)"):
+        mha.decode_step(np.ones((3, 1, 4)), cache)
+    with pytest.raises(ValueError, match=r"do not continue the cached keys"):
+        cache.append(np.ones((3, 2, 1, 2)), np.ones((3, 2, 1, 2)))
+
+
+def test_causal_cross_attention_with_fewer_queries_is_bottom_right():
+    """The last 3 positions as queries over all 7 keys = the last 3 rows of full causal self-attention."""
+    mha = MultiHeadAttention(8, 2, n_kv_heads=1, seed=2)
+    x = np.random.default_rng(4).standard_normal((7, 8))
+    full, w_full = mha(x, causal=True)
+    last, w_last = mha(x[4:], x, causal=True)
+    assert_allclose(last, full[4:], atol=1e-12)
+    assert_allclose(w_last, w_full[:, 4:], atol=1e-12)
+    loop, _ = mha.heads_one_by_one(x[4:], x, causal=True)
+    assert_allclose(loop, full[4:], atol=1e-12)
+
+
+def test_nan_in_the_input_comes_out_as_nan():
+    mha = MultiHeadAttention(4, 2)
+    query, memory = np.ones((3, 4)), np.ones((5, 4))
+    query[1, 2] = np.nan
+    out, weights = mha(query, memory)
+    assert np.isnan(out[1]).all() and np.isnan(weights[:, 1]).all()
+    assert np.isfinite(out[[0, 2]]).all()

@@ -1,12 +1,21 @@
-"""The chapters keep the book's rules: structure, clean outputs, setup cells, and a complete API page."""
+"""The repository keeps its rules.
+
+The chapters: structure, clean outputs, setup cells, a complete API page. The package: imports
+point down only (widgets -> plot -> experiments -> training -> library), the library is numpy
+only, and every package a ring imports is declared for that ring in pyproject.toml and pinned
+in constraints.txt. The repository explains itself: no file points at documents outside it.
+"""
 
 from __future__ import annotations
 
+import ast
 import importlib
+import importlib.metadata
 import pkgutil
 import re
 import subprocess
 import sys
+from functools import cache
 from pathlib import Path
 
 import nbformat
@@ -100,13 +109,184 @@ def test_api_reference_covers_every_public_module():
     assert missing == [], f"add these modules to appendices/api.md: {missing}"
 
 
-def test_maths_does_not_import_plotting_or_widgets():
-    """the library and its learning and experiment rings stay numpy-only."""
-    code = "import sys, attn_core; print(any(m.split('.')[0] in ('matplotlib', 'ipywidgets') for m in sys.modules))"
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert result.stdout.strip() == "False"
-    for name in public_modules():
-        if ".plot" in name or ".widgets" in name:
+# ---------------------------------------------------------------- the package's architecture
+
+PACKAGE = ROOT / "attn_core"
+# The rings above the library, lowest first; a ring may import the library, the rings below
+# it and itself, never a ring above it.
+RINGS = ("training", "experiments", "plot", "widgets")
+MAY_IMPORT = {
+    "library": {"library"},
+    "training": {"library", "training"},
+    "experiments": {"library", "training", "experiments"},
+    "plot": {"library", "training", "experiments", "plot"},
+    "widgets": {"library", "training", "experiments", "plot", "widgets"},
+}
+# The extra of pyproject.toml that declares what each ring needs beyond the package's
+# dependencies (None: the dependencies alone).
+EXTRA_OF_RING = {"library": None, "training": None, "experiments": "experiments", "plot": "plot",
+                 "widgets": "widgets"}
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(ROOT).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def ring(module: str) -> str:
+    """attn_core.plot.style -> plot; attn_core.softmax, attn_core -> library."""
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 and parts[1] in RINGS else "library"
+
+
+def imported_names(path: Path) -> list[tuple[int, str]]:
+    """(line, absolute dotted name) of every import in the file, nested ones included.
+    ``from a.b import c`` gives both a.b and a.b.c (c may be a module: from attn_core import plot)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    name = module_name(path)
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found += [(node.lineno, alias.name) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:  # relative: from . import x, from ..plot import y
+                base = ".".join(package.split(".")[: len(package.split(".")) - node.level + 1])
+                module = f"{base}.{node.module}" if node.module else base
+            else:
+                module = node.module
+            found.append((node.lineno, module))
+            found += [(node.lineno, f"{module}.{alias.name}") for alias in node.names if alias.name != "*"]
+    return found
+
+
+MODULES = sorted(PACKAGE.rglob("*.py"))
+
+
+@pytest.mark.parametrize("path", MODULES, ids=lambda p: module_name(p))
+def test_imports_point_down_only(path):
+    """library imports no subpackage; training only the library; experiments training and
+    the library; plot anything but widgets; only widgets import widgets."""
+    own = ring(module_name(path))
+    wrong = [f"line {line}: {name} ({ring(name)})" for line, name in imported_names(path)
+             if name.split(".")[0] == "attn_core" and ring(name) not in MAY_IMPORT[own]]
+    assert wrong == [], f"{module_name(path)} is in the {own} ring and may import only {sorted(MAY_IMPORT[own])}: {wrong}"
+
+
+def third_party(path: Path) -> set[str]:
+    """Top-level names of the packages the file imports that are neither stdlib nor attn_core."""
+    tops = {name.split(".")[0] for _, name in imported_names(path)}
+    return {top for top in tops if top not in sys.stdlib_module_names and top != "attn_core"}
+
+
+def test_library_and_training_import_numpy_only():
+    """`import attn_core as ac` is the library a reader learns: numpy and the standard library."""
+    for path in MODULES:
+        if ring(module_name(path)) in ("library", "training"):
+            assert third_party(path) <= {"numpy"}, module_name(path)
+    code = ("import sys; before = set(sys.modules); import attn_core, attn_core.training; "
+            "print(sorted({m.split('.')[0] for m in set(sys.modules) - before} "
+            "- set(sys.stdlib_module_names) - {'attn_core'}))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "['numpy']"
+
+
+def canonical(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+@cache
+def pyproject() -> dict:
+    tomllib = pytest.importorskip("tomllib")
+    return tomllib.loads((ROOT / "pyproject.toml").read_text())
+
+
+def declared(extra: str | None) -> set[str]:
+    """Distributions that installing attn_core[extra] brings directly, following the extras'
+    references to attn_core's other extras (widgets = attn_core[plot] + ipywidgets)."""
+    from packaging.requirements import Requirement
+
+    project = pyproject()["project"]
+    requirements = [Requirement(text) for text in project["dependencies"]]
+    todo, seen = [extra], set()
+    while todo:
+        current = todo.pop()
+        if current is None or current in seen:
             continue
-        source = Path(importlib.util.find_spec(name).origin).read_text()
-        assert "matplotlib" not in source and "ipywidgets" not in source, name
+        seen.add(current)
+        for requirement in map(Requirement, project["optional-dependencies"][current]):
+            if canonical(requirement.name) == canonical(project["name"]):
+                todo += sorted(requirement.extras)
+            else:
+                requirements.append(requirement)
+    return {canonical(requirement.name) for requirement in requirements}
+
+
+def test_every_ring_declares_what_it_imports():
+    """numpy for the library, threadpoolctl for experiments, matplotlib/Pillow for plot, ..."""
+    distributions = importlib.metadata.packages_distributions()
+    undeclared = {}
+    for path in MODULES:
+        own = ring(module_name(path))
+        for top in third_party(path):
+            names = {canonical(d) for d in distributions.get(top, [top])}
+            if not names & declared(EXTRA_OF_RING[own]):
+                undeclared.setdefault(module_name(path), []).append(f"{top} ({', '.join(sorted(names))})")
+    assert undeclared == {}, "declare these in pyproject.toml, for the module's ring"
+
+
+def test_every_declared_dependency_is_pinned_in_constraints():
+    """tools/_setup.sh installs with -c constraints.txt: a new dependency needs a pin there,
+    within its range (refresh: bash tools/refresh_constraints.sh)."""
+    from packaging.requirements import Requirement
+
+    pins = {}
+    for line in (ROOT / "constraints.txt").read_text().splitlines():
+        if line.strip() and not line.startswith("#"):
+            name, _, version = line.partition("==")
+            pins[canonical(name)] = version.strip()
+    project = pyproject()["project"]
+    texts = list(project["dependencies"]) + [r for extra in project["optional-dependencies"].values() for r in extra]
+    texts += [line.split("#")[0].strip() for line in (ROOT / "requirements.txt").read_text().splitlines()
+              if line.strip() and not line.lstrip().startswith(("#", "-"))]
+    problems = []
+    for text in texts:
+        requirement = Requirement(text)
+        name = canonical(requirement.name)
+        if name == canonical(project["name"]):
+            continue
+        if name not in pins:
+            problems.append(f"{name} is not pinned")
+        elif not requirement.specifier.contains(pins[name], prereleases=True):
+            problems.append(f"{name}=={pins[name]} is outside {requirement.specifier}")
+    assert problems == []
+
+
+def test_setup_installs_with_the_constraints():
+    setup = (ROOT / "tools" / "_setup.sh").read_text()
+    assert "-r requirements.txt -c constraints.txt" in setup
+    assert "constraints.txt" in setup.split("sha256sum")[0].splitlines()[-1], "the stamp covers the constraints"
+
+
+# ---------------------------------------------------------------- the repository explains itself
+
+# Built from pieces, so that this file does not name them itself.
+OUTSIDE_REFERENCES = ("../" + "shared", "DESIGN" + ".md", "STYLE" + ".md")
+
+
+def repository_files() -> list[Path]:
+    """Tracked files, and new ones not ignored by .gitignore."""
+    result = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
+                            cwd=ROOT, capture_output=True, check=False)
+    if result.returncode != 0:
+        pytest.skip("not a git checkout")
+    return [ROOT / name for name in result.stdout.decode().split("\0") if name and (ROOT / name).is_file()]
+
+
+def test_no_file_refers_to_documents_outside_the_repository():
+    """The repository explains itself: its reasons are written in it, not in a sibling folder."""
+    offenders = []
+    for path in repository_files():
+        data = path.read_bytes()
+        offenders += [f"{path.relative_to(ROOT)}: {word}" for word in OUTSIDE_REFERENCES if word.encode() in data]
+    assert offenders == []

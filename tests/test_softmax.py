@@ -110,7 +110,7 @@ def test_dtypes():
     assert ac.softmax(np.array([1, 2], dtype=np.float32), temperature=0.5).dtype == np.float32
     masked = ac.softmax(np.array([1, 2], dtype=np.float32), mask=[True, False])
     assert masked.dtype == np.float32
-    assert ac.softmax(np.array([1, np.inf], dtype=np.float32)).dtype == np.float32
+    assert ac.softmax(np.array([1, -np.inf], dtype=np.float32)).dtype == np.float32
 
 
 def test_float32_huge_scores_do_not_overflow():
@@ -181,3 +181,71 @@ def test_sparsemax_mask_and_axis():
     p = ac.sparsemax([[5.0, 1.0], [0.0, 0.5]], axis=0, mask=[[False, True], [True, True]])
     assert_allclose(p, [[0.0, 0.75], [1.0, 0.25]])
     assert_array_equal(ac.sparsemax([1.0, 2.0], mask=[False, False]), [0.0, 0.0])
+
+
+# ------------------------------------------------------------------- NaN in, NaN out; inf refused
+def test_plus_inf_scores_are_refused_naming_the_index():
+    with pytest.raises(ValueError, match=r"x contains inf at index \(1,\)"):
+        ac.softmax([0.0, np.inf])
+    with pytest.raises(ValueError, match=r"x contains inf at index \(0, 1\)"):
+        ac.sparsemax([[0.0, np.inf]])
+    with pytest.raises(ValueError, match=r"x contains inf"):
+        ac.naive_softmax([np.inf])
+
+
+def test_scores_that_overflow_inside_share_the_weight_of_the_largest():
+    """Finite data whose scores overflow in a matmul reach the kernel as +inf: the limit of large scores."""
+    from attn_core.softmax import _softmax
+
+    assert_allclose(_softmax(np.array([np.inf, 1.0, np.inf]), -1, 1.0, None), [0.5, 0.0, 0.5])
+
+
+def test_entropy_of_nan_is_nan_not_zero():
+    """Before: a NaN weight counted as 0 ln 0 = 0, a finite entropy from broken weights."""
+    h = ac.attention_entropy([[0.5, np.nan], [0.5, 0.5]])
+    assert np.isnan(h[0])
+    assert math.isclose(h[1], math.log(2))
+    with pytest.raises(ValueError, match=r"weights contains inf"):
+        ac.attention_entropy([np.inf, 0.0])
+
+
+def test_sparsemax_nan_row_is_nan_and_minus_inf_is_masked():
+    p = ac.sparsemax([[np.nan, 1.0], [-np.inf, 1.0]])
+    assert np.isnan(p[0]).all()
+    assert_array_equal(p[1], [0.0, 1.0])
+
+
+def test_softmax_backward_by_finite_differences():
+    x = np.array([0.3, -1.2, 2.0, 0.5])
+    g = np.array([1.0, -2.0, 0.5, 3.0])
+    grad = ac.softmax_backward(ac.softmax(x), g)
+    for j in range(4):
+        step = np.zeros(4)
+        step[j] = 1e-6
+        numeric = (g @ ac.softmax(x + step) - g @ ac.softmax(x - step)) / 2e-6
+        assert math.isclose(grad[j], numeric, abs_tol=1e-8)
+
+
+@pytest.mark.parametrize("call, error, message", [
+    (lambda: ac.softmax([]), ValueError, r"x must not be empty; got shape \(0,\)"),
+    (lambda: ac.sparsemax([]), ValueError, r"x must not be empty"),
+    (lambda: ac.sparsemax(np.ones((2, 0))), ValueError, r"x must not be empty"),
+    (lambda: ac.naive_softmax([]), ValueError, r"x must not be empty"),
+    (lambda: ac.attention_entropy([]), ValueError, r"weights must not be empty"),
+    (lambda: ac.softmax([1.0 + 1j]), TypeError, r"x must hold real numbers"),
+    (lambda: ac.softmax(np.array([1.0], dtype=object)), TypeError, r"x must be an array of numbers, got dtype object"),
+    (lambda: ac.softmax("12"), TypeError, r"x must be an array of numbers, got the string"),
+    (lambda: ac.softmax([1.0, 2.0], axis=True), TypeError, r"axis must be an integer"),
+    (lambda: ac.softmax([1.0, 2.0], mask=[True, None]), TypeError, r"mask must be boolean"),
+    (lambda: ac.softmax([1.0, 2.0], mask="all"), TypeError, r"mask must be a boolean array"),
+    (lambda: ac.softmax([1.0, 2.0], temperature="hot"), TypeError, r"temperature must be a positive real number"),
+    (lambda: ac.sparsemax([1.0, 2.0], mask=[1, 0]), TypeError, r"mask must be boolean"),
+    (lambda: ac.sparsemax([1.0, 2.0], axis=2), ValueError, r"axis=2 is out of range"),
+    (lambda: ac.softmax_backward([0.5, 0.5], [1.0]), ValueError, r"weights \(2,\) and grad_weights \(1,\) must have the same shape"),
+    (lambda: ac.softmax_backward(None, [1.0]), TypeError, r"weights must be an array of numbers, got None"),
+    (lambda: ac.softmax_backward([0.5, 0.5], [np.inf, 1.0]), ValueError, r"grad_weights contains inf at index \(0,\)"),
+    (lambda: ac.attention_entropy([[0.5, 0.5]], axis=-3), ValueError, r"axis=-3 is out of range"),
+])
+def test_bad_input(call, error, message):
+    with pytest.raises(error, match=message):
+        call()

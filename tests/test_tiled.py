@@ -83,7 +83,30 @@ def test_online_softmax_replay():
     (lambda: ac.tiled_attention(np.ones((3, 2)), np.ones((3, 2)), np.ones((3, 2)), causal=1), TypeError, r"causal must be"),
     (lambda: ac.tiled_attention(None, np.ones((3, 2)), np.ones((3, 2))), TypeError, r"got None"),
     (lambda: list(online_softmax_steps(np.ones(3), np.ones((4, 2)), block_size=2)), ValueError, r"scores must be \(n_k,\)"),
+    (lambda: ac.tiled_attention(np.full((3, 2), np.inf), np.ones((3, 2)), np.ones((3, 2))), ValueError,
+     r"q \(queries\) contains inf at index \(0, 0\)"),
+    (lambda: ac.tiled_attention(np.ones((3, 2)), np.ones((0, 2)), np.ones((0, 2))), ValueError, r"k \(keys\) must not be empty"),
+    (lambda: ac.tiled_attention(np.ones((3, 2)), np.ones((3, 2)), np.ones((3, 2)), scale=-1.0), ValueError,
+     r"scale must be a finite number > 0"),
+    (lambda: ac.tiled_attention(np.ones((3, 2)), np.ones((3, 2)), np.ones((3, 2)), causal="no"), TypeError,
+     r"causal must be True or False, got 'no'"),
+    (lambda: list(online_softmax_steps([np.inf, 0.0], np.ones((2, 2)), block_size=1)), ValueError, r"scores contains inf"),
+    (lambda: list(online_softmax_steps([], np.ones((0, 2)), block_size=1)), ValueError, r"scores must not be empty"),
+    (lambda: list(online_softmax_steps(np.ones(2), np.ones((2, 2, 1)), block_size=1)), ValueError, r"scores must be \(n_k,\)"),
 ])
 def test_bad_input(call, error, message):
     with pytest.raises(error, match=message):
         call()
+
+
+def test_causal_with_more_queries_than_keys_gives_zeros_for_queries_before_every_key():
+    out = ac.tiled_attention(np.ones((5, 2)), np.ones((2, 2)), np.array([[1.0], [3.0]]), causal=True, block_size=2)
+    assert_allclose(out, [[0.0], [0.0], [0.0], [1.0], [2.0]])
+
+
+def test_nan_in_the_data_comes_out_as_nan_in_its_rows_only():
+    q = np.ones((4, 2))
+    q[2, 0] = np.nan
+    out = ac.tiled_attention(q, np.ones((5, 2)), np.ones((5, 3)), block_size=2)
+    assert np.isnan(out[2]).all()
+    assert np.isfinite(out[[0, 1, 3]]).all()

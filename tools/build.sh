@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Install everything into .venv and build the website into _build/html, executing every
-# chapter afresh; a warning fails the build.
+# Install everything into .venv (the versions pinned in constraints.txt) and build the
+# website into _build/html, executing every chapter afresh; a warning fails the build.
 #   bash tools/build.sh          (add --pdf for _build/pdf/attention-computed.pdf; needs chromium)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."

@@ -9,7 +9,8 @@ Each notebook runs top to bottom in a new kernel with ``chapters/`` as working d
 (as under the book build and nbval), then is written back with:
 
 * no widget state (``metadata.widgets``): the book build re-executes and embeds it, and
-  leaving it out keeps the repository small (DESIGN.md section 5);
+  leaving it out keeps the notebooks small and their diffs readable (an explorer's state
+  holds every picture it can show);
 * no execution timing or kernel-specific metadata that would change on every run.
 
 It prints how long each notebook took; the book requires <= 15 s per chapter.

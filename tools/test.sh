@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Install everything into .venv and run every test: attn_core's unit tests and doctests,
-# strict nbval on every chapter, the book build (-W, executed fresh) and the website in
-# headless Chromium. Extra arguments go to pytest, e.g.  bash tools/test.sh -k softmax
+# Install everything into .venv (the versions pinned in constraints.txt) and run every
+# test: attn_core's unit tests and doctests, strict nbval on every chapter, the book build
+# (-W, executed fresh) and the website in headless Chromium (tools/sitecheck.py).
+# Extra arguments go to pytest, e.g.  bash tools/test.sh -k softmax
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 source tools/_setup.sh

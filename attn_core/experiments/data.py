@@ -12,9 +12,18 @@ from collections.abc import Sequence
 import numpy as np
 from numpy.typing import ArrayLike
 
-from attn_core._checks import as_float_array, index_in, positive_int
+from attn_core._checks import as_float_array, flag, index_in, nonnegative_int, positive_int
 
 __all__ = ["embed_tokens", "query_key_projections", "sentence_setup", "associative_recall"]
+
+
+def _as_tokens(tokens: object, name: str = "tokens") -> list[str]:
+    """``tokens`` as a non-empty list of strings, or raise naming ``name``."""
+    if isinstance(tokens, str) or not isinstance(tokens, Sequence) or not all(isinstance(t, str) for t in tokens):
+        raise TypeError(f"{name} must be a sequence of strings, e.g. 'the cat sat'.split(); got {tokens!r:.40}")
+    if not tokens:
+        raise ValueError(f"{name} must hold at least one token, got none")
+    return list(tokens)
 
 
 def embed_tokens(tokens: Sequence[str], d_model: int = 8, *, seed: int = 0) -> np.ndarray:
@@ -27,13 +36,21 @@ def embed_tokens(tokens: Sequence[str], d_model: int = 8, *, seed: int = 0) -> n
     Parameters
     ----------
     tokens : sequence of str
+        At least one token.
     d_model : int
     seed : int
+        A whole number >= 0.
 
     Returns
     -------
     ndarray, shape (len(tokens), d_model)
         Entries are standard normal.
+
+    Raises
+    ------
+    TypeError, ValueError
+        ``tokens`` not a non-empty sequence of strings; ``d_model`` or ``seed`` not a whole
+        number (>= 1, >= 0).
 
     Examples
     --------
@@ -41,9 +58,9 @@ def embed_tokens(tokens: Sequence[str], d_model: int = 8, *, seed: int = 0) -> n
     >>> x.shape, bool((x[0] == x[2]).all()), bool((x[0] == x[1]).all())
     ((3, 4), True, False)
     """
-    if isinstance(tokens, str) or not all(isinstance(t, str) for t in tokens):
-        raise TypeError("tokens must be a sequence of strings, e.g. 'the cat sat'.split()")
+    tokens = _as_tokens(tokens)
     d_model = positive_int(d_model, "d_model")
+    seed = nonnegative_int(seed, "seed")
     rows = []
     for token in tokens:
         word_seed = zlib.crc32(token.encode("utf-8"))  # stable across runs and machines
@@ -71,8 +88,11 @@ def query_key_projections(
 
     Raises
     ------
+    TypeError
+        ``rng`` not a numpy Generator; a projection that is not an array of numbers.
     ValueError
-        A given projection that is not ``(d_model, d_k)``, or two of different shapes.
+        A given projection that is not ``(d_model, d_k)`` or holds an infinity, or two of
+        different shapes.
 
     Examples
     --------
@@ -81,15 +101,28 @@ def query_key_projections(
     ((8, 4), (8, 4))
     """
     d_model, d_k = positive_int(d_model, "d_model"), positive_int(d_k, "d_k")
-    out = []
+    if not isinstance(rng, np.random.Generator):
+        raise TypeError(f"rng must be a numpy Generator (np.random.default_rng(seed)), got {rng!r:.40}")
+    given = {}
     for name, w in (("w_q", w_q), ("w_k", w_k)):
-        if w is None:
-            w = rng.standard_normal((d_model, d_k)) / np.sqrt(d_model)
-        w = as_float_array(w, name)
-        if w.ndim != 2 or w.shape[0] != d_model:
-            raise ValueError(f"{name} must have shape (d_model={d_model}, d_k), got {w.shape}")
-        out.append(w)
-    if out[0].shape != out[1].shape:
+        if w is not None:
+            w = as_float_array(w, name, nonempty=True, finite=True)
+            if w.ndim != 2 or w.shape[0] != d_model:
+                raise ValueError(f"{name} must have shape (d_model={d_model}, d_k), got {w.shape}")
+            given[name] = w
+    if len(given) == 2 and given["w_q"].shape != given["w_k"].shape:
+        raise ValueError(f"w_q and w_k must have the same shape (d_model, d_k), got {given['w_q'].shape} "
+                         f"and {given['w_k'].shape}")
+    return _query_key_projections(d_model, rng, d_k, given.get("w_q"), given.get("w_k"))
+
+
+def _query_key_projections(d_model: int, rng: np.random.Generator, d_k: int, w_q: np.ndarray | None,
+                           w_k: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """The kernel of :func:`query_key_projections`: draw the missing projections, in order."""
+    out = []
+    for w in (w_q, w_k):
+        out.append(rng.standard_normal((d_model, d_k)) / np.sqrt(d_model) if w is None else w)
+    if out[0].shape != out[1].shape:  # one given, one drawn
         raise ValueError(f"w_q and w_k must have the same shape (d_model, d_k), got {out[0].shape} and {out[1].shape}")
     return out[0], out[1]
 
@@ -131,8 +164,9 @@ def sentence_setup(
 
     Raises
     ------
-    ValueError
-        Fewer than 2 or more than ``max_tokens`` tokens, or ``query`` out of range.
+    TypeError, ValueError
+        Fewer than 2 or more than ``max_tokens`` tokens, ``query`` out of range, and the
+        errors of :func:`embed_tokens` and :func:`query_key_projections`.
 
     Examples
     --------
@@ -141,14 +175,17 @@ def sentence_setup(
     ((3, 4), ['a', 'b', 'c'], True)
     >>> sentence_setup(["a"], 4, query=0, seed=0)
     Traceback (most recent call last):
-    ValueError: the explorer shows 2 to 12 tokens, got 1
+    ValueError: tokens: the explorer shows 2 to 12 tokens, got 1
     """
-    x = embed_tokens(tokens, d_model)  # (n, d_model); checks the tokens
-    tokens = [str(t) for t in tokens]
+    tokens = _as_tokens(tokens)
+    d_model = positive_int(d_model, "d_model")
+    seed = nonnegative_int(seed, "seed")
+    max_tokens = positive_int(max_tokens, "max_tokens")
     n = len(tokens)
     if not 2 <= n <= max_tokens:
-        raise ValueError(f"the explorer shows 2 to {max_tokens} tokens, got {n}")
+        raise ValueError(f"tokens: the explorer shows 2 to {max_tokens} tokens, got {n}")
     index_in(query, n, "query", query_name)
+    x = embed_tokens(tokens, d_model)  # (n, d_model)
     rng = np.random.default_rng(seed)
     w_q, w_k = query_key_projections(d_model, rng, w_q=w_q, w_k=w_k)
     return x, tokens, rng, w_q, w_k
@@ -184,6 +221,12 @@ def associative_recall(
         names a position: "which value came ``d`` pairs before the end?" (recall by
         position rather than by content).
 
+    Raises
+    ------
+    TypeError, ValueError
+        A size, ``seed`` or ``distance`` that is not a whole number in range; ``ordered`` not
+        a boolean; ``n_keys < n_pairs``.
+
     Returns
     -------
     dict with
@@ -206,8 +249,10 @@ def associative_recall(
     n_keys, n_values = positive_int(n_keys, "n_keys"), positive_int(n_values, "n_values")
     if n_keys < n_pairs:
         raise ValueError(f"n_keys={n_keys} must be >= n_pairs={n_pairs} (keys in a sequence are distinct)")
-    if distance is not None and not 1 <= distance <= n_pairs:
+    if distance is not None and not 1 <= positive_int(distance, "distance") <= n_pairs:
         raise ValueError(f"distance must lie in 1..n_pairs={n_pairs}, got {distance}")
+    seed = nonnegative_int(seed, "seed")
+    ordered = flag(ordered, "ordered")
     rng = np.random.default_rng(seed)
     if ordered:
         keys = np.tile(np.arange(n_pairs), (n_examples, 1))

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from attn_core._checks import as_float_array, positive_int
+from attn_core._checks import as_float_array, nonnegative_int, positive_int
 
 __all__ = [
     "AttentionCost",
@@ -100,7 +100,8 @@ def tile_schedule(n_q: int, n_k: int, *, block_size: int, causal: bool = False) 
     The queries are cut into blocks of ``block_size`` rows and the keys into blocks of
     ``block_size`` columns (the last block of each may be shorter). Tile ``(a, b)`` pairs
     query block ``a`` with key block ``b``. Without a causal mask every tile is computed
-    whole. With one (query ``i`` sees key ``j`` only if ``j <= i``), a tile whose keys all
+    whole. With one (query ``i`` sees key ``j`` only if ``j <= i + n_k - n_q``, the
+    bottom-right alignment of :func:`attn_core.causal_mask`), a tile whose keys all
     come after its queries is skipped, a tile that crosses the diagonal is computed with
     its future cells masked, and the rest are computed whole:
     :func:`attn_core.tiled_attention` visits exactly the tiles that are not skipped.
@@ -138,9 +139,10 @@ def tile_schedule(n_q: int, n_k: int, *, block_size: int, causal: bool = False) 
     k_first = np.arange(0, n_k, block)
     k_last = np.minimum(k_first + block, n_k) - 1
     kinds = np.full((q_first.size, k_first.size), TILE_FULL)  # (query blocks, key blocks)
-    if causal:
-        partly_future = k_last[None, :] > q_first[:, None]  # some key after some query
-        all_future = k_first[None, :] > q_last[:, None]  # every key after every query
+    if causal:  # bottom-right, as attn_core.causal_mask: query i sees key j iff j <= i + n_k - n_q
+        shift = n_k - n_q
+        partly_future = k_last[None, :] > q_first[:, None] + shift  # some key after some query
+        all_future = k_first[None, :] > q_last[:, None] + shift  # every key after every query
         kinds[partly_future] = TILE_MASKED
         kinds[all_future] = TILE_SKIPPED
     return kinds
@@ -195,6 +197,8 @@ def time_and_peak_memory(
     """
     if not callable(fn):
         raise TypeError(f"fn must be a function, got {fn!r:.40}")
+    if not callable(clock):
+        raise TypeError(f"clock must be a function returning seconds, got {clock!r:.40}")
     repeats = positive_int(repeats, "repeats")
     fn(*args)  # warm-up
     gc.collect()  # once: a full collection costs tens of milliseconds in a busy kernel
@@ -244,22 +248,25 @@ def growth_exponent(n: ArrayLike, values: ArrayLike) -> float:
 
     Raises
     ------
-    ValueError
-        Shapes differ, fewer than two distinct sizes, or a value that is not positive.
+    TypeError, ValueError
+        Non-numeric or infinite input, shapes differ, fewer than two distinct sizes, or a
+        value that is not positive. A NaN gives NaN.
 
     Examples
     --------
     >>> round(growth_exponent([1, 2, 4, 8], [3, 12, 48, 192]), 6)
     2.0
     """
-    n = as_float_array(n, "n", min_ndim=1)
-    values = as_float_array(values, "values", min_ndim=1)
-    if n.ndim != 1 or n.shape != values.shape:
+    n = as_float_array(n, "n", min_ndim=1, max_ndim=1, finite=True)
+    values = as_float_array(values, "values", min_ndim=1, max_ndim=1, finite=True)
+    if n.shape != values.shape:
         raise ValueError(f"n and values must be vectors of the same length, got {n.shape} and {values.shape}")
+    if np.isnan(n).any() or np.isnan(values).any():
+        return float("nan")  # NaN in, NaN out
     if np.unique(n).size < 2:
         raise ValueError("n must hold at least two different sizes to fit a slope")
-    if not (np.all(n > 0) and np.all(values > 0) and np.all(np.isfinite(values))):
-        raise ValueError("n and values must be finite and > 0 to take logarithms")
+    if not (np.all(n > 0) and np.all(values > 0)):
+        raise ValueError("n and values must be > 0 to take logarithms")
     slope, _ = np.polyfit(np.log(n), np.log(values), 1)
     return float(slope)
 
@@ -302,15 +309,21 @@ def set_blas_threads(count: int) -> int | None:
     return before
 
 
-@contextlib.contextmanager
-def blas_threads(count: int) -> Iterator[bool]:
+def blas_threads(count: int) -> contextlib.AbstractContextManager[bool]:
     """Run numpy's matrix products on ``count`` threads inside a ``with`` block (see
     :func:`set_blas_threads`); the previous count comes back on leaving it.
+
+    ``count`` is checked when the function is called, not when the block is entered.
 
     Yields
     ------
     bool
         True if the thread count was set, False if the library offers no control.
+
+    Raises
+    ------
+    TypeError, ValueError
+        ``count`` not a whole number >= 1.
 
     Examples
     --------
@@ -319,9 +332,133 @@ def blas_threads(count: int) -> Iterator[bool]:
     >>> float(product[0, 0])
     50.0
     """
+    return _blas_threads(positive_int(count, "count"))
+
+
+@contextlib.contextmanager
+def _blas_threads(count: int) -> Iterator[bool]:
+    """The context manager of :func:`blas_threads`, for a checked ``count``."""
     before = set_blas_threads(count)
     try:
         yield before is not None
     finally:
         if before is not None:
             set_blas_threads(before)
+
+
+# ------------------------------------------------------------- inputs of the online-softmax stepper
+__all__ += ["STEPPER_SEED", "stepper_inputs"]
+
+#: Seed of the explorer's default queries, keys and values (not the chapter's seed 0).
+STEPPER_SEED = 11
+
+
+def stepper_inputs(
+    n_q: int = 3, n_k: int = 24, d_k: int = 8, d_v: int = 3, *, seed: int = STEPPER_SEED
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The explorer's default queries ``(n_q, d_k)``, keys ``(n_k, d_k)`` and values ``(n_k, d_v)``.
+
+    Queries are drawn twice as long as keys, so that the scores spread over a few units and
+    the running maximum visibly jumps.
+
+    Examples
+    --------
+    >>> [a.shape for a in stepper_inputs()]
+    [(3, 8), (24, 8), (24, 3)]
+    """
+    n_q, n_k = positive_int(n_q, "n_q"), positive_int(n_k, "n_k")
+    d_k, d_v = positive_int(d_k, "d_k"), positive_int(d_v, "d_v")
+    rng = np.random.default_rng(nonnegative_int(seed, "seed"))
+    q = 2.0 * rng.standard_normal((n_q, d_k))  # (n_q, d_k)
+    k = rng.standard_normal((n_k, d_k))  # (n_k, d_k)
+    v = rng.standard_normal((n_k, d_v))  # (n_k, d_v)
+    return q, k, v
+
+
+# ------------------------------------------------------ the online softmax, block by block, per query
+from attn_core._checks import index_in  # noqa: E402
+from attn_core.attention import scaled_dot_product_attention  # noqa: E402
+from attn_core.scores import scaled_dot_product_scores  # noqa: E402
+from attn_core.tiled import online_softmax_steps  # noqa: E402
+
+__all__ += ["online_softmax_walk", "online_softmax_state"]
+
+
+def online_softmax_walk(q: ArrayLike, k: ArrayLike, v: ArrayLike, *, block_size: int) -> dict:
+    """Every query's online softmax over the key blocks, and the exact attention output to compare.
+
+    Parameters
+    ----------
+    q, k, v : array_like, shapes (n_q, d_k), (n_k, d_k), (n_k, d_v)
+    block_size : int
+        Keys per block.
+
+    Returns
+    -------
+    dict
+        ``scores`` (n_q, n_k), ``steps`` (for each query, the list of
+        :class:`attn_core.tiled.OnlineSoftmaxStep` after each block), ``final_output``
+        (n_q, d_v) (:func:`attn_core.scaled_dot_product_attention`), ``n_blocks``.
+
+    Raises
+    ------
+    ValueError
+        ``q``, ``k``, ``v`` that do not fit together or are not matrices; ``block_size`` < 1.
+
+    Examples
+    --------
+    >>> q, k, v = stepper_inputs(2, 6, 4, 3)
+    >>> walk = online_softmax_walk(q, k, v, block_size=4)
+    >>> walk["n_blocks"], len(walk["steps"]), bool(np.allclose(walk["steps"][1][-1].output, walk["final_output"][1]))
+    (2, 2, True)
+    """
+    block_size = positive_int(block_size, "block_size")
+    final_output, _ = scaled_dot_product_attention(q, k, v)  # (n_q, d_v); checks q, k, v
+    if final_output.ndim != 2:
+        raise ValueError(f"q, k and v must be one sequence each (matrices), got q of shape {np.shape(q)}")
+    scores = scaled_dot_product_scores(q, k)  # (n_q, n_k)
+    steps = [list(online_softmax_steps(row, v, block_size=block_size)) for row in scores]
+    return {"scores": scores, "steps": steps, "final_output": final_output, "n_blocks": len(steps[0])}
+
+
+def online_softmax_state(walk: dict, query: int, block: int) -> dict:
+    """Where the online softmax of ``query`` stands after reading key block ``block`` (0-based).
+
+    Parameters
+    ----------
+    walk : dict
+        What :func:`online_softmax_walk` returned.
+    query, block : int
+
+    Returns
+    -------
+    dict
+        ``query``, ``block``, ``n_blocks``, ``n_k``, ``keys`` (the block's [start, end)),
+        ``scores`` (n_k,), ``running_max``, ``previous_max`` (-inf before the first block),
+        ``normaliser``, ``rescale``, ``output`` and ``final_output`` (d_v,), and ``gap`` (the
+        largest absolute difference of the two outputs).
+
+    Raises
+    ------
+    TypeError
+        ``walk`` is not what :func:`online_softmax_walk` returns.
+    ValueError
+        ``query`` or ``block`` out of range.
+
+    Examples
+    --------
+    >>> walk = online_softmax_walk(*stepper_inputs(1, 8, 4, 2), block_size=4)
+    >>> online_softmax_state(walk, 0, 0)["keys"], round(online_softmax_state(walk, 0, 1)["gap"], 12)
+    ((0, 4), 0.0)
+    """
+    if not isinstance(walk, dict) or not {"steps", "scores", "final_output", "n_blocks"} <= set(walk):
+        raise TypeError(f"walk must be what online_softmax_walk returns, got {type(walk).__name__}")
+    query = index_in(query, len(walk["steps"]), "query", "query")
+    block = index_in(block, walk["n_blocks"], "block", "block")
+    step = walk["steps"][query][block]
+    previous = walk["steps"][query][block - 1].running_max if block > 0 else -np.inf
+    final = walk["final_output"][query]
+    return {"query": query, "block": block, "n_blocks": walk["n_blocks"], "n_k": walk["scores"].shape[1],
+            "keys": step.keys, "scores": walk["scores"][query], "running_max": step.running_max,
+            "previous_max": previous, "normaliser": step.normaliser, "rescale": step.rescale,
+            "output": step.output, "final_output": final, "gap": float(np.abs(step.output - final).max())}

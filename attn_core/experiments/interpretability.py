@@ -30,7 +30,7 @@ from math import comb
 import numpy as np
 from numpy.typing import ArrayLike
 
-from attn_core._checks import as_float_array, positive_int, positive_number
+from attn_core._checks import as_float_array, choice, flag, number_in_range, positive_int, positive_number
 from attn_core.attention import attention_mask, scaled_dot_product_attention
 from attn_core.experiments.multihead import word_position_codes
 from attn_core.multihead import MultiHeadAttention
@@ -55,13 +55,14 @@ __all__ = [
 
 
 def _check_rows(weights: np.ndarray, name: str, atol: float = 1e-6) -> None:
-    """Weights must be >= 0 and each row must sum to 1 (or be all zeros: a query with no key)."""
-    if not np.all(np.isfinite(weights)):
-        raise ValueError(f"{name} must be finite numbers (no NaN or inf)")
-    if weights.size and weights.min() < -atol:
-        raise ValueError(f"{name} must be non-negative; the smallest entry is {weights.min():.3g}")
+    """Weights must be >= 0 and each row must sum to 1 (or be all zeros: a query with no key).
+
+    A row holding NaN is let through (NaN in, NaN out); infinities were refused before.
+    """
+    if weights.size and np.nanmin(weights, initial=0.0) < -atol:
+        raise ValueError(f"{name} must be non-negative; the smallest entry is {np.nanmin(weights):.3g}")
     sums = weights.sum(axis=-1)
-    bad = ~(np.isclose(sums, 1.0, rtol=0, atol=atol) | np.isclose(sums, 0.0, rtol=0, atol=atol))
+    bad = ~(np.isclose(sums, 1.0, rtol=0, atol=atol) | np.isclose(sums, 0.0, rtol=0, atol=atol) | np.isnan(sums))
     if bad.any():
         raise ValueError(f"every row of {name} must sum to 1 (or be all zeros); "
                          f"one sums to {sums[bad].flat[0]:.6g}")
@@ -116,18 +117,15 @@ def attention_rollout(weights: ArrayLike | Sequence[ArrayLike], *, residual: flo
            [0.75, 0.25, 0.  ],
            [0.25, 0.5 , 0.25]])
     """
-    if isinstance(residual, (bool, np.bool_)) or not isinstance(residual, (int, float, np.number)):
-        raise TypeError(f"residual must be a number in [0, 1], got {residual!r:.40}")
-    r = float(residual)
-    if not 0.0 <= r <= 1.0:
-        raise ValueError(f"residual must lie in [0, 1], got {r}")
-    if isinstance(weights, np.ndarray) or not isinstance(weights, Sequence):
-        stacked = as_float_array(weights, "weights")
-        if stacked.ndim not in (3, 4):
-            raise ValueError(f"weights must be (L, n, n) or (L, h, n, n), got shape {stacked.shape}")
+    r = number_in_range(residual, "residual", 0.0, 1.0)
+    if isinstance(weights, np.ndarray) or not isinstance(weights, Sequence) or isinstance(weights, str):
+        stacked = as_float_array(weights, "weights", finite=True)
+        if stacked.ndim not in (3, 4) or stacked.size == 0:
+            raise ValueError(f"weights must be (L, n, n) or (L, h, n, n) with L, n >= 1, got shape {stacked.shape}")
         maps = list(stacked)
     else:
-        maps = [as_float_array(m, f"weights[{l}]", min_ndim=2) for l, m in enumerate(weights)]
+        maps = [as_float_array(m, f"weights[{l}]", min_ndim=2, nonempty=True, finite=True)
+                for l, m in enumerate(weights)]
     if not maps:
         raise ValueError("weights: need at least one layer")
     averaged = []
@@ -149,7 +147,7 @@ def attention_rollout(weights: ArrayLike | Sequence[ArrayLike], *, residual: flo
     for l, a in enumerate(averaged):
         mixed = (1.0 - r) * a + r * identity  # (n, n)
         sums = mixed.sum(axis=-1, keepdims=True)  # (n, 1)
-        mixed = np.divide(mixed, sums, out=np.zeros_like(mixed), where=sums > 0)  # rows sum to 1
+        mixed = np.divide(mixed, sums, out=np.zeros_like(mixed), where=~(sums <= 0))  # rows sum to 1; NaN stays
         rollout = mixed @ rollout  # (n, n): this layer applied after the earlier ones
         out[l] = rollout
     return out
@@ -196,6 +194,8 @@ def attention_stack(layers: Sequence[MultiHeadAttention], x: ArrayLike, *, causa
     >>> bool(np.allclose(stream[1], stream[0] + layers[0](stream[0])[0]))
     True
     """
+    if isinstance(layers, MultiHeadAttention) or not isinstance(layers, Sequence) or isinstance(layers, str):
+        raise TypeError(f"layers must be a list of MultiHeadAttention layers, got {layers!r:.40}")
     layers = list(layers)
     if not layers:
         raise ValueError("layers: need at least one layer")
@@ -205,7 +205,13 @@ def attention_stack(layers: Sequence[MultiHeadAttention], x: ArrayLike, *, causa
     if len({layer.n_heads for layer in layers}) > 1:
         raise ValueError("every layer must have the same number of heads, got "
                          f"{[layer.n_heads for layer in layers]}")
-    x = as_float_array(x, "x", min_ndim=2)
+    x = as_float_array(x, "x", min_ndim=2, nonempty=True, finite=True)
+    causal = flag(causal, "causal")
+    if x.shape[-1] != layers[0].d_model:
+        raise ValueError(f"x must have d_model={layers[0].d_model} columns, got shape {x.shape}")
+    n = x.shape[-2]
+    if mask is not None:
+        attention_mask(mask, causal, x.shape[:-2] + (n, n))  # checks the mask once, here
     stream, weights = [x], []
     for layer in layers:
         out, w = layer(stream[-1], mask=mask, causal=causal)  # (..., n, d_model), (..., h, n, n)
@@ -251,6 +257,7 @@ def head_outputs(layer: MultiHeadAttention, x: ArrayLike, *, causal: bool = Fals
     if not isinstance(layer, MultiHeadAttention):
         raise TypeError(f"layer must be a MultiHeadAttention, got {type(layer).__name__}")
     x = layer._check_input(x, "x")
+    causal = flag(causal, "causal")
     n = x.shape[-2]
     allowed = attention_mask(mask, causal, x.shape[:-2] + (n, n))  # (..., n, n) or None
     if allowed is not None:
@@ -267,8 +274,8 @@ def head_outputs(layer: MultiHeadAttention, x: ArrayLike, *, causal: bool = Fals
 
 # --------------------------------------------------------------------------- effects
 def _weights_and_values(weights: ArrayLike, values: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
-    a = as_float_array(weights, "weights", min_ndim=1)
-    v = as_float_array(values, "values", min_ndim=2)
+    a = as_float_array(weights, "weights", min_ndim=1, nonempty=True, finite=True)
+    v = as_float_array(values, "values", min_ndim=2, nonempty=True, finite=True)
     if a.shape[-1] != v.shape[-2]:
         raise ValueError(f"weights have {a.shape[-1]} keys (shape {a.shape}) but values have "
                          f"{v.shape[-2]} rows (shape {v.shape}); need one value per key")
@@ -326,11 +333,11 @@ def removal_effect(weights: ArrayLike, values: ArrayLike) -> np.ndarray:
     output = a @ v  # (..., n_q, d_v)
     rest = output[..., :, None, :] - a[..., :, :, None] * v[..., None, :, :]  # (..., n_q, n_k, d_v)
     remaining = a.sum(axis=-1, keepdims=True) - a  # (..., n_q, n_k): weight left without key j
-    keep = remaining > 1e-12
+    keep = ~(remaining <= 1e-12)  # NaN is kept, so that it comes out
     without = np.divide(rest, remaining[..., None], out=np.zeros_like(rest),
                         where=keep[..., None])  # (..., n_q, n_k, d_v): zeros if nothing is left
     effect = np.linalg.norm(output[..., :, None, :] - without, axis=-1)  # (..., n_q, n_k)
-    effect = np.where(a.sum(axis=-1, keepdims=True) > 0, effect, 0.0)  # an empty row: nothing moves
+    effect = np.where(a.sum(axis=-1, keepdims=True) == 0, 0.0, effect)  # an empty row: nothing moves
     return effect[0] if one_row else effect
 
 
@@ -369,7 +376,7 @@ def gradient_times_input(weights: ArrayLike, values: ArrayLike, readout: ArrayLi
     array([0. , 0.6])
     """
     a, v = _weights_and_values(weights, values)
-    w = as_float_array(readout, "readout", min_ndim=1)
+    w = as_float_array(readout, "readout", min_ndim=1, finite=True)
     if w.shape != (v.shape[-1],):
         raise ValueError(f"readout must be a vector of length d_v={v.shape[-1]}, got shape {w.shape}")
     said = v @ w  # (..., n_k): what each value says to the readout
@@ -430,22 +437,23 @@ def alternative_weights(weights: ArrayLike, values: ArrayLike, *, direction: Arr
     >>> alternative_weights([0.0, 1.0, 0.0], [[0.0], [1.0], [2.0]]).round(6) + 0.0
     array([0.5, 0. , 0.5])
     """
-    a = as_float_array(weights, "weights", min_ndim=1)
-    v = as_float_array(values, "values", min_ndim=2)
+    a = as_float_array(weights, "weights", min_ndim=1, nonempty=True, finite=True)
+    v = as_float_array(values, "values", min_ndim=2, nonempty=True, finite=True)
     if a.ndim != 1:
         raise ValueError(f"weights must be one row (n_k,), got shape {a.shape}")
     if v.ndim != 2 or v.shape[0] != a.shape[0]:
-        raise ValueError(f"values must be (n_k, d_v) with n_k={a.shape[0]} rows, got shape {v.shape}")
+        raise ValueError(f"weights has {a.shape[0]} keys (shape {a.shape}) but values has shape {v.shape}; "
+                         f"values must be (n_k, d_v) with n_k={a.shape[0]} rows, one per key")
     _check_rows(a, "weights")
-    if not np.isclose(a.sum(), 1.0, atol=1e-6):
+    if not (np.isclose(a.sum(), 1.0, atol=1e-6) or np.isnan(a.sum())):
         raise ValueError("weights must sum to 1")
-    step = positive_number(step, "step")
-    if step > 1:
-        raise ValueError(f"step must lie in (0, 1], got {step}")
+    step = number_in_range(step, "step", 0.0, 1.0, low_open=True)
     if direction is not None:
-        direction = as_float_array(direction, "direction", min_ndim=1)
+        direction = as_float_array(direction, "direction", min_ndim=1, finite=True)
         if direction.shape != a.shape:
             raise ValueError(f"direction must have shape {a.shape}, got {direction.shape}")
+    if np.isnan(a).any() or np.isnan(v).any() or (direction is not None and np.isnan(direction).any()):
+        return np.full_like(a, np.nan)  # NaN in, NaN out (and no SVD of a NaN matrix)
     n_k = a.size
     constraints = np.vstack([v.T, np.ones(n_k)])  # (d_v + 1, n_k): rows of "u V = 0, sum u = 0"
     u_left, singular, vt = np.linalg.svd(constraints)
@@ -496,8 +504,8 @@ def total_variation(p: ArrayLike, q: ArrayLike) -> np.ndarray | float:
     >>> total_variation([1.0, 0.0], [0.0, 1.0]), total_variation([0.5, 0.5], [0.7, 0.3])
     (1.0, 0.2)
     """
-    p = as_float_array(p, "p", min_ndim=1)
-    q = as_float_array(q, "q", min_ndim=1)
+    p = as_float_array(p, "p", min_ndim=1, nonempty=True, finite=True)
+    q = as_float_array(q, "q", min_ndim=1, nonempty=True, finite=True)
     if p.shape[-1] != q.shape[-1]:
         raise ValueError(f"p and q must have the same number of keys, got {p.shape} and {q.shape}")
     tv = 0.5 * np.abs(p - q).sum(axis=-1)
@@ -517,11 +525,11 @@ def js_divergence(p: ArrayLike, q: ArrayLike) -> np.ndarray | float:
     >>> js_divergence([1.0, 0.0], [0.0, 1.0]), js_divergence([0.5, 0.5], [0.5, 0.5])
     (1.0, 0.0)
     """
-    p = as_float_array(p, "p", min_ndim=1)
-    q = as_float_array(q, "q", min_ndim=1)
+    p = as_float_array(p, "p", min_ndim=1, nonempty=True, finite=True)
+    q = as_float_array(q, "q", min_ndim=1, nonempty=True, finite=True)
     if p.shape[-1] != q.shape[-1]:
         raise ValueError(f"p and q must have the same number of keys, got {p.shape} and {q.shape}")
-    if (p < 0).any() or (q < 0).any():
+    if (p < 0).any() or (q < 0).any():  # NaN compares False: it passes, and comes out
         raise ValueError("p and q must be non-negative")
     m = 0.5 * (p + q)
 
@@ -560,10 +568,7 @@ def misleading_map_example(length: float = 4.0) -> dict[str, np.ndarray]:
     >>> removal_effect(example["weights"], example["values"]).round(3)
     array([0.038, 0.038, 0.065, 0.079, 0.13 ])
     """
-    if isinstance(length, (bool, np.bool_)) or not isinstance(length, (int, float, np.number)):
-        raise TypeError(f"length must be a number >= 0, got {length!r:.40}")
-    if not np.isfinite(length) or length < 0:
-        raise ValueError(f"length must be a finite number >= 0, got {length}")
+    length = number_in_range(length, "length", 0.0, np.inf)
     scores = np.array([2.0, 2.0, 1.0, 0.5, -0.5])
     values = np.array([[1.0, 0.0], [1.0, 0.0], [1.0, -0.4], [0.6, -0.8], [0.0, float(length)]])
     return {"keys": np.array(["A", "B", "C", "D", "E"]), "scores": scores,
@@ -586,8 +591,7 @@ def induction_block(name: str, width: int = 10) -> slice:
     >>> induction_block("next word")
     slice(40, 50, None)
     """
-    if name not in INDUCTION_BLOCKS:
-        raise ValueError(f"name must be one of {', '.join(INDUCTION_BLOCKS)}; got {name!r}")
+    choice(name, INDUCTION_BLOCKS, "name")
     width = positive_int(width, "width")
     start = INDUCTION_BLOCKS.index(name) * width
     return slice(start, start + width)
@@ -704,3 +708,94 @@ def induction_layers(*, width: int = 10, strength: float = 6.0) -> list[MultiHea
     second_layer.w_k[word + 0, sink] = 1.0  # the first word of the sentence is the sink
     previous_token_head(second_layer, 1, None)
     return layers
+
+
+# --------------------------------------------------------------- the maps of the rollout explorer
+__all__ += ["layer_maps"]
+
+#: The chapter's sentence: a start token (the sink), then "cat" twice and "the" three times.
+SENTENCE = ("<s>", "the", "cat", "saw", "the", "dog", "chase", "the", "cat")
+
+
+def layer_maps(tokens: Sequence[str] = SENTENCE, *, width: int = 10, strength: float = 6.0) -> dict:
+    """Every map the rollout explorer can show, for one sentence.
+
+    Returns
+    -------
+    dict of map name -> ndarray (n, n)
+        "layer 1", "layer 2" (each layer's heads averaged), "rollout" (of both layers) and
+        "rollout, writing heads", which averages, in each layer,
+        only the heads whose rows of ``W_O`` are not all zero.
+
+    Examples
+    --------
+    >>> maps = layer_maps()
+    >>> sorted(maps), maps["rollout"].shape
+    (['layer 1', 'layer 2', 'rollout', 'rollout, writing heads'], (9, 9))
+    """
+    layers = induction_layers(width=width, strength=strength)
+    _, weights = attention_stack(layers, induction_codes(tokens, width=width), causal=True)  # (2, h, n, n)
+    writing = []
+    for layer, w in zip(layers, weights):
+        rows = layer.w_o.reshape(layer.n_heads, layer.d_head, layer.d_model)  # (h, d_head, d_model)
+        writes = np.abs(rows).sum(axis=(1, 2)) > 0  # (h,)
+        writing.append(w[writes].mean(axis=0))  # (n, n)
+    return {"layer 1": weights[0].mean(axis=0), "layer 2": weights[1].mean(axis=0),
+            "rollout": attention_rollout(weights)[-1],
+            "rollout, writing heads": attention_rollout(writing)[-1]}
+
+
+from attn_core._checks import index_in  # noqa: E402
+
+__all__ += ["weight_and_effect"]
+
+
+def weight_and_effect(length: float = 4.0, removed: int | None = None) -> dict:
+    """Weights, output and removal effects of :func:`misleading_map_example`, with one key removed.
+
+    Parameters
+    ----------
+    length : float, default 4.0
+        The length of key E's value.
+    removed : int, optional
+        A key (0 to 4) taken out: the others' weights are renormalised and the output
+        recomputed. None keeps every key.
+
+    Returns
+    -------
+    dict
+        ``keys``, ``length``, ``weights`` (5,), ``values`` (5, 2), ``readout`` (2,),
+        ``output`` (2,), ``effects`` (5,) (:func:`removal_effect`), ``effect_shares`` (the
+        effects divided by their sum), ``gradient_times_input`` (5,), ``moved_output`` (2,)
+        or None, ``readout_value`` (the readout of the output, then of the moved output or
+        None).
+
+    Raises
+    ------
+    ValueError
+        ``removed`` is not a key 0 to 4 (or None); a bad ``length``.
+
+    Examples
+    --------
+    >>> state = weight_and_effect(4.0, removed=4)
+    >>> state["weights"].round(2).tolist()
+    [0.37, 0.37, 0.14, 0.08, 0.03]
+    >>> bool(np.isclose(np.linalg.norm(state["output"] - state["moved_output"]), state["effects"][4]))
+    True
+    """
+    example = misleading_map_example(length)  # checks length
+    a, v, readout = example["weights"], example["values"], example["readout"]
+    if removed is not None:
+        removed = index_in(removed, a.shape[0], "removed", "key")
+    output = a @ v  # (2,)
+    effects = removal_effect(a, v)  # (5,)
+    moved = None
+    if removed is not None:
+        allowed = np.arange(a.shape[0]) != removed  # (5,)
+        moved = softmax(example["scores"], mask=allowed) @ v  # (2,): the others renormalised
+    return {"keys": example["keys"], "length": length, "weights": a, "values": v,
+            "readout": readout, "output": output, "effects": effects,
+            "effect_shares": effects / effects.sum(),
+            "gradient_times_input": gradient_times_input(a, v, readout),
+            "moved_output": moved,
+            "readout_value": (float(output @ readout), None if moved is None else float(moved @ readout))}

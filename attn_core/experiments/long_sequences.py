@@ -17,14 +17,17 @@ test accuracy by how far back the answer lay.
 
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 from numpy.typing import ArrayLike
 
-from attn_core._checks import as_float_array, as_mask
+from attn_core._checks import as_float_array, as_int_array, as_mask
 from attn_core.attention import (
     scaled_dot_product_attention,
     scaled_dot_product_attention_backward,
 )
+from attn_core.training.models import RecurrentReader
 
 __all__ = [
     "path_lengths",
@@ -37,8 +40,17 @@ __all__ = [
 
 
 def _spectral_norm(jacobians: np.ndarray) -> np.ndarray:
-    """Largest singular value of each matrix in a stack ``(..., m, n)``."""
-    return np.linalg.svd(jacobians, compute_uv=False)[..., 0]
+    """Largest singular value of each matrix in a stack ``(..., m, n)``; NaN for a matrix holding NaN.
+
+    (The SVD itself does not converge on NaN: those matrices are left out of it.)
+    """
+    finite = np.isfinite(jacobians).all(axis=(-2, -1))  # (...,)
+    if finite.all():
+        return np.linalg.svd(jacobians, compute_uv=False)[..., 0]
+    norms = np.full(jacobians.shape[:-2], np.nan)  # (...,)
+    if finite.any():
+        norms[finite] = np.linalg.svd(jacobians[finite], compute_uv=False)[..., 0]
+    return norms
 
 
 def path_lengths(allowed: ArrayLike) -> np.ndarray:
@@ -65,7 +77,7 @@ def path_lengths(allowed: ArrayLike) -> np.ndarray:
     TypeError
         ``allowed`` is not boolean.
     ValueError
-        ``allowed`` is not square.
+        ``allowed`` is not square, or empty.
 
     Examples
     --------
@@ -79,9 +91,11 @@ def path_lengths(allowed: ArrayLike) -> np.ndarray:
     >>> int(path_lengths(ac.causal_mask(4))[3, 0])   # full attention: one layer
     1
     """
+    if allowed is None or isinstance(allowed, (str, bytes)):
+        raise TypeError(f"allowed must be a boolean matrix (True = may attend), got {allowed!r:.40}")
     shape = np.shape(allowed)
-    if len(shape) != 2 or shape[0] != shape[1]:
-        raise ValueError(f"allowed must be a square matrix (n, n), got shape {shape}")
+    if len(shape) != 2 or shape[0] != shape[1] or shape[0] == 0:
+        raise ValueError(f"allowed must be a square matrix (n, n) with n >= 1, got shape {shape}")
     step = as_mask(allowed, "allowed", shape, "square matrix (n, n)") | np.eye(shape[0], dtype=bool)
     n = shape[0]
     lengths = np.where(np.eye(n, dtype=bool), 0, -1)  # (n, n)
@@ -116,8 +130,11 @@ def elman_states(x: ArrayLike, w_h: ArrayLike, b_h: ArrayLike | None = None) -> 
 
     Raises
     ------
+    TypeError
+        An argument that is not an array of real numbers.
     ValueError
-        ``w_h`` is not ``(d, d)`` or ``b_h`` not ``(d,)`` for the width ``d`` of ``x``.
+        ``x`` empty or holding an infinity (NaN is passed through), ``w_h`` not ``(d, d)``
+        or ``b_h`` not ``(d,)`` for the width ``d`` of ``x``.
 
     Examples
     --------
@@ -125,7 +142,7 @@ def elman_states(x: ArrayLike, w_h: ArrayLike, b_h: ArrayLike | None = None) -> 
     array([[0.7616],
            [0.3635]])
     """
-    x = as_float_array(x, "x (inputs)", min_ndim=2)
+    x = as_float_array(x, "x (inputs)", min_ndim=2, nonempty=True, finite=True)
     w_h, b_h = _check_recurrence(w_h, b_h, x.shape[-1])
     h = np.zeros(x.shape[:-2] + x.shape[-1:])  # (..., d): h_0
     states = np.empty(x.shape)  # (..., T, d)
@@ -136,12 +153,14 @@ def elman_states(x: ArrayLike, w_h: ArrayLike, b_h: ArrayLike | None = None) -> 
 
 
 def _check_recurrence(w_h: ArrayLike, b_h: ArrayLike | None, d: int) -> tuple[np.ndarray, np.ndarray]:
-    w_h = as_float_array(w_h, "w_h", min_ndim=2)
+    w_h = as_float_array(w_h, "w_h", min_ndim=2, finite=True)
     if w_h.shape != (d, d):
-        raise ValueError(f"w_h must have shape ({d}, {d}) for states of width {d}, got {w_h.shape}")
-    b_h = np.zeros(d) if b_h is None else as_float_array(b_h, "b_h")
+        raise ValueError(f"w_h must have shape ({d}, {d}) for states of width {d} (the last axis of x or "
+                         f"states), got {w_h.shape}")
+    b_h = np.zeros(d) if b_h is None else as_float_array(b_h, "b_h", finite=True)
     if b_h.shape != (d,):
-        raise ValueError(f"b_h must have shape ({d},) for states of width {d}, got {b_h.shape}")
+        raise ValueError(f"b_h must have shape ({d},) for states of width {d} (the last axis of x or "
+                         f"states), got {b_h.shape}")
     return w_h, b_h
 
 
@@ -170,8 +189,11 @@ def recurrent_sensitivity(states: ArrayLike, w_h: ArrayLike) -> np.ndarray:
 
     Raises
     ------
+    TypeError
+        An argument that is not an array of real numbers.
     ValueError
-        ``w_h`` is not ``(d, d)``.
+        ``states`` empty or holding an infinity, ``w_h`` not ``(d, d)``. A NaN in the
+        states gives NaN sensitivities (the SVD is not run on NaN).
 
     Examples
     --------
@@ -181,7 +203,7 @@ def recurrent_sensitivity(states: ArrayLike, w_h: ArrayLike) -> np.ndarray:
     >>> recurrent_sensitivity(h, [[0.5]]).round(4)   # [0.42 * 0.5 * 0.8679, 0.8679]
     array([0.1823, 0.8679])
     """
-    h = as_float_array(states, "states", min_ndim=2)
+    h = as_float_array(states, "states", min_ndim=2, nonempty=True, finite=True)
     w_h, _ = _check_recurrence(w_h, None, h.shape[-1])
     slopes = 1.0 - h**2  # (..., T, d): the diagonals of D_t
     T = h.shape[-2]
@@ -222,8 +244,11 @@ def attention_sensitivity(
 
     Raises
     ------
+    TypeError
+        An array that is not real numbers, a ``query`` that is not a whole number.
     ValueError
-        Projections that do not fit ``x`` or each other, or ``query`` out of range.
+        Empty arrays or arrays holding an infinity, projections that do not fit ``x`` or
+        each other, or ``query`` out of range. NaN gives NaN.
 
     Examples
     --------
@@ -233,18 +258,20 @@ def attention_sensitivity(
     >>> attention_sensitivity(x, w_q, w_k, w_v).shape
     (5,)
     """
-    x = as_float_array(x, "x (inputs)", min_ndim=2)
-    w_q = as_float_array(w_q, "w_q", min_ndim=2)
-    w_k = as_float_array(w_k, "w_k", min_ndim=2)
-    w_v = as_float_array(w_v, "w_v", min_ndim=2)
+    x = as_float_array(x, "x (inputs)", min_ndim=2, nonempty=True, finite=True)
+    w_q = as_float_array(w_q, "w_q", min_ndim=2, nonempty=True, finite=True)
+    w_k = as_float_array(w_k, "w_k", min_ndim=2, nonempty=True, finite=True)
+    w_v = as_float_array(w_v, "w_v", min_ndim=2, nonempty=True, finite=True)
     d_model = x.shape[-1]
     for name, w in (("w_q", w_q), ("w_k", w_k), ("w_v", w_v)):
         if w.ndim != 2 or w.shape[0] != d_model:
-            raise ValueError(f"{name} must have shape ({d_model}, ...) for inputs of width {d_model}, "
+            raise ValueError(f"{name} must have shape ({d_model}, ...) for inputs x of width {d_model}, "
                              f"got {w.shape}")
     if w_q.shape != w_k.shape:
         raise ValueError(f"w_q and w_k must have the same shape (d_model, d_k), got {w_q.shape} and {w_k.shape}")
     n, d_v = x.shape[-2], w_v.shape[1]
+    if isinstance(query, (bool, np.bool_)) or not isinstance(query, numbers.Integral):
+        raise TypeError(f"query must be a whole number (a position), got {query!r:.40}")
     if not -n <= query < n:
         raise ValueError(f"query={query} is out of range for a sequence of {n} positions")
     query %= n
@@ -274,9 +301,8 @@ def state_change_by_pair(reader, data: dict[str, np.ndarray]) -> np.ndarray:
     Parameters
     ----------
     reader : RecurrentReader
-        Anything whose ``forward(data)`` returns ``(logits, cache)`` with the states
-        ``cache["hs"]`` (a list whose last entry is :math:`h_L`, shape ``(B, d)``) and that
-        has an attribute ``n_values``.
+        Its cache holds the states ``cache["hs"]`` (a list whose last entry is :math:`h_L`,
+        shape ``(B, d)``).
     data : dict
         From :func:`attn_core.experiments.data.associative_recall`.
 
@@ -288,8 +314,11 @@ def state_change_by_pair(reader, data: dict[str, np.ndarray]) -> np.ndarray:
 
     Raises
     ------
+    TypeError
+        ``reader`` not a RecurrentReader, ``data`` not a dict of int arrays.
     ValueError
-        ``data["values"]`` is not ``(B, L)``, or the reader has fewer than two values.
+        ``data`` the reader cannot read (a missing entry, a wrong shape, an id outside the
+        vocabulary, each named), or a reader with fewer than two values.
 
     Examples
     --------
@@ -302,19 +331,20 @@ def state_change_by_pair(reader, data: dict[str, np.ndarray]) -> np.ndarray:
     >>> change.shape, bool((change[:, :2] == 0).all() and (change[:, 2] > 0).all())
     ((2, 3), True)
     """
-    values = np.asarray(data["values"])
-    if values.ndim != 2:
-        raise ValueError(f"data['values'] must be (B, L), got shape {values.shape}")
-    n_values = int(reader.n_values)
+    if not isinstance(reader, RecurrentReader):
+        raise TypeError(f"reader must be a RecurrentReader (its cache holds the states), got {type(reader).__name__}")
+    data = reader.check_inputs(data, "data")
+    values = data["values"]  # (B, L)
+    n_values = reader.n_values
     if n_values < 2:
         raise ValueError(f"changing a value needs at least two values, the reader has {n_values}")
-    final = reader.forward(data)[1]["hs"][-1]  # (B, d): h_L
+    final = reader._forward(data)[1]["hs"][-1]  # (B, d): h_L
     change = np.zeros(values.shape)  # (B, L)
     for t in range(values.shape[1]):
         for shift in range(1, n_values):
             moved = values.copy()
             moved[:, t] = (values[:, t] + shift) % n_values  # another value at pair t only
-            final_moved = reader.forward({**data, "values": moved})[1]["hs"][-1]  # (B, d)
+            final_moved = reader._forward({**data, "values": moved})[1]["hs"][-1]  # (B, d)
             change[:, t] += np.linalg.norm(final_moved - final, axis=1) / (n_values - 1)
     return change
 
@@ -338,8 +368,11 @@ def accuracy_by_distance(
 
     Raises
     ------
+    TypeError
+        Logits that are not real numbers; labels or distances that are not whole numbers.
     ValueError
-        Shapes that do not match.
+        Empty or infinite logits, shapes that do not match, a label outside ``0 .. C - 1``,
+        a distance below 1.
 
     Examples
     --------
@@ -347,12 +380,73 @@ def accuracy_by_distance(
     >>> d.tolist(), acc.tolist()
     ([1, 2], [1.0, 0.0])
     """
-    z = as_float_array(logits, "logits", min_ndim=2)
-    y, dist = np.asarray(labels), np.asarray(distance)
-    if z.ndim != 2 or y.shape != z.shape[:1] or dist.shape != z.shape[:1]:
+    z = as_float_array(logits, "logits", min_ndim=2, max_ndim=2, nonempty=True, finite=True)
+    y = as_int_array(labels, "labels", ndim=1)
+    dist = as_int_array(distance, "distance", ndim=1, low=1)
+    if y.shape != z.shape[:1] or dist.shape != z.shape[:1]:
         raise ValueError(f"logits must be (B, C) with labels and distance (B,), got {z.shape}, "
                          f"{y.shape} and {dist.shape}")
+    y = as_int_array(y, "labels", low=0, high=z.shape[1])
     correct = np.argmax(z, axis=1) == y  # (B,)
     distances = np.unique(dist)
     accuracies = np.array([correct[dist == d].mean() for d in distances])
     return distances, accuracies
+
+
+__all__ += ["readers_by_distance"]
+
+
+def readers_by_distance(recurrent, attention, data: dict[str, np.ndarray]) -> dict:
+    """Both readers on one example per distance: what each answers and which pairs it leans on.
+
+    Parameters
+    ----------
+    recurrent : RecurrentReader
+    attention : AttentionReader
+        Readers of the same task (``forward(data) -> (logits, cache)``).
+    data : dict of ndarray
+        Recall by position with a ``distance`` per example
+        (:func:`attn_core.experiments.data.associative_recall` with ``ordered=True``).
+
+    Returns
+    -------
+    dict
+        ``distances`` (list of int, increasing), ``examples`` (the data of the first example
+        at each distance, one row per distance), ``heights`` (reader name -> (m, L): the
+        attention reader's weights over the pairs, the recurrent reader's
+        :func:`state_change_by_pair`) and ``predicted`` (reader name -> (m,) answers).
+
+    Raises
+    ------
+    TypeError
+        A reader without a ``forward`` method.
+    ValueError
+        ``data`` is not a dict holding keys, values, query and distance.
+
+    Examples
+    --------
+    >>> from attn_core.experiments.data import associative_recall
+    >>> from attn_core.training.models import AttentionReader
+    >>> data = associative_recall(30, n_pairs=4, n_keys=4, n_values=3, ordered=True, seed=0)
+    >>> result = readers_by_distance(RecurrentReader(4, 3, width=4), AttentionReader(4, 3, width=4), data)
+    >>> result["distances"], result["heights"]["attention"].shape
+    ([1, 2, 3, 4], (4, 4))
+    """
+    for name, reader in (("recurrent", recurrent), ("attention", attention)):
+        if not callable(getattr(reader, "forward", None)):
+            raise TypeError(f"{name} must be a reader with a forward(data) method, got {type(reader).__name__}")
+    needed = {"keys", "values", "query", "distance"}
+    if not isinstance(data, dict) or not needed <= set(data):
+        have = sorted(data) if isinstance(data, dict) else type(data).__name__
+        raise ValueError(f"data must be a dict of arrays with {sorted(needed)} (recall by position), got {have}")
+    distances = [int(d) for d in np.unique(data["distance"])]
+    first = [int(np.flatnonzero(data["distance"] == d)[0]) for d in distances]  # one example each
+    chosen = {name: value[first] for name, value in data.items()}  # (m, ...) for m distances
+    attention_logits, attention_cache = attention.forward(chosen)  # (m, n_values)
+    recurrent_logits, _ = recurrent.forward(chosen)  # (m, n_values)
+    heights = {
+        "attention": attention_cache["weights"][:, 0, :],  # (m, L): a_t
+        "recurrent": state_change_by_pair(recurrent, chosen),  # (m, L): |h_L' - h_L|
+    }
+    predicted = {"attention": attention_logits.argmax(1), "recurrent": recurrent_logits.argmax(1)}  # (m,)
+    return {"distances": distances, "examples": chosen, "heights": heights, "predicted": predicted}

@@ -1,10 +1,11 @@
-"""A next-token predictor with one attention layer, to measure what a missing causal mask leaks.
+"""Chapter 7's experiment: what a next-token predictor learns with and without a causal mask.
 
 A language model is trained to predict token ``t + 1`` from position ``t`` for every
 position at once (teacher forcing), and is then used to generate, when only the tokens up
 to ``t`` exist. The causal mask (Vaswani et al., 2017) makes the two situations the same for
-the model. :class:`NextTokenModel` can be built with or without it, so chapter 7 can train
-both and compare what each learned.
+the model. :class:`attn_core.training.models.NextTokenModel` can be built with or without it,
+and :func:`attn_core.training.loop.train` trains both on :func:`next_token_data`, so
+chapter 7 can compare what each learned.
 
 The toy data, :func:`repeated_sequences`, makes the comparison measurable: the first half
 of every sequence is random (no honest model can predict it better than chance) and the
@@ -16,15 +17,10 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike
 
-from attn_core._checks import positive_int, positive_number
-from attn_core.attention import (
-    scaled_dot_product_attention,
-    scaled_dot_product_attention_backward,
-)
-from attn_core.training.adam import Adam
-from attn_core.training.losses import cross_entropy, embedding_backward
+from attn_core._checks import as_int_array, flag, nonnegative_int, positive_int
+from attn_core.training.models import NextTokenModel
 
-__all__ = ["repeated_sequences", "NextTokenModel", "train_next_token", "next_token_accuracy"]
+__all__ = ["repeated_sequences", "next_token_data", "next_token_accuracy"]
 
 
 def repeated_sequences(n_sequences: int, *, half: int = 6, vocab: int = 8, seed: int = 0) -> np.ndarray:
@@ -55,188 +51,42 @@ def repeated_sequences(n_sequences: int, *, half: int = 6, vocab: int = 8, seed:
     ((2, 6), True)
     """
     n_sequences, half = positive_int(n_sequences, "n_sequences"), positive_int(half, "half")
-    vocab = positive_int(vocab, "vocab")
+    vocab, seed = positive_int(vocab, "vocab"), nonnegative_int(seed, "seed")
     if vocab < 2:
         raise ValueError(f"vocab must be >= 2 (one token would make every prediction trivial), got {vocab}")
     first = np.random.default_rng(seed).integers(0, vocab, (n_sequences, half))
     return np.concatenate([first, first], axis=1)
 
 
-def _init(rng: np.random.Generator, *shape: int) -> np.ndarray:
-    return rng.normal(0.0, 1.0 / np.sqrt(shape[0]), shape)
-
-
-class NextTokenModel:
-    r"""One attention layer and a linear read-out that predicts the next token at every position.
-
-    .. math:: X = E[\text{tokens}] + P, \quad
-              O = \operatorname{Attention}(X W_Q, X W_K, X W_V), \quad
-              \text{logits} = O W_O + b_O
-
-    with a learned token table ``E`` and a learned vector per position ``P`` (without
-    positions, attention could not tell "the next token" from any other). Row ``t`` of the
-    logits predicts token ``t + 1``.
+def next_token_data(sequences: ArrayLike) -> dict[str, np.ndarray]:
+    """A training set for next-token prediction: every position's label is the token after it.
 
     Parameters
     ----------
-    vocab : int
-        Number of distinct tokens.
-    n_positions : int
-        Longest sequence the model reads.
-    width : int, default 16
-        ``d``: width of the token vectors, queries, keys and values.
-    causal : bool, default True
-        Whether position ``t`` may attend only to positions ``<= t``.
-    seed : int, default 0
-        Seeds the initial parameters.
-
-    Attributes
-    ----------
-    params : dict of name -> ndarray
-        ``token`` (vocab, d), ``position`` (n_positions, d), ``w_q``, ``w_k``, ``w_v`` (d, d),
-        ``w_o`` (d, vocab), ``b_o`` (vocab,).
-
-    Examples
-    --------
-    >>> model = NextTokenModel(vocab=5, n_positions=6, width=8)
-    >>> logits, cache = model.forward(np.array([[0, 1, 2, 0, 1, 2]]))
-    >>> logits.shape, cache["weights"].shape
-    ((1, 6, 5), (1, 6, 6))
-    """
-
-    def __init__(self, vocab: int, n_positions: int, *, width: int = 16, causal: bool = True, seed: int = 0):
-        self.vocab = positive_int(vocab, "vocab")
-        self.n_positions = positive_int(n_positions, "n_positions")
-        self.width = positive_int(width, "width")
-        if not isinstance(causal, (bool, np.bool_)):
-            raise TypeError(f"causal must be True or False, got {causal!r:.40}")
-        self.causal = bool(causal)
-        rng = np.random.default_rng(seed)
-        d = self.width
-        self.params = {
-            "token": rng.standard_normal((self.vocab, d)),
-            "position": rng.standard_normal((self.n_positions, d)),
-            "w_q": _init(rng, d, d),
-            "w_k": _init(rng, d, d),
-            "w_v": _init(rng, d, d),
-            "w_o": _init(rng, d, self.vocab),
-            "b_o": np.zeros(self.vocab),
-        }
-
-    def __repr__(self) -> str:
-        return (f"NextTokenModel(vocab={self.vocab}, n_positions={self.n_positions}, "
-                f"width={self.width}, causal={self.causal})")
-
-    def _check_tokens(self, tokens: ArrayLike) -> np.ndarray:
-        tokens = np.asarray(tokens)
-        if tokens.dtype.kind not in "iu" or tokens.ndim != 2:
-            raise ValueError(f"tokens must be whole numbers of shape (batch, n), got {tokens.dtype} {tokens.shape}")
-        if not 1 <= tokens.shape[1] <= self.n_positions:
-            raise ValueError(f"sequences must have 1 to n_positions={self.n_positions} tokens, got {tokens.shape[1]}")
-        if tokens.size and (tokens.min() < 0 or tokens.max() >= self.vocab):
-            raise ValueError(f"tokens must lie in 0..vocab-1={self.vocab - 1}")
-        return tokens
-
-    def forward(self, tokens: ArrayLike) -> tuple[np.ndarray, dict]:
-        """Logits for the next token at every position, and what backward needs.
-
-        Parameters
-        ----------
-        tokens : array_like of int, shape (batch, n)
-
-        Returns
-        -------
-        logits : ndarray, shape (batch, n, vocab)
-        cache : dict
-            Includes ``weights`` (batch, n, n), the attention weights.
-        """
-        p = self.params
-        tokens = self._check_tokens(tokens)
-        n = tokens.shape[1]
-        x = p["token"][tokens] + p["position"][:n]  # (B, n, d)
-        q, k, v = x @ p["w_q"], x @ p["w_k"], x @ p["w_v"]  # (B, n, d) each
-        out, weights = scaled_dot_product_attention(q, k, v, causal=self.causal)  # (B, n, d), (B, n, n)
-        logits = out @ p["w_o"] + p["b_o"]  # (B, n, vocab)
-        return logits, {"tokens": tokens, "x": x, "q": q, "k": k, "v": v, "out": out, "weights": weights}
-
-    def backward(self, cache: dict, grad_logits: np.ndarray) -> dict[str, np.ndarray]:
-        """Gradients of the loss with respect to every parameter, given ``dL/d(logits)``."""
-        p, x = self.params, cache["x"]
-        grads = {"w_o": np.einsum("bnd,bnv->dv", cache["out"], grad_logits),  # (d, vocab)
-                 "b_o": grad_logits.sum(axis=(0, 1))}
-        grad_out = grad_logits @ p["w_o"].T  # (B, n, d)
-        grad_q, grad_k, grad_v = scaled_dot_product_attention_backward(
-            cache["q"], cache["k"], cache["v"], cache["weights"], grad_out)  # (B, n, d) each
-        for name, g in (("w_q", grad_q), ("w_k", grad_k), ("w_v", grad_v)):
-            grads[name] = np.einsum("bnd,bne->de", x, g)  # (d, d)
-        grad_x = grad_q @ p["w_q"].T + grad_k @ p["w_k"].T + grad_v @ p["w_v"].T  # (B, n, d)
-        grads["token"] = embedding_backward(len(p["token"]), cache["tokens"], grad_x)
-        grads["position"] = np.zeros_like(p["position"])
-        grads["position"][:x.shape[1]] = grad_x.sum(axis=0)
-        return grads
-
-    def loss(self, tokens: ArrayLike) -> tuple[float, dict[str, np.ndarray]]:
-        """Mean cross-entropy of predicting token ``t + 1`` at positions ``0 .. n-2``, and its gradients.
-
-        Examples
-        --------
-        >>> model = NextTokenModel(vocab=4, n_positions=3, width=4)
-        >>> loss, grads = model.loss(np.array([[0, 1, 2]]))
-        >>> round(loss, 1) > 0, sorted(grads) == sorted(model.params)
-        (True, True)
-        """
-        logits, cache = self.forward(tokens)
-        batch, n, vocab = logits.shape
-        if n < 2:
-            raise ValueError("a sequence needs at least 2 tokens to have a next token to predict")
-        tokens = cache["tokens"]
-        value, grad = cross_entropy(logits[:, :-1].reshape(-1, vocab), tokens[:, 1:].reshape(-1))
-        grad_logits = np.zeros_like(logits)
-        grad_logits[:, :-1] = grad.reshape(batch, n - 1, vocab)  # the last position predicts nothing
-        return value, self.backward(cache, grad_logits)
-
-
-def train_next_token(model: NextTokenModel, tokens: ArrayLike, *, steps: int = 400, batch_size: int = 32,
-                     lr: float = 0.03, seed: int = 0) -> list[float]:
-    """Train ``model`` with Adam on random mini-batches of ``tokens`` (teacher forcing).
-
-    Every position predicts its next token in one forward pass, as language models are
-    trained.
-
-    Parameters
-    ----------
-    model : NextTokenModel
-    tokens : array_like of int, shape (n_sequences, n)
-    steps, batch_size : int
-    lr : float
-    seed : int
-        Orders the mini-batches.
+    sequences : array_like of int, shape (n_sequences, n), n >= 2
 
     Returns
     -------
-    list of float
-        The loss of every step's mini-batch.
+    dict
+        ``tokens`` (n_sequences, n), the sequences, and ``labels`` (n_sequences, n - 1),
+        ``tokens[:, 1:]``, as :class:`~attn_core.training.models.NextTokenModel` and
+        :func:`attn_core.training.loop.train` read them.
+
+    Raises
+    ------
+    TypeError, ValueError
+        Sequences that are not whole numbers >= 0 of shape (n_sequences, n) with n >= 2.
 
     Examples
     --------
-    >>> data = repeated_sequences(64, half=3, vocab=4, seed=1)
-    >>> model = NextTokenModel(4, 6, width=8, seed=2)
-    >>> losses = train_next_token(model, data, steps=60, batch_size=16)
-    >>> bool(np.mean(losses[-10:]) < np.mean(losses[:10]))
-    True
+    >>> next_token_data([[0, 1, 2], [2, 2, 0]])["labels"]
+    array([[1, 2],
+           [2, 0]])
     """
-    tokens = np.asarray(tokens)
-    steps, batch_size = positive_int(steps, "steps"), positive_int(batch_size, "batch_size")
-    lr = positive_number(lr, "lr")
-    rng = np.random.default_rng(seed)
-    optimiser = Adam(model.params, lr=lr)
-    losses = []
-    for _ in range(steps):
-        batch = tokens[rng.integers(0, len(tokens), batch_size)]  # (batch_size, n)
-        value, grads = model.loss(batch)
-        optimiser.step(grads)
-        losses.append(value)
-    return losses
+    tokens = as_int_array(sequences, "sequences", ndim=2, low=0)
+    if tokens.shape[0] == 0 or tokens.shape[1] < 2:
+        raise ValueError(f"sequences must be (n_sequences >= 1, n >= 2) tokens; got shape {tokens.shape}")
+    return {"tokens": tokens, "labels": tokens[:, 1:]}
 
 
 def next_token_accuracy(model: NextTokenModel, tokens: ArrayLike, *, prefix_only: bool = False) -> np.ndarray:
@@ -245,7 +95,7 @@ def next_token_accuracy(model: NextTokenModel, tokens: ArrayLike, *, prefix_only
     Parameters
     ----------
     model : NextTokenModel
-    tokens : array_like of int, shape (n_sequences, n)
+    tokens : array_like of int, shape (n_sequences, n), 2 <= n <= n_positions
     prefix_only : bool, default False
         False: one forward pass over the whole sequence (teacher forcing, as in training).
         True: as when generating text, position ``t`` is predicted from ``tokens[:, :t + 1]``
@@ -256,6 +106,12 @@ def next_token_accuracy(model: NextTokenModel, tokens: ArrayLike, *, prefix_only
     ndarray, shape (n - 1,)
         Accuracy of the prediction of token ``t + 1`` made at position ``t``.
 
+    Raises
+    ------
+    TypeError, ValueError
+        A model that is not a NextTokenModel, tokens it cannot read, a ``prefix_only`` that
+        is not True or False.
+
     Examples
     --------
     >>> data = repeated_sequences(8, half=2, vocab=3)
@@ -264,13 +120,141 @@ def next_token_accuracy(model: NextTokenModel, tokens: ArrayLike, *, prefix_only
     >>> a.shape, bool(np.array_equal(a, b))
     ((3,), True)
     """
-    tokens = model._check_tokens(tokens)
+    if not isinstance(model, NextTokenModel):
+        raise TypeError(f"model must be a NextTokenModel, got {type(model).__name__}")
+    tokens = model.check_inputs({"tokens": tokens}, "tokens")["tokens"]
+    prefix_only = flag(prefix_only, "prefix_only")
     n = tokens.shape[1]
     if not prefix_only:
-        logits, _ = model.forward(tokens)  # (B, n, vocab)
+        logits, _ = model._all_logits(tokens)  # (B, n, vocab)
         return (logits[:, :-1].argmax(axis=-1) == tokens[:, 1:]).mean(axis=0)
     hits = []
     for t in range(n - 1):
-        logits, _ = model.forward(tokens[:, :t + 1])  # (B, t + 1, vocab): the future is absent
+        logits, _ = model._all_logits(tokens[:, :t + 1])  # (B, t + 1, vocab): the future is absent
         hits.append((logits[:, -1].argmax(axis=-1) == tokens[:, t + 1]).mean())
     return np.array(hits)
+
+
+# ------------------------------------------------------- the mask editor of the chapter's explorer
+from attn_core.masks import causal_mask, sliding_window_mask  # noqa: E402
+from attn_core._checks import index_in  # noqa: E402
+from attn_core.softmax import softmax  # noqa: E402
+
+__all__ += ["editor_masks", "masked_weights", "toggle_cells"]
+
+
+def editor_masks(is_real: ArrayLike) -> dict[str, np.ndarray]:
+    """The masks on the editor's "Mask" slider, in order, for a sequence with padding.
+
+    Parameters
+    ----------
+    is_real : array_like of bool, shape (n,)
+        False at the padding positions.
+
+    Returns
+    -------
+    dict of name -> ndarray of bool, shape (n, n)
+        ``none``, ``padding`` (keys only), ``padding + queries`` (padding hidden as keys
+        and as queries), ``causal``, ``window & padding`` (each query sees itself and the
+        key before it, padding hidden) and
+        ``only key 1``.
+
+    Examples
+    --------
+    >>> masks = editor_masks([True, True, False])
+    >>> list(masks)[:3]
+    ['none', 'padding', 'padding + queries']
+    >>> masks["window & padding"].astype(int)
+    array([[1, 0, 0],
+           [1, 1, 0],
+           [0, 1, 0]])
+    """
+    real = np.asarray(is_real)
+    if real.dtype.kind != "b" or real.ndim != 1 or real.size < 2:
+        raise ValueError(f"is_real must be a boolean vector of at least 2 positions, got {real.dtype} {real.shape}")
+    n = real.size
+    keys = np.broadcast_to(real[None, :], (n, n))  # (n, n): padding hidden as a key
+    everything = np.ones((n, n), dtype=bool)
+    return {
+        "none": everything,
+        "padding": keys.copy(),
+        "padding + queries": real[:, None] & real[None, :],
+        "causal": causal_mask(n),
+        "window & padding": sliding_window_mask(n, window=1, causal=True) & keys,
+        "only key 1": everything & (np.arange(n) == 1)[None, :],
+    }
+
+
+def masked_weights(scores: ArrayLike, allowed: ArrayLike) -> dict:
+    r"""Weights with and without a mask, and the share of each row the allowed keys held.
+
+    Row i of the masked weights is the unmasked row restricted to the allowed keys and
+    divided by their share :math:`\sum_{l \text{ allowed}} a_{il}`; a row with no allowed key
+    is all zeros.
+
+    Parameters
+    ----------
+    scores : array_like, shape (n_q, n_k)
+    allowed : array_like of bool, shape (n_q, n_k)
+
+    Returns
+    -------
+    dict
+        ``weights`` (masked), ``unmasked``, ``share`` (n_q,) and ``empty_rows`` (list of
+        the queries with no allowed key).
+
+    Examples
+    --------
+    >>> state = masked_weights([[0.0, 0.0, np.log(2.0)]], [[True, False, True]])
+    >>> state["unmasked"].round(2).tolist(), state["share"].round(2).tolist()
+    ([[0.25, 0.25, 0.5]], [0.75])
+    >>> state["weights"].round(3).tolist()
+    [[0.333, 0.0, 0.667]]
+    """
+    unmasked = softmax(scores)  # (n_q, n_k)
+    weights = softmax(scores, mask=allowed)  # (n_q, n_k)
+    allowed = np.broadcast_to(np.asarray(allowed), unmasked.shape)
+    share = np.where(allowed, unmasked, 0.0).sum(axis=-1)  # (n_q,)
+    return {"weights": weights, "unmasked": unmasked, "share": share,
+            "empty_rows": [int(i) for i in np.flatnonzero(~allowed.any(axis=-1))]}
+
+
+def toggle_cells(allowed: ArrayLike, cells) -> np.ndarray:
+    """A copy of the boolean mask ``allowed`` with each listed ``(query, key)`` cell switched.
+
+    Parameters
+    ----------
+    allowed : array_like of bool, shape (n_q, n_k)
+    cells : sequence of (int, int)
+        Cells to switch (allowed <-> blocked), e.g. what the reader typed.
+
+    Returns
+    -------
+    ndarray of bool, shape (n_q, n_k)
+        ``allowed`` itself is left unchanged.
+
+    Raises
+    ------
+    ValueError
+        ``allowed`` is not a boolean matrix; a cell outside it.
+
+    Examples
+    --------
+    >>> toggle_cells(np.eye(2, dtype=bool), [(0, 1), (1, 1)]).astype(int).tolist()
+    [[1, 1], [0, 0]]
+    """
+    mask = np.asarray(allowed)
+    if mask.dtype.kind != "b" or mask.ndim != 2:
+        raise ValueError(f"allowed must be a boolean matrix (n_q, n_k), got {mask.dtype} {mask.shape}")
+    try:
+        listed = [tuple(cell) for cell in cells]
+    except TypeError:
+        raise TypeError(f"cells must be a sequence of (query, key) pairs, got {cells!r:.40}") from None
+    if any(len(cell) != 2 for cell in listed):
+        raise ValueError(f"cells must be (query, key) pairs, got {cells!r:.60}")
+    pairs = [(index_in(i, mask.shape[0], "cells", "query"), index_in(j, mask.shape[1], "cells", "key"))
+             for i, j in listed]
+    toggled = mask.copy()  # (n_q, n_k)
+    for i, j in pairs:
+        toggled[i, j] = not toggled[i, j]
+    return toggled

@@ -18,7 +18,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from attn_core._checks import positive_int, positive_number
+from attn_core._checks import nonnegative_int, positive_int, positive_number
+from attn_core.experiments.data import _as_tokens
 from attn_core.multihead import MultiHeadAttention
 
 __all__ = ["PLANTED_HEAD_NAMES", "word_position_codes", "planted_heads", "mean_pool_kv_heads"]
@@ -59,10 +60,8 @@ def word_position_codes(tokens: Sequence[str], *, width: int = 16) -> np.ndarray
            [0, 1, 0, 0, 1, 0],
            [1, 0, 0, 0, 0, 1]])
     """
-    if isinstance(tokens, str) or not all(isinstance(t, str) for t in tokens):
-        raise TypeError("tokens must be a sequence of strings, e.g. 'the cat sat'.split()")
+    tokens = _as_tokens(tokens)
     width = positive_int(width, "width")
-    tokens = list(tokens)
     if not 1 <= len(tokens) <= width:
         raise ValueError(f"tokens: need 1 to {width} tokens (the width of the codes), got {len(tokens)}")
     vocabulary = list(dict.fromkeys(tokens))  # distinct words, in order of first appearance
@@ -121,6 +120,7 @@ def planted_heads(*, d_head: int = 8, strength: float = 4.0, seed: int = 7) -> M
     """
     d_head = positive_int(d_head, "d_head")
     strength = positive_number(strength, "strength")
+    seed = nonnegative_int(seed, "seed")
     width = 2 * d_head  # of each code: word columns 0..width-1, position columns width..2*width-1
     layer = MultiHeadAttention(4 * d_head, 4, bias=False, seed=seed)
     layer.w_q[:] = 0.0

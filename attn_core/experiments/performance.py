@@ -16,13 +16,21 @@ This module holds the small pieces of maths the comparison needs:
 from __future__ import annotations
 
 import copy
+import numbers
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 import numpy as np
 
-from attn_core._checks import as_float_array
-from attn_core.softmax import softmax
-from attn_core.training.loop import Model, evaluate
+from attn_core._checks import (
+    as_float_array,
+    as_int_array,
+    nonnegative_int,
+    number_in_range,
+)
+from attn_core.softmax import _softmax
+from attn_core.training.loop import Model, _check_model, _evaluate
+from attn_core.training.loop import _check_data as _check_training_data
 from attn_core.training.models import AttentionReader, PoolingReader
 
 __all__ = [
@@ -39,16 +47,44 @@ __all__ = [
 _FIELDS = ("keys", "values", "query", "distance", "labels")
 
 
-def _check_data(data: dict, name: str = "data") -> int:
-    """Check that ``data`` looks like associative_recall's output; return the number of pairs."""
-    if not isinstance(data, dict) or any(f not in data for f in _FIELDS):
+def _check_data(data: Any, name: str = "data") -> tuple[dict[str, np.ndarray], int]:
+    """Check that ``data`` looks like associative_recall's output; return it as arrays and the number of pairs.
+
+    ``keys`` and ``values`` (n_examples, n_pairs) and ``query``, ``distance``, ``labels``
+    (n_examples,) must be arrays of whole numbers >= 0, with ``distance`` in ``1 .. n_pairs``;
+    each missing entry, wrong shape or out-of-range entry is named.
+    """
+    if not isinstance(data, dict):
         raise TypeError(f"{name} must be a dict with {', '.join(_FIELDS)} "
-                        "(as made by attn_core.experiments.data.associative_recall)")
-    keys, values = np.asarray(data["keys"]), np.asarray(data["values"])
-    if keys.ndim != 2 or keys.shape != values.shape:
+                        f"(as made by attn_core.experiments.data.associative_recall), got {type(data).__name__}")
+    for field_name in _FIELDS:
+        if field_name not in data:
+            raise ValueError(f"{name} has no {field_name!r}; it needs {', '.join(_FIELDS)} "
+                             "(as made by attn_core.experiments.data.associative_recall)")
+    keys = as_int_array(data["keys"], f"{name}['keys']", ndim=2, low=0)
+    if 0 in keys.shape:
+        raise ValueError(f"{name}['keys'] must be (n_examples, n_pairs), both >= 1; got shape {keys.shape}")
+    values = as_int_array(data["values"], f"{name}['values']", low=0)
+    if values.shape != keys.shape:
         raise ValueError(f"{name}: keys and values must both be (n_examples, n_pairs), "
                          f"got {keys.shape} and {values.shape}")
-    return keys.shape[1]
+    n_examples, n_pairs = keys.shape
+    checked = dict(data, keys=keys, values=values)
+    for field_name, low, high in (("query", 0, None), ("distance", 1, n_pairs + 1), ("labels", 0, None)):
+        array = as_int_array(data[field_name], f"{name}[{field_name!r}]", low=low, high=high)
+        if array.shape != (n_examples,):
+            raise ValueError(f"{name}[{field_name!r}] must have shape ({n_examples},); got {array.shape}")
+        checked[field_name] = array
+    return checked, n_pairs
+
+
+def _position(value: Any, name: str, n_pairs: int) -> int:
+    """A pair position in ``-n_pairs .. n_pairs - 1``, returned in ``0 .. n_pairs - 1``."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be a whole number (a pair position), got {value!r:.40}")
+    if not -n_pairs <= value < n_pairs:
+        raise ValueError(f"{name}={value} is out of range for {n_pairs} pairs")
+    return int(value) % n_pairs
 
 
 def swap_values(data: dict[str, np.ndarray], first: int, second: int) -> dict[str, np.ndarray]:
@@ -72,8 +108,10 @@ def swap_values(data: dict[str, np.ndarray], first: int, second: int) -> dict[st
 
     Raises
     ------
+    TypeError
+        ``data`` not a dict of int arrays, a position that is not a whole number.
     ValueError
-        A position out of range.
+        A missing entry or wrong shape in ``data`` (named), a position out of range.
 
     Examples
     --------
@@ -83,14 +121,9 @@ def swap_values(data: dict[str, np.ndarray], first: int, second: int) -> dict[st
     >>> s["values"].tolist(), s["labels"].tolist(), d["labels"].tolist()
     ([[2, 0, 3]], [0], [2])
     """
-    n_pairs = _check_data(data)
-    positions = []
-    for name, position in (("first", first), ("second", second)):
-        if not -n_pairs <= int(position) < n_pairs:
-            raise ValueError(f"{name}={position} is out of range for {n_pairs} pairs")
-        positions.append(int(position) % n_pairs)
+    data, n_pairs = _check_data(data)
+    a, b = _position(first, "first", n_pairs), _position(second, "second", n_pairs)
     out = {name: np.array(value, copy=True) for name, value in data.items()}
-    a, b = positions
     out["values"][:, [a, b]] = out["values"][:, [b, a]]  # (n_examples, n_pairs)
     rows = np.arange(len(out["labels"]))
     out["labels"] = out["values"][rows, n_pairs - out["distance"]]  # the queried pair's value
@@ -104,6 +137,11 @@ def value_counts(data: dict[str, np.ndarray]) -> np.ndarray:
     -------
     ndarray of int, shape (n_examples, n_pairs)
 
+    Raises
+    ------
+    TypeError, ValueError
+        ``data`` that is not associative recall data (the entry at fault is named).
+
     Examples
     --------
     >>> d = {"keys": np.array([[0, 1, 2, 3]]), "values": np.array([[5, 1, 5, 5]]),
@@ -111,8 +149,12 @@ def value_counts(data: dict[str, np.ndarray]) -> np.ndarray:
     >>> value_counts(d)
     array([[3, 1, 3, 3]])
     """
-    _check_data(data)
-    values = np.asarray(data["values"])  # (n_examples, n_pairs)
+    data, _ = _check_data(data)
+    return _value_counts(data["values"])
+
+
+def _value_counts(values: np.ndarray) -> np.ndarray:
+    """The kernel of :func:`value_counts`, on the values (n_examples, n_pairs)."""
     return (values[:, :, None] == values[:, None, :]).sum(-1)  # (n_examples, n_pairs)
 
 
@@ -134,6 +176,11 @@ def accuracy_without_pairing(data: dict[str, np.ndarray]) -> float:
     -------
     float
 
+    Raises
+    ------
+    TypeError, ValueError
+        ``data`` that is not associative recall data (the entry at fault is named).
+
     Examples
     --------
     >>> d = {"keys": np.array([[0, 1, 2], [0, 1, 2]]), "values": np.array([[5, 5, 1], [0, 1, 2]]),
@@ -141,8 +188,8 @@ def accuracy_without_pairing(data: dict[str, np.ndarray]) -> float:
     >>> round(accuracy_without_pairing(d), 4)      # (2/3 + 1/3) / 2
     0.5
     """
-    n_pairs = _check_data(data)
-    return float((value_counts(data).max(axis=1) / n_pairs).mean())
+    data, n_pairs = _check_data(data)
+    return float((_value_counts(data["values"]).max(axis=1) / n_pairs).mean())
 
 
 def held_out(test_set: dict[str, np.ndarray], train_set: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -151,6 +198,12 @@ def held_out(test_set: dict[str, np.ndarray], train_set: dict[str, np.ndarray]) 
     Two examples are the same if they have the same keys, values and query. When the
     task has few possible examples (recall by position with a small vocabulary), some test
     examples may also have been drawn for training; this removes them.
+
+    Raises
+    ------
+    TypeError, ValueError
+        A set that is not associative recall data (the entry at fault is named), or two
+        sets with different numbers of pairs.
 
     Examples
     --------
@@ -161,8 +214,10 @@ def held_out(test_set: dict[str, np.ndarray], train_set: dict[str, np.ndarray]) 
     >>> len(kept["labels"]) < 20, len(held_out(kept, train)["labels"]) == len(kept["labels"])
     (True, True)
     """
-    _check_data(test_set, "test_set")
-    _check_data(train_set, "train_set")
+    test_set, n_pairs = _check_data(test_set, "test_set")
+    train_set, train_pairs = _check_data(train_set, "train_set")
+    if train_pairs != n_pairs:
+        raise ValueError(f"test_set has {n_pairs} pairs per example, train_set {train_pairs}")
 
     def rows(data: dict) -> list[bytes]:
         table = np.column_stack([data["keys"], data["values"], data["query"]]).astype(np.int64)
@@ -196,6 +251,8 @@ def pair_weights(model: Model, data: dict[str, np.ndarray]) -> np.ndarray:
     ------
     TypeError
         Another model (a recurrent reader has no weights over the pairs).
+    ValueError
+        ``data`` the model cannot read (the entry at fault is named).
 
     Examples
     --------
@@ -207,14 +264,14 @@ def pair_weights(model: Model, data: dict[str, np.ndarray]) -> np.ndarray:
     >>> pair_weights(AttentionReader(6, 3, width=4), data).sum(axis=1)
     array([1., 1.])
     """
-    n_pairs = _check_data(data)
+    data, n_pairs = _check_data(data)
     if isinstance(model, AttentionReader):
-        _, cache = model.forward(data)
+        _, cache = model._forward(model.check_inputs(data, "data"))
         return cache["weights"][:, 0, :]  # (n_examples, 1, L) -> (n_examples, L)
     if isinstance(model, PoolingReader):
         return np.full((len(data["labels"]), n_pairs), 1.0 / n_pairs)  # (n_examples, L)
-    raise TypeError(f"{type(model).__name__} has no weights over the pairs; "
-                    "pass an AttentionReader or a PoolingReader")
+    raise TypeError(f"model must be an AttentionReader or a PoolingReader; {type(model).__name__} "
+                    "has no weights over the pairs")
 
 
 def value_probabilities(model: Model, data: dict[str, np.ndarray]) -> np.ndarray:
@@ -224,6 +281,11 @@ def value_probabilities(model: Model, data: dict[str, np.ndarray]) -> np.ndarray
     -------
     ndarray, shape (n_examples, n_values)
 
+    Raises
+    ------
+    TypeError, ValueError
+        A model without ``params``/``forward``/``backward``, or ``data`` it cannot read.
+
     Examples
     --------
     >>> from attn_core.experiments.data import associative_recall
@@ -232,9 +294,13 @@ def value_probabilities(model: Model, data: dict[str, np.ndarray]) -> np.ndarray
     >>> p.shape, bool(np.allclose(p.sum(axis=1), 1))
     ((3, 5), True)
     """
-    _check_data(data)
-    logits, _ = model.forward(data)  # (n_examples, n_values)
-    return softmax(logits, axis=-1)
+    _check_model(model)
+    data, _ = _check_data(data)
+    if hasattr(model, "check_inputs"):
+        logits, _ = model._forward(model.check_inputs(data, "data"))  # (n_examples, n_values)
+    else:
+        logits, _ = model.forward(data)  # (n_examples, n_values)
+    return _softmax(np.asarray(logits, dtype=float), -1, 1.0, None)
 
 
 class Snapshots:
@@ -258,6 +324,12 @@ class Snapshots:
     models : dict of step -> Model
     test_accuracy : dict of step -> float
 
+    Raises
+    ------
+    TypeError, ValueError
+        A model without ``params``/``forward``/``backward``, a test set it cannot read, or
+        steps that are not whole numbers >= 0.
+
     Examples
     --------
     >>> from attn_core.experiments.data import associative_recall
@@ -274,22 +346,48 @@ class Snapshots:
 
     def __init__(self, model: Model | None = None, *, test_set: dict | None = None,
                  steps: Iterable[int] | None = None):
+        if model is not None:
+            _check_model(model)
+        if test_set is not None:
+            test_set = _check_training_data(model, test_set, "test_set")
         self.test_set = test_set
-        self.wanted = None if steps is None else {int(s) for s in steps}
+        if steps is not None and (isinstance(steps, (str, bytes)) or not isinstance(steps, Iterable)):
+            raise TypeError(f"steps must be a sequence of whole numbers or None, got {steps!r:.40}")
+        self.wanted = None if steps is None else {nonnegative_int(s, "steps entry") for s in steps}
+        self._test_set_checked = model is not None  # else checked by the first model recorded
         self.models: dict[int, Model] = {}
         self.test_accuracy: dict[int, float] = {}
         if model is not None:
-            self.record(0, model)
+            self._record(0, model)
 
     def __call__(self, step: int, model: Model) -> None:
+        """The ``callback`` of :func:`~attn_core.training.loop.train`: keep a copy if ``step`` is wanted."""
+        step = nonnegative_int(step, "step")
+        _check_model(model)
         if self.wanted is None or step in self.wanted:
-            self.record(step, model)
+            self._record(step, model)
 
     def record(self, step: int, model: Model) -> None:
-        """Keep a copy of ``model`` (and its test accuracy) as it is at ``step``."""
+        """Keep a copy of ``model`` (and its test accuracy) as it is at ``step``.
+
+        Raises
+        ------
+        TypeError, ValueError
+            A step that is not a whole number >= 0, a model without the protocol.
+        """
+        step = nonnegative_int(step, "step")
+        _check_model(model)
+        if self.test_set is not None:
+            self.test_set = _check_training_data(model, self.test_set, "test_set")
+        self._record(step, model)
+
+    def _record(self, step: int, model: Model) -> None:
+        if self.test_set is not None and not self._test_set_checked:
+            self.test_set = _check_training_data(model, self.test_set, "test_set")
+            self._test_set_checked = True
         self.models[int(step)] = copy.deepcopy(model)
         if self.test_set is not None:
-            self.test_accuracy[int(step)] = evaluate(model, self.test_set)[1]
+            self.test_accuracy[int(step)] = _evaluate(model, self.test_set)[1]
 
     @property
     def steps(self) -> list[int]:
@@ -303,6 +401,24 @@ class Snapshots:
 def first_step_reaching(steps: Sequence[int], accuracies: Sequence[float], level: float) -> int | None:
     """The first step at which an accuracy curve reaches ``level``; None if it never does.
 
+    Parameters
+    ----------
+    steps : sequence of int
+        Steps of the curve, whole numbers >= 0.
+    accuracies : sequence of float, one per step
+        A NaN never reaches the level.
+    level : float in [0, 1]
+
+    Returns
+    -------
+    int or None
+
+    Raises
+    ------
+    TypeError, ValueError
+        Steps that are not whole numbers >= 0, accuracies that are not a non-empty vector of
+        numbers of the same length, a level outside [0, 1] or NaN.
+
     Examples
     --------
     >>> first_step_reaching([10, 20, 30], [0.4, 0.92, 0.99], 0.9)
@@ -310,10 +426,35 @@ def first_step_reaching(steps: Sequence[int], accuracies: Sequence[float], level
     >>> first_step_reaching([10, 20, 30], [0.4, 0.5, 0.5], 0.9) is None
     True
     """
-    acc = as_float_array(accuracies, "accuracies", min_ndim=1)
-    if len(steps) != acc.shape[0]:
-        raise ValueError(f"steps has {len(steps)} entries, accuracies {acc.shape[0]}")
-    for step, value in zip(steps, acc):
+    step_array = as_int_array(steps, "steps", ndim=1, low=0)
+    acc = as_float_array(accuracies, "accuracies", min_ndim=1, max_ndim=1, nonempty=True, finite=True)
+    level = number_in_range(level, "level", 0.0, 1.0)
+    if step_array.shape[0] != acc.shape[0]:
+        raise ValueError(f"steps has {step_array.shape[0]} entries, accuracies {acc.shape[0]}")
+    for step, value in zip(step_array, acc):
         if value >= level:
             return int(step)
     return None
+
+
+# -------------------------------------------------------- names of the pairs, for printing and pictures
+from collections.abc import Mapping  # noqa: E402
+
+__all__ += ["KEY_NAMES", "pair_labels"]
+
+#: Names of the keys of recall by content: the letters A, B, C, ...
+KEY_NAMES = tuple("ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+
+
+def pair_labels(example: Mapping[str, np.ndarray], key_names: Sequence[str] = KEY_NAMES) -> list[str]:
+    """Labels such as ``"C→2"`` for the pairs of one example (key name, arrow, value).
+
+    Examples
+    --------
+    >>> pair_labels({"keys": np.array([[2, 0]]), "values": np.array([[1, 3]])})
+    ['C→1', 'A→3']
+    """
+    keys, values = np.asarray(example["keys"]), np.asarray(example["values"])
+    if keys.ndim != 2 or keys.shape[0] != 1:
+        raise ValueError(f"example must hold one example (keys of shape (1, n_pairs)), got {keys.shape}")
+    return [f"{key_names[k]}→{v}" for k, v in zip(keys[0], values[0])]

@@ -153,3 +153,61 @@ def empty_row_outcomes(scores: ArrayLike) -> dict[str, dict[str, str]]:
     unmasked = _shifted_softmax(scores)
     return {recipe: {fmt: describe_row(masked_by_recipe(scores, nothing, recipe, fmt), unmasked)
                      for fmt in FORMATS} for recipe in MASKING_RECIPES}
+
+
+# ------------------------------------------------- one row at a temperature (the chapter's explorer)
+from collections.abc import Sequence  # noqa: E402
+
+from attn_core.softmax import attention_entropy, softmax, sparsemax  # noqa: E402
+
+__all__ += ["NORMALISATIONS", "normalised_weights"]
+
+#: The maps from scores to weights the explorer compares.
+NORMALISATIONS = ("softmax", "sparsemax")
+
+
+def normalised_weights(scores: Sequence[float], temperature: float, normalisation: str) -> dict:
+    """The weights of one row of scores at temperature T, and how spread out they are.
+
+    Parameters
+    ----------
+    scores : sequence of float, shape (n_k,)
+    temperature : float
+        ``T > 0``; both maps are applied to ``scores / T``.
+    normalisation : {"softmax", "sparsemax"}
+
+    Returns
+    -------
+    dict
+        ``scores`` (n_k,), ``temperature``, ``normalisation``, ``weights`` (n_k,),
+        ``entropy`` (nats), ``effective_keys`` (exp of the entropy) and ``nonzero`` (how many
+        keys get a weight above zero).
+
+    Raises
+    ------
+    ValueError
+        An unknown ``normalisation`` (and whatever attn_core raises for bad scores or T).
+
+    Examples
+    --------
+    >>> state = normalised_weights([1.5, 1.0, 0.5], 1.0, "sparsemax")
+    >>> state["weights"].round(2).tolist(), state["nonzero"]
+    ([0.75, 0.25, 0.0], 2)
+    """
+    s = np.asarray(scores, dtype=float)  # (n_k,)
+    if normalisation == "softmax":
+        weights = softmax(s, temperature=temperature)  # (n_k,)
+    elif normalisation == "sparsemax":
+        weights = sparsemax(s / temperature)  # (n_k,)
+    else:
+        raise ValueError(f"normalisation must be one of {NORMALISATIONS}, got {normalisation!r}")
+    entropy = float(attention_entropy(weights))
+    return {
+        "scores": s,
+        "temperature": float(temperature),
+        "normalisation": normalisation,
+        "weights": weights,
+        "entropy": entropy,
+        "effective_keys": float(np.exp(entropy)),
+        "nonzero": int(np.count_nonzero(weights)),
+    }

@@ -22,7 +22,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from attn_core import variants
-from attn_core._checks import as_float_array, positive_int
+from attn_core._checks import as_float_array, choice, nonnegative_int, number_in_range, positive_int, positive_number
 from attn_core.attention import _check_qkv, scaled_dot_product_attention
 from attn_core.masks import bigbird_mask, fixed_mask, sliding_window_mask, strided_mask
 
@@ -113,6 +113,7 @@ def lookup_sequence(n: int = 128, *, n_lookups: int = 8, seed: int = 0) -> dict[
     True
     """
     n = positive_int(n, "n")
+    seed = nonnegative_int(seed, "seed")
     if not 16 <= n <= 128:
         raise ValueError(f"n must lie in 16..128, got {n}")
     most = min(8, n // 8)
@@ -155,19 +156,21 @@ def relative_error(approx: ArrayLike, exact: ArrayLike) -> float:
 
     Raises
     ------
-    ValueError
-        Shapes differ, or ``exact`` is all zeros.
+    TypeError, ValueError
+        Non-numeric, empty or infinite arrays; shapes differ; ``exact`` is all zeros.
 
     Examples
     --------
     >>> relative_error([[1.0, -3.0]], [[2.0, -2.0]])
     0.5
     """
-    approx = as_float_array(approx, "approx")
-    exact = as_float_array(exact, "exact")
+    approx = as_float_array(approx, "approx", nonempty=True, finite=True)
+    exact = as_float_array(exact, "exact", nonempty=True, finite=True)
     if approx.shape != exact.shape:
         raise ValueError(f"approx and exact must have the same shape, got {approx.shape} and {exact.shape}")
     scale = np.abs(exact).mean()
+    if np.isnan(scale):
+        return float("nan")  # NaN in, NaN out
     if not scale > 0:
         raise ValueError("exact is all zeros: a relative error is undefined")
     return float(np.abs(approx - exact).mean() / scale)
@@ -198,6 +201,8 @@ def implicit_weights(attend: Callable[[np.ndarray], np.ndarray], n_k: int) -> np
     >>> bool(np.allclose(w, scaled_dot_product_attention(q, k, np.ones((3, 1)))[1]))
     True
     """
+    if not callable(attend):
+        raise TypeError(f"attend must be a function of the values, got {attend!r:.40}")
     n_k = positive_int(n_k, "n_k")
     return np.asarray(attend(np.eye(n_k)))
 
@@ -304,8 +309,8 @@ def run_variant(
     >>> run_variant("full", data["q"], data["k"], data["v"]).error
     0.0
     """
-    if name not in VARIANTS:
-        raise ValueError(f"unknown variant {name!r}; choose one of {', '.join(VARIANTS)}")
+    choice(name, VARIANTS, "name")
+    seed = nonnegative_int(seed, "seed")
     q, k, v = _check_qkv(q, k, v)
     if q.ndim != 2 or k.ndim != 2 or v.ndim != 2 or q.shape[0] != k.shape[0]:
         raise ValueError(f"run_variant takes one self-attention sequence: q {q.shape}, k {k.shape}, v {v.shape}")
@@ -368,3 +373,34 @@ def run_variant(
         cost = (2 * n * budget * (d_k + d_v + 1), budget * (d_v + 1))
     return VariantRun(name=name, budget=budget, parameter=parameter, output=output, weights=weights,
                       multiply_adds=int(cost[0]), memory=int(cost[1]), error=relative_error(output, exact))
+
+
+__all__ += ["work_share"]
+
+
+def work_share(multiply_adds: float, full_multiply_adds: float) -> str:
+    """A variant's multiply-adds as a share of full attention's, in words.
+
+    Below twice full attention's work it is a percentage, above it a multiple.
+
+    Parameters
+    ----------
+    multiply_adds : float
+        The variant's multiply-adds.
+    full_multiply_adds : float
+        Full attention's, > 0.
+
+    Returns
+    -------
+    str
+        ``"7% of full"`` or ``"4 × full"``.
+
+    Examples
+    --------
+    >>> work_share(7, 100), work_share(412, 100)
+    ('7% of full', '4 × full')
+    """
+    multiply_adds = number_in_range(multiply_adds, "multiply_adds", 0.0, np.inf)
+    full_multiply_adds = positive_number(full_multiply_adds, "full_multiply_adds")
+    share = multiply_adds / full_multiply_adds
+    return f"{share:.0%} of full" if share < 2 else f"{share:.0f} × full"

@@ -6,6 +6,10 @@ static figure, an explorer frame and a live redraw.
 
 One perceptually uniform, colour-blind-safe colour map (``viridis``) is used throughout;
 heatmaps put queries on the rows and keys on the columns, labelled with tokens when known.
+Every map is painted by :func:`~attn_core.plot.heatmap.matrix_image`, every row of bars by
+:func:`~attn_core.plot.bars.weight_bars` (or a chart that groups them), every family of
+curves by :func:`~attn_core.plot.curves.named_curves` with a family of the one style table
+:data:`~attn_core.plot.style.CURVE_STYLES`.
 
 The shared primitives live in their own modules (:mod:`~attn_core.plot.style`,
 :mod:`~attn_core.plot.heatmap`, :mod:`~attn_core.plot.bars`, :mod:`~attn_core.plot.curves`)
@@ -14,11 +18,13 @@ and are re-exported here; each chapter's own pictures are in the module named by
 
 from attn_core.plot.bars import weight_bars
 from attn_core.plot.curves import accuracy_curves, named_curves, reference_lines
-from attn_core.plot.heatmap import attention_heatmap
+from attn_core.plot.heatmap import attention_heatmap, matrix_image
 from attn_core.plot.style import (
     CMAP,
     COLORS,
     CURVE_STYLES,
+    CYCLE_COLORS,
+    LINE_COLORS,
     READER_STYLES,
     figure_to_png,
     new_figure,
@@ -28,9 +34,12 @@ from attn_core.plot.style import (
 __all__ = [
     "CMAP",
     "COLORS",
+    "CYCLE_COLORS",
+    "LINE_COLORS",
     "use_book_style",
     "new_figure",
     "figure_to_png",
+    "matrix_image",
     "attention_heatmap",
     "weight_bars",
     "CURVE_STYLES",

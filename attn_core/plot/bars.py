@@ -24,11 +24,13 @@ def weight_bars(
     ylabel: str = "weight",
     title: str | None = None,
     annotate: bool = True,
+    log: bool = False,
 ) -> Axes:
     """Bar chart of one row of weights, one bar per key; optionally highlight one key.
 
-    Like :func:`attention_heatmap`, a second call with as many weights updates the bars in
-    place.
+    Like :func:`attention_heatmap`, a second call with as many weights (and the same kind of
+    vertical axis) updates the bars in place; otherwise the Axes is cleared and drawn again.
+    The book's one bar chart of a row: other modules draw their rows of bars with it.
 
     Parameters
     ----------
@@ -42,6 +44,8 @@ def weight_bars(
     ylabel, title : str
     annotate : bool
         Print each weight above its bar.
+    log : bool, default False
+        A logarithmic vertical axis (every height must then be > 0).
 
     Returns
     -------
@@ -49,6 +53,7 @@ def weight_bars(
 
     Examples
     --------
+    >>> from attn_core.plot import new_figure
     >>> fig = new_figure()
     >>> ax = weight_bars(fig.add_subplot(), [0.2, 0.8], ["cat", "mat"], highlight=1)
     >>> len(ax.patches)
@@ -57,9 +62,11 @@ def weight_bars(
     w = np.asarray(weights, dtype=float)
     if w.ndim != 1:
         raise ValueError(f"weights must be a vector (n_k,), got shape {w.shape}")
+    if log and not (w > 0).all():
+        raise ValueError("weights must all be > 0 on a log axis")
     colors = [COLORS["accent"] if j == highlight else COLORS["main"] for j in range(w.size)]
     state = getattr(ax, "_attn_bars", None)
-    if state is not None and len(state["bars"]) == w.size:
+    if state is not None and len(state["bars"]) == w.size and state["log"] == log:
         for bar, height, color in zip(state["bars"], w, colors):
             bar.set_height(height)
             bar.set_color(color)
@@ -72,6 +79,8 @@ def weight_bars(
 
     ax.clear()
     bars = ax.bar(range(w.size), w, color=colors)
+    if log:
+        ax.set_yscale("log")
     ax.set_xticks(range(w.size), _labels(labels, w.size, "labels"))
     if ylim is not None:
         ax.set_ylim(*ylim)
@@ -82,5 +91,5 @@ def weight_bars(
     texts = []
     if annotate:
         texts = [ax.text(j, h, f"{h:.2f}", ha="center", va="bottom", fontsize=7) for j, h in enumerate(w)]
-    ax._attn_bars = {"bars": list(bars), "texts": texts}
+    ax._attn_bars = {"bars": list(bars), "texts": texts, "log": log}
     return ax

@@ -16,6 +16,7 @@ from matplotlib.colors import ListedColormap
 from matplotlib.patches import Patch
 
 from attn_core.plot.curves import named_curves
+from attn_core.plot.heatmap import matrix_image
 from attn_core.plot.style import COLORS, _labels
 
 __all__ = ["TILE_COLORS", "tile_grid", "cost_curves", "score_blocks", "output_comparison"]
@@ -23,11 +24,6 @@ __all__ = ["TILE_COLORS", "tile_grid", "cost_curves", "score_blocks", "output_co
 #: Colours of skipped, masked and full tiles (codes 0, 1, 2 of ``tile_schedule``).
 TILE_COLORS = ("#e9ecef", COLORS["accent"], COLORS["main"])
 TILE_NAMES = ("skipped", "computed, partly masked", "computed whole")
-#: Colour, marker and line style of the successive curves of :func:`cost_curves`; the fourth
-#: is grey and dashed, where the book's default cycle would give a pale yellow.
-CURVE_STYLES = tuple({"color": c, "marker": m, "linestyle": ls, "markersize": 4, "linewidth": 1.5}
-                     for c, m, ls in ((COLORS["main"], "o", "-"), (COLORS["accent"], "s", "-"),
-                                      (COLORS["dark"], "D", "-"), (COLORS["muted"], "^", "--")))
 #: Bars of key blocks not read yet.
 UNREAD_COLOR = "#c8c8c8"
 
@@ -70,7 +66,7 @@ def tile_grid(
     if kinds.ndim != 2 or not np.isin(kinds, (0, 1, 2)).all():
         raise ValueError(f"kinds must be a matrix of codes 0, 1, 2; got shape {kinds.shape}")
     ax.clear()
-    ax.imshow(kinds, cmap=ListedColormap(TILE_COLORS), vmin=-0.5, vmax=2.5, interpolation="nearest")
+    matrix_image(ax, kinds, cmap=ListedColormap(TILE_COLORS), vmin=-0.5, vmax=2.5, aspect="equal")
     rows, cols = kinds.shape
     ax.set_xticks(np.arange(cols + 1) - 0.5, minor=True)
     ax.set_yticks(np.arange(rows + 1) - 0.5, minor=True)
@@ -133,8 +129,7 @@ def cost_curves(
     from matplotlib.ticker import FuncFormatter
 
     n = np.asarray(n, dtype=float)
-    styles = {label: CURVE_STYLES[i % len(CURVE_STYLES)] for i, label in enumerate(series)}
-    named_curves(ax, n, series, styles=styles, x_name="n")
+    named_curves(ax, n, series, family="costs", x_name="n")  # styles: CURVE_STYLES["costs"]
     ax.set_xscale("log", base=2)
     ax.set_yscale("log")
     ax.set_xticks(n, [f"{int(x)}" for x in n])

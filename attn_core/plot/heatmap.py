@@ -8,11 +8,60 @@ from collections.abc import Sequence
 
 import numpy as np
 from matplotlib.axes import Axes
+from matplotlib.colors import PowerNorm
+from matplotlib.image import AxesImage
 from numpy.typing import ArrayLike
 
 from attn_core.plot.style import CMAP, COLORS, _labels
 
-__all__ = ["attention_heatmap"]
+__all__ = ["matrix_image", "attention_heatmap"]
+
+
+def matrix_image(
+    ax: Axes,
+    matrix: ArrayLike,
+    *,
+    vmin: float | None = None,
+    vmax: float | None = None,
+    gamma: float = 1.0,
+    aspect: str = "auto",
+    cmap=CMAP,
+) -> AxesImage:
+    """The one way the book paints a matrix: row 0 on top, one cell per entry, the book's colour map.
+
+    Every map of :mod:`attn_core.plot` (:func:`attention_heatmap`, the large weight maps of
+    chapter 10, the position tables of chapter 9) paints its cells with this function and
+    then adds its own labels.
+
+    Parameters
+    ----------
+    ax : Axes
+    matrix : array_like, shape (n_rows, n_cols)
+    vmin, vmax : float, optional
+        The colour range; default the matrix's smallest and largest entries.
+    gamma : float, default 1.0
+        Exponent of a power colour scale (0.5: square root, so that small values stay
+        visible); 1 is linear.
+    aspect : {"auto", "equal"}
+        "equal" keeps the cells square.
+    cmap : colour map, default :data:`CMAP`
+
+    Returns
+    -------
+    AxesImage
+
+    Examples
+    --------
+    >>> from attn_core.plot import new_figure
+    >>> image = matrix_image(new_figure().add_subplot(), [[0.0, 1.0], [0.25, 0.5]], vmin=0.0, vmax=1.0)
+    >>> image.get_array().shape, image.get_clim()
+    ((2, 2), (0.0, 1.0))
+    """
+    if gamma == 1.0:
+        return ax.imshow(matrix, cmap=cmap, vmin=vmin, vmax=vmax, aspect=aspect, interpolation="nearest")
+    return ax.imshow(matrix, cmap=cmap, norm=PowerNorm(gamma, vmin=vmin, vmax=vmax), interpolation="nearest",
+                     aspect=aspect)
+
 
 def attention_heatmap(
     ax: Axes,
@@ -57,6 +106,7 @@ def attention_heatmap(
 
     Examples
     --------
+    >>> from attn_core.plot import new_figure
     >>> fig = new_figure()
     >>> ax = attention_heatmap(fig.add_subplot(), [[0.5, 0.5], [0.1, 0.9]], col_labels=["a", "b"])
     >>> [t.get_text() for t in ax.get_xticklabels()]
@@ -79,7 +129,7 @@ def attention_heatmap(
         return ax
 
     ax.clear()
-    image = ax.imshow(w, cmap=CMAP, vmin=vmin, vmax=vmax, aspect="auto", interpolation="nearest")
+    image = matrix_image(ax, w, vmin=vmin, vmax=vmax)
     ax.set_xticks(range(n_k), _labels(col_labels, n_k, "col_labels"), rotation=45 if col_labels else 0,
                   ha="right" if col_labels else "center", rotation_mode="anchor")
     ax.set_yticks(range(n_q), _labels(row_labels, n_q, "row_labels"))

@@ -12,12 +12,12 @@ import numpy as np
 from matplotlib.axes import Axes
 from numpy.typing import ArrayLike
 
-from attn_core.plot.style import COLORS, _labels
+from attn_core.plot.style import COLORS, CYCLE_COLORS, _labels
 
 __all__ = ["SERIES_COLORS", "grouped_bars", "value_plane", "weight_effect_scatter"]
 
 #: Colours of the bar series, in order (weights first, then effects).
-SERIES_COLORS = (COLORS["main"], COLORS["accent"], COLORS["dark"], "#fde725")
+SERIES_COLORS = CYCLE_COLORS
 
 #: Outline of a highlighted key (the same orange as a highlighted heatmap row).
 HIGHLIGHT_COLOR = COLORS["highlight"]

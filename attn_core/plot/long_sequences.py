@@ -15,7 +15,8 @@ from matplotlib.axes import Axes
 from numpy.typing import ArrayLike
 
 from attn_core.plot.curves import named_curves
-from attn_core.plot.style import COLORS, _labels
+from attn_core.plot.bars import weight_bars
+from attn_core.plot.style import _labels
 
 __all__ = ["sensitivity_plot", "pair_bars"]
 
@@ -92,7 +93,7 @@ def pair_bars(
     ylabel: str = "weight",
     title: str | None = None,
 ) -> Axes:
-    """One bar per pair of a sequence, the queried pair in the accent colour.
+    """One bar per pair of a sequence, the queried pair in the accent colour (:func:`~attn_core.plot.weight_bars`).
 
     A second call on the same Axes with as many bars and the same kind of axis updates the
     picture in place (heights, colours, labels, range, title), which keeps an explorer's
@@ -136,25 +137,12 @@ def pair_bars(
     if log and not (h > 0).all():
         raise ValueError("heights must all be > 0 on a log axis")
     names = _labels(labels, h.size, "labels")
-    colors = [COLORS["accent"] if j == highlight else COLORS["main"] for j in range(h.size)]
-    state = getattr(ax, "_attn_pair_bars", None)
-    if state is not None and len(state["bars"]) == h.size and state["log"] == log:
-        for bar, height, color in zip(state["bars"], h, colors):
-            bar.set_height(height)
-            bar.set_color(color)
-        ax.set_xticks(range(h.size), names, fontsize=7)
-    else:
-        ax.clear()
-        bars = ax.bar(range(h.size), h, color=colors)
-        if log:
-            ax.set_yscale("log")
-        ax.set_xticks(range(h.size), names, fontsize=7)
-        ax.tick_params(axis="x", length=0)
-        ax._attn_pair_bars = {"bars": list(bars), "log": log}
+    weight_bars(ax, h, names, highlight=highlight, ylim=None, ylabel=ylabel, annotate=False, log=log)
+    ax.set_xticks(range(h.size), names, fontsize=7)  # the labels change with the sequence
+    ax.tick_params(axis="x", length=0)
     if ylim is not None:
         ax.set_ylim(*ylim)
     ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
     if title is not None:
         ax.set_title(title, fontsize=10)
     return ax

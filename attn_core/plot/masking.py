@@ -63,8 +63,8 @@ def mask_heatmap(
     >>> from attn_core.plot import new_figure
     >>> import attn_core as ac
     >>> ax = mask_heatmap(new_figure().add_subplot(), ac.causal_mask(3), marked=[(0, 2)])
-    >>> [t.get_text() for t in ax.texts[:3]], len(ax._attn_marked)
-    (['1', '0', '0'], 1)
+    >>> [t.get_text() for t in ax.texts[:3]], [p.get_linestyle() for p in ax.patches if p.get_visible()]
+    (['1', '0', '0'], ['--'])
     """
     m = np.asarray(mask)
     if m.dtype.kind != "b":

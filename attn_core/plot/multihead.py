@@ -13,7 +13,7 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.patches import FancyBboxPatch
 
-from attn_core.plot.style import CMAP, COLORS
+from attn_core.plot.style import COLORS, map_colors
 
 __all__ = ["head_grouping"]
 
@@ -22,10 +22,7 @@ HIGHLIGHT_COLOR = COLORS["highlight"]
 
 
 def _group_colors(n: int) -> list:
-    import matplotlib
-
-    cmap = matplotlib.colormaps[CMAP]
-    return [cmap(x) for x in (np.linspace(0.15, 0.85, n) if n > 1 else [0.35])]
+    return map_colors(n, 0.15, 0.85) if n > 1 else map_colors(1, 0.35, 0.35)
 
 
 def head_grouping(

@@ -15,7 +15,7 @@ from matplotlib.axes import Axes
 from numpy.typing import ArrayLike
 
 from attn_core.plot.curves import reference_lines
-from attn_core.plot.style import COLORS, READER_STYLES, _curve_style, _labels
+from attn_core.plot.style import COLORS, _curve_style, _labels
 
 __all__ = ["accuracy_bars", "paired_bars"]
 
@@ -71,7 +71,7 @@ def accuracy_bars(
         if r.ndim != 2 or r.shape[1] != len(names):
             raise ValueError(f"results[{reader!r}] must be (n_runs, {len(names)}), got shape {r.shape}")
         x = centres - 0.4 + width * (i + 0.5)
-        color = _curve_style(reader, i, {**READER_STYLES, **(styles or {})})["color"]
+        color = _curve_style(reader, i, styles, family="readers")["color"]
         mean = r.mean(axis=0)
         ax.bar(x, mean, width=width * 0.9, color=color, label=reader)
         ax.vlines(x, r.min(axis=0), r.max(axis=0), color="black", linewidth=1.2)

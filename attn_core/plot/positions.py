@@ -11,8 +11,9 @@ from matplotlib.axes import Axes
 from matplotlib.patches import Arc
 from numpy.typing import ArrayLike
 
+from attn_core.plot.heatmap import matrix_image
 from attn_core.plot.scoring import vector_arrows
-from attn_core.plot.style import CMAP, COLORS
+from attn_core.plot.style import COLORS
 
 __all__ = ["position_heatmap", "rotated_pair"]
 
@@ -79,7 +80,7 @@ def position_heatmap(
     m = np.asarray(matrix, dtype=float)
     if m.ndim != 2:
         raise ValueError(f"matrix must be two-dimensional, got shape {m.shape}")
-    image = ax.imshow(m, cmap=CMAP, vmin=vmin, vmax=vmax, aspect="auto", interpolation="nearest")
+    image = matrix_image(ax, m, vmin=vmin, vmax=vmax)
     rows, cols = _ticks(m.shape[0], n_ticks), _ticks(m.shape[1], n_ticks)
     ax.set_yticks(rows, [str(i) for i in rows])
     ax.set_xticks(cols, [str(j) for j in cols])

@@ -13,6 +13,7 @@ import numpy as np
 from matplotlib.axes import Axes
 from numpy.typing import ArrayLike
 
+from attn_core.plot.curves import named_curves
 from attn_core.plot.heatmap import attention_heatmap
 from attn_core.plot.style import COLORS
 
@@ -194,13 +195,8 @@ def error_versus_bandwidth(
     ('log', 2)
     """
     sigmas = np.asarray(bandwidths, dtype=float).ravel()
-    styles = ["-", "--", ":", "-."]
-    colours = [COLORS["main"], COLORS["accent"], COLORS["dark"], COLORS["muted"]]
-    for n, (label, values) in enumerate(errors.items()):
-        values = np.asarray(values, dtype=float).ravel()
-        if values.shape != sigmas.shape:
-            raise ValueError(f"errors[{label!r}] has shape {values.shape}, bandwidths {sigmas.shape}")
-        ax.plot(sigmas, values, ls=styles[n % 4], color=colours[n % 4], lw=1.8, label=label)
+    named_curves(ax, sigmas, {label: np.asarray(values, dtype=float).ravel() for label, values in errors.items()},
+                 family="errors", x_name="bandwidths")  # styles: CURVE_STYLES["errors"]
     if floor is not None:
         ax.axhline(floor, color=COLORS["muted"], lw=1, ls=":", label="noise variance")
     if best is not None:

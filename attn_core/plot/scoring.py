@@ -12,7 +12,7 @@ import numpy as np
 from matplotlib.axes import Axes
 from numpy.typing import ArrayLike
 
-from attn_core.plot.style import CMAP, COLORS, _labels
+from attn_core.plot.style import COLORS, _labels, map_colors
 
 __all__ = ["QUERY_COLOR", "key_colors", "vector_arrows"]
 
@@ -28,10 +28,7 @@ def key_colors(n: int) -> list:
     >>> len(key_colors(4))
     4
     """
-    import matplotlib
-
-    cmap = matplotlib.colormaps[CMAP]
-    return [cmap(x) for x in np.linspace(0.0, 0.8, n)]
+    return map_colors(n, 0.0, 0.8)
 
 
 def _arrow(ax: Axes, tip: np.ndarray, color, width: float):
@@ -108,7 +105,7 @@ def vector_arrows(
     >>> from attn_core.plot import new_figure
     >>> fig = new_figure()
     >>> ax = vector_arrows(fig.add_subplot(), [[1.0, 0.0], [0.0, 2.0]], queries=[[1.0, 1.0]])
-    >>> [text.get_text() for text in ax._attn_arrows["texts"]]
+    >>> [text.get_text() for text in ax.texts if text.get_text()]   # the arrows carry no text
     ['k1', 'k2', 'q1']
     """
     k = np.asarray(keys, dtype=float)

@@ -13,10 +13,11 @@ from matplotlib.axes import Axes
 from matplotlib.patches import Rectangle
 from numpy.typing import ArrayLike
 
+from attn_core.plot.curves import named_curves
 from attn_core.plot.heatmap import attention_heatmap
 from attn_core.plot.style import COLORS
 
-__all__ = ["alignment_map", "accuracy_curves"]
+__all__ = ["alignment_map", "training_curves"]
 
 #: Colour of the outlines that mark the correct alignment (the highlight colour of the book).
 ALIGNMENT_EDGE = COLORS["highlight"]
@@ -55,8 +56,8 @@ def alignment_map(
     >>> from attn_core.plot import new_figure
     >>> ax = alignment_map(new_figure().add_subplot(), [[0.2, 0.8], [0.9, 0.1]],
     ...                    source_tokens=["a", "b"], target_tokens=["b", "a"], alignment=[1, 0])
-    >>> len(ax._attn_alignment_boxes)
-    2
+    >>> [(float(p.get_x()), float(p.get_y())) for p in ax.patches if p.get_visible()]   # the outlined cells
+    [(0.5, -0.5), (-0.5, 0.5)]
     """
     w = np.asarray(weights, dtype=float)
     before = getattr(ax, "_attn_heatmap", None)
@@ -86,7 +87,7 @@ def alignment_map(
     return ax
 
 
-def accuracy_curves(
+def training_curves(
     ax: Axes,
     steps: ArrayLike,
     curves: Mapping[str, ArrayLike],
@@ -96,9 +97,11 @@ def accuracy_curves(
     xlabel: str = "training step",
     ylabel: str = "accuracy",
 ) -> Axes:
-    """Accuracy against training step, one line per curve, a vertical line at ``current_step``.
+    """Accuracies during training, one line per curve, and a vertical line at ``current_step``.
 
-    A second call with as many curves updates the lines in place.
+    The lines are :func:`~attn_core.plot.named_curves` in the family ``"training"`` of
+    :data:`~attn_core.plot.style.CURVE_STYLES`. A second call with the same curve names
+    updates the lines and the step marker in place (an explorer's frames stay cheap).
 
     Parameters
     ----------
@@ -113,22 +116,24 @@ def accuracy_curves(
     -------
     Axes
 
+    Raises
+    ------
+    ValueError
+        ``steps`` is not a vector, or a curve has a different number of points.
+
     Examples
     --------
     >>> from attn_core.plot import new_figure
-    >>> ax = accuracy_curves(new_figure().add_subplot(), [0, 10], {"alignment": [0.2, 1.0]}, current_step=10)
-    >>> len(ax.lines)
-    2
+    >>> ax = training_curves(new_figure().add_subplot(), [0, 10], {"alignment": [0.2, 1.0]}, current_step=10)
+    >>> [line.get_label() for line in ax.get_lines()][0], list(ax.get_lines()[-1].get_xdata())
+    ('alignment', [10, 10])
     """
     steps = np.asarray(steps, dtype=float)
-    styles = [{"color": COLORS["main"], "marker": "o"},
-              {"color": COLORS["accent"], "marker": "s", "linestyle": "--"},
-              {"color": COLORS["dark"], "marker": "^", "linestyle": ":"}]
     state = getattr(ax, "_attn_curves", None)
     if state is None or state["labels"] != list(curves):
         ax.clear()
-        lines = [ax.plot(steps, np.asarray(values, dtype=float), label=label, markersize=4,
-                         **styles[i % len(styles)])[0] for i, (label, values) in enumerate(curves.items())]
+        named_curves(ax, steps, curves, family="training", x_name="steps")
+        lines = list(ax.get_lines())
         marker = ax.axvline(0.0, color=COLORS["muted"], lw=1.5, visible=False)
         ax.set_ylim(-0.03, 1.03)
         ax.set_xlabel(xlabel)
@@ -137,8 +142,11 @@ def accuracy_curves(
         state = {"labels": list(curves), "lines": lines, "marker": marker}
         ax._attn_curves = state
     else:
-        for line, values in zip(state["lines"], curves.values()):
-            line.set_data(steps, np.asarray(values, dtype=float))
+        for line, (label, values) in zip(state["lines"], curves.items()):
+            values = np.asarray(values, dtype=float)
+            if values.shape != steps.shape:
+                raise ValueError(f"curve {label!r} has shape {values.shape}, steps has shape {steps.shape}")
+            line.set_data(steps, values)
     ax.set_xlim(steps.min() - 0.03 * np.ptp(steps), steps.max() + 0.03 * np.ptp(steps))
     state["marker"].set_visible(current_step is not None)
     if current_step is not None:

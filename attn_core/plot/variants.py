@@ -11,10 +11,10 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 from matplotlib.axes import Axes
-from matplotlib.colors import PowerNorm
 from numpy.typing import ArrayLike
 
-from attn_core.plot.style import CMAP, COLORS
+from attn_core.plot.heatmap import matrix_image
+from attn_core.plot.style import COLORS, CURVE_STYLES, LINE_COLORS
 
 __all__ = ["LOOKUP_COLOR", "weight_map", "row_profile", "error_curves"]
 
@@ -79,8 +79,7 @@ def weight_map(
             ax.set_title(title)
         return ax
     ax.clear()
-    image = ax.imshow(clipped, cmap=CMAP, norm=PowerNorm(gamma, vmin=0.0, vmax=vmax),
-                      interpolation="nearest", aspect="equal")
+    image = matrix_image(ax, clipped, vmin=0.0, vmax=vmax, gamma=gamma, aspect="equal")
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.tick_params(length=2, labelsize=8)
@@ -152,8 +151,7 @@ def row_profile(
             ax.set_title(title)
         return ax
     ax.clear()
-    styles = [{"color": COLORS["muted"], "lw": 3.0, "alpha": 0.7}, {"color": COLORS["main"], "lw": 1.3},
-              {"color": COLORS["accent"], "lw": 1.3}, {"color": COLORS["dark"], "lw": 1.0}]
+    styles = CURVE_STYLES["profiles"]  # full attention wide and grey underneath, then the variants
     lines = []
     for n, (label, row) in enumerate(arrays.items()):
         (line,) = ax.plot(np.arange(row.size), row, label=label, **styles[min(n, len(styles) - 1)])
@@ -211,7 +209,7 @@ def error_curves(
     3
     """
     x = np.asarray(x, dtype=float)
-    colors = [COLORS["main"], COLORS["accent"], COLORS["dark"], COLORS["muted"]]
+    colors = LINE_COLORS
     for n, (label, values) in enumerate(curves.items()):
         values = np.atleast_2d(np.asarray(values, dtype=float))
         if values.shape[1] != x.size:

@@ -17,16 +17,6 @@ from attn_core.plot.style import COLORS, _labels
 
 __all__ = ["answer_bars", "retrieval_error_plot"]
 
-#: Line styles given in turn to the readers of :func:`retrieval_error_plot` (the chapter's
-#: colours: the average grey, the summary purple, attention blue and green).
-_CURVE_STYLES = (
-    {"color": COLORS["muted"], "marker": "s"},
-    {"color": COLORS["dark"], "marker": "^"},
-    {"color": COLORS["main"], "marker": "o"},
-    {"color": COLORS["accent"], "marker": "o", "linestyle": "--"},
-)
-
-
 def answer_bars(
     ax: Axes,
     values: ArrayLike,
@@ -144,7 +134,8 @@ def retrieval_error_plot(
     reference : (str, array_like), optional
         A predicted curve (name, values), drawn as a thin dotted black line.
     styles : mapping of str -> dict, optional
-        matplotlib line options for some readers; the others get the book's defaults in turn.
+        matplotlib line options for some readers; the others get the family "memory readers"
+        of :data:`attn_core.plot.style.CURVE_STYLES` in turn.
     xlabel, ylabel, title : str
 
     Returns
@@ -165,13 +156,12 @@ def retrieval_error_plot(
     ['average']
     """
     n = np.asarray(n_items, dtype=float)
-    given = dict(styles or {})
-    styles = {name: given.get(name, _CURVE_STYLES[i % len(_CURVE_STYLES)]) for i, name in enumerate(errors)}
+    styles = dict(styles or {})  # the others: CURVE_STYLES["memory readers"] in turn
     curves = dict(errors)
     if reference is not None:
         curves[reference[0]] = reference[1]
         styles[reference[0]] = {"color": "black", "linestyle": ":", "linewidth": 1.2, "marker": ""}
-    named_curves(ax, n, curves, styles=styles, x_name="n_items")
+    named_curves(ax, n, curves, styles=styles, family="memory readers", x_name="n_items")
     ax.set_xscale("log", base=2)
     ax.set_xticks(n, [f"{int(x)}" if float(x).is_integer() else f"{x:g}" for x in n])
     ax.minorticks_off()

@@ -2,4 +2,12 @@
 
 Every model keeps its parameters in a dict of arrays and has ``forward`` and ``backward``
 written by hand (no autograd): the chapters that train something show both halves.
+
+* :mod:`attn_core.training.init`: :func:`~attn_core.training.init.init_weights`, the one initialiser;
+* :mod:`attn_core.training.losses`: cross-entropy, accuracy, the gradient of an embedding lookup;
+* :mod:`attn_core.training.adam`: the optimiser;
+* :mod:`attn_core.training.loop`: :func:`~attn_core.training.loop.train` (the one training loop)
+  and :func:`~attn_core.training.loop.evaluate`;
+* :mod:`attn_core.training.gradient_check`: a backward pass against finite differences;
+* :mod:`attn_core.training.models`: the small models the chapters train.
 """

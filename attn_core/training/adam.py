@@ -3,11 +3,23 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
-from attn_core._checks import positive_number
+from attn_core._checks import number_in_range, positive_number
 
 __all__ = ["Adam"]
+
+
+def _check_params(params: Any) -> dict[str, np.ndarray]:
+    if not isinstance(params, dict) or not params:
+        raise TypeError(f"params must be a non-empty dict of name -> float array, got {params!r:.40}")
+    for name, value in params.items():
+        if not isinstance(value, np.ndarray) or value.dtype.kind != "f":
+            raise TypeError(f"params[{name!r}] must be a float ndarray (updated in place), "
+                            f"got {type(value).__name__} {getattr(value, 'dtype', '')}")
+    return params
 
 
 class Adam:
@@ -15,6 +27,24 @@ class Adam:
 
     .. math:: m \leftarrow \beta_1 m + (1 - \beta_1) g, \quad v \leftarrow \beta_2 v + (1 - \beta_2) g^2,
               \quad \theta \leftarrow \theta - \eta \frac{m / (1 - \beta_1^t)}{\sqrt{v / (1 - \beta_2^t)} + \epsilon}
+
+    Parameters
+    ----------
+    params : dict of name -> float ndarray
+        The parameters, updated in place by :meth:`step`.
+    lr : float, default 1e-2
+        The step size ``eta``, finite and > 0.
+    beta1, beta2 : float, default 0.9 and 0.999
+        Decay rates of the running means of ``g`` and ``g**2``, each in ``[0, 1)``.
+    eps : float, default 1e-8
+        Added to the denominator, finite and > 0.
+
+    Raises
+    ------
+    TypeError
+        ``params`` not a non-empty dict of float arrays; a setting that is not a number.
+    ValueError
+        A setting out of its range, NaN or infinite.
 
     Examples
     --------
@@ -28,14 +58,47 @@ class Adam:
 
     def __init__(self, params: dict[str, np.ndarray], *, lr: float = 1e-2, beta1: float = 0.9,
                  beta2: float = 0.999, eps: float = 1e-8):
-        self.params = params
+        self.params = _check_params(params)
         self.lr = positive_number(lr, "lr")
-        self.beta1, self.beta2, self.eps = beta1, beta2, eps
+        self.beta1 = number_in_range(beta1, "beta1", 0.0, 1.0, high_open=True)
+        self.beta2 = number_in_range(beta2, "beta2", 0.0, 1.0, high_open=True)
+        self.eps = positive_number(eps, "eps")
         self.m = {k: np.zeros_like(v) for k, v in params.items()}
         self.v = {k: np.zeros_like(v) for k, v in params.items()}
         self.t = 0
 
     def step(self, grads: dict[str, np.ndarray]) -> None:
+        """One update of every parameter from its gradient.
+
+        Parameters
+        ----------
+        grads : dict of name -> array
+            One finite array per parameter, of the parameter's shape.
+
+        Raises
+        ------
+        TypeError, ValueError
+            A missing or extra name, a gradient of the wrong shape, or one that is not finite.
+        """
+        if not isinstance(grads, dict):
+            raise TypeError(f"grads must be a dict of name -> array, got {type(grads).__name__}")
+        if set(grads) != set(self.params):
+            raise ValueError(f"grads must have one entry per parameter: missing "
+                             f"{sorted(set(self.params) - set(grads))}, unknown {sorted(set(grads) - set(self.params))}")
+        checked = {}
+        for name, p in self.params.items():
+            g = np.asarray(grads[name])
+            if g.dtype.kind not in "iuf":
+                raise TypeError(f"grads[{name!r}] must hold real numbers, got dtype {g.dtype}")
+            if g.shape != p.shape:
+                raise ValueError(f"grads[{name!r}] has shape {g.shape}, the parameter {p.shape}")
+            if not np.isfinite(g).all():
+                raise ValueError(f"grads[{name!r}] is not finite (NaN or inf): training has diverged")
+            checked[name] = g
+        self._step(checked)
+
+    def _step(self, grads: dict[str, np.ndarray]) -> None:
+        """The kernel of :meth:`step`, without checks (for the training loop)."""
         self.t += 1
         for name, p in self.params.items():
             g = grads[name]

@@ -9,19 +9,26 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
-from attn_core._checks import positive_int
+from attn_core._checks import flag, nonnegative_int, positive_int, positive_number
 from attn_core.training.adam import Adam
-from attn_core.training.losses import accuracy, cross_entropy
+from attn_core.training.losses import _accuracy, _cross_entropy, accuracy, cross_entropy
 
 __all__ = ["Model", "History", "train", "evaluate"]
 
 
 class Model(Protocol):
-    """What :func:`train` needs of a model."""
+    """What :func:`train` needs of a model.
+
+    ``forward(inputs)`` returns the logits, shape ``(..., C)``, with as many rows in all as
+    ``inputs["labels"]`` has entries, and a cache; ``backward(cache, grad_logits)`` returns one
+    gradient per entry of ``params``. The models of :mod:`attn_core.training.models` also have
+    ``check_inputs(inputs, name)``, which :func:`train` calls once on each whole data set before
+    it runs their unchecked kernels ``_forward`` and ``_backward`` batch after batch.
+    """
 
     params: dict[str, np.ndarray]
 
@@ -41,6 +48,50 @@ class History:
     seconds: float = 0.0
 
 
+def _check_model(model: Any) -> None:
+    params = getattr(model, "params", None)
+    if not isinstance(params, dict) or not params:
+        raise TypeError(f"model must have a non-empty dict of parameters in model.params, "
+                        f"got {type(model).__name__}")
+    for method in ("forward", "backward"):
+        if not callable(getattr(model, method, None)):
+            raise TypeError(f"model must have a {method}() method, got {type(model).__name__}")
+
+
+def _check_data(model: Any, data: Any, name: str) -> dict[str, np.ndarray]:
+    """Check a whole data set once: a dict of arrays with one row per example, and labels."""
+    if not isinstance(data, dict):
+        raise TypeError(f"{name} must be a dict of name -> array (with 'labels'), got {type(data).__name__}")
+    if "labels" not in data:
+        raise ValueError(f"{name} has no 'labels' (its keys: {', '.join(map(repr, data))})")
+    if hasattr(model, "check_inputs"):
+        data = model.check_inputs(data, name)
+    arrays = {key: np.asarray(value) for key, value in data.items()}
+    n = arrays["labels"].shape[0] if arrays["labels"].ndim else 0
+    if n == 0:
+        raise ValueError(f"{name}['labels'] must hold one entry per example; got shape {arrays['labels'].shape}")
+    for key, value in arrays.items():
+        if value.ndim == 0 or value.shape[0] != n:
+            raise ValueError(f"every array of {name} must have one row per example ({n}, as labels); "
+                             f"{name}[{key!r}] has shape {value.shape}")
+    return arrays
+
+
+def _kernels(model: Any) -> tuple[Callable, Callable, Callable, Callable]:
+    """forward, backward, loss and accuracy: unchecked when the model checks its data at the door."""
+    if hasattr(model, "check_inputs") and hasattr(model, "_forward") and hasattr(model, "_backward"):
+        return model._forward, model._backward, _cross_entropy, _accuracy
+    return model.forward, model.backward, cross_entropy, accuracy
+
+
+def _loss_and_grad(loss_fn: Callable, logits: np.ndarray, labels: np.ndarray) -> tuple[float, np.ndarray]:
+    flat = np.asarray(logits).reshape(-1, np.shape(logits)[-1])  # (rows, C)
+    if flat.shape[0] != labels.size:
+        raise ValueError(f"the model made {flat.shape[0]} rows of logits for {labels.size} labels")
+    loss, grad = loss_fn(flat, labels.reshape(-1))
+    return loss, grad.reshape(np.shape(logits))
+
+
 def _batches(n: int, batch_size: int, rng: np.random.Generator) -> Iterable[np.ndarray]:
     while True:
         order = rng.permutation(n)
@@ -58,10 +109,14 @@ def train(
     lr: float = 1e-2,
     seed: int = 0,
     eval_every: int = 100,
+    eval_at: Iterable[int] | None = None,
     progress: bool = True,
     callback: Callable[[int, Model], None] | None = None,
 ) -> History:
     """Minimise cross-entropy with Adam on mini-batches; report progress as it goes.
+
+    Each pass over the training set visits the examples in a new random order, in
+    mini-batches of ``batch_size`` (a last, incomplete batch is skipped).
 
     Parameters
     ----------
@@ -69,10 +124,23 @@ def train(
         Has ``params``, ``forward(inputs) -> (logits, cache)`` and
         ``backward(cache, grad_logits) -> grads``.
     train_set, test_set : dict of name -> ndarray
-        Inputs by name plus ``"labels"``; the first axis indexes examples.
-    steps, batch_size, lr, seed : training settings (seed orders the mini-batches)
-    eval_every : int
-        Steps between evaluations (recorded in the history, and printed).
+        Inputs by name plus ``"labels"``; the first axis of every array indexes examples.
+        ``labels`` may have more axes (one label per position): the logits then have one row
+        per label, and the loss is the mean over all of them.
+    steps : int, default 1000
+        Number of Adam steps.
+    batch_size : int, default 64
+        Examples per step, at most the size of ``train_set``.
+    lr : float, default 1e-2
+        Adam's step size.
+    seed : int, default 0
+        Orders the mini-batches.
+    eval_every : int, default 100
+        Steps between evaluations (recorded in the history, and printed); the last step is
+        always evaluated.
+    eval_at : iterable of int, optional
+        The steps after which to evaluate, instead of every ``eval_every`` steps (the last
+        step still is); steps beyond ``steps`` are ignored.
     progress : bool, default True
         Print one line per evaluation: the progress indicator.
     callback : callable, optional
@@ -82,12 +150,45 @@ def train(
     Returns
     -------
     History
+
+    Raises
+    ------
+    TypeError
+        A model without ``params``/``forward``/``backward``, data sets that are not dicts of
+        arrays, settings of the wrong type, a callback that is not callable.
+    ValueError
+        Data sets without ``labels``, arrays with different numbers of examples, inputs the
+        model refuses (named by the model), a ``batch_size`` larger than the training set,
+        settings out of range.
+
+    Examples
+    --------
+    >>> from attn_core.experiments.data import associative_recall
+    >>> from attn_core.training.models import AttentionReader
+    >>> data = associative_recall(256, n_pairs=3, n_keys=4, n_values=2, seed=0)
+    >>> history = train(AttentionReader(4, 2, width=8), data, steps=60, batch_size=32, eval_every=30)
+    [#####     ] step   30/60 loss 0.604 train 0.648
+    [##########] step   60/60 loss 0.322 train 0.875
     """
+    _check_model(model)
     steps, batch_size = positive_int(steps, "steps"), positive_int(batch_size, "batch_size")
     eval_every = positive_int(eval_every, "eval_every")
+    if eval_at is not None:
+        if isinstance(eval_at, (str, bytes)) or not isinstance(eval_at, Iterable):
+            raise TypeError(f"eval_at must be a sequence of steps or None, got {eval_at!r:.40}")
+        eval_at = {positive_int(s, "eval_at entry") for s in eval_at}
+    lr = positive_number(lr, "lr")
+    seed = nonnegative_int(seed, "seed")
+    progress = flag(progress, "progress")
+    if callback is not None and not callable(callback):
+        raise TypeError(f"callback must be a function callback(step, model) or None, got {callback!r:.40}")
+    train_set = _check_data(model, train_set, "train_set")
+    if test_set is not None:
+        test_set = _check_data(model, test_set, "test_set")
     n = len(train_set["labels"])
     if batch_size > n:
         raise ValueError(f"batch_size={batch_size} is larger than the training set ({n} examples)")
+    forward, backward, loss_fn, _ = _kernels(model)
     rng = np.random.default_rng(seed)
     optimiser = Adam(model.params, lr=lr)
     history = History()
@@ -96,28 +197,65 @@ def train(
     for step in range(1, steps + 1):
         idx = next(batches)
         batch = {name: value[idx] for name, value in train_set.items()}
-        logits, cache = model.forward(batch)
-        _, grad = cross_entropy(logits, batch["labels"])
-        optimiser.step(model.backward(cache, grad))
-        if step % eval_every == 0 or step == steps:
-            loss, acc = evaluate(model, train_set)
+        logits, cache = forward(batch)
+        _, grad = _loss_and_grad(loss_fn, logits, batch["labels"])
+        optimiser._step(backward(cache, grad))
+        due = step % eval_every == 0 if eval_at is None else step in eval_at
+        if due or step == steps:
+            loss, acc = _evaluate(model, train_set)
             history.steps.append(step)
             history.train_loss.append(loss)
             history.train_accuracy.append(acc)
-            test_acc = evaluate(model, test_set)[1] if test_set is not None else float("nan")
+            test_acc = _evaluate(model, test_set)[1] if test_set is not None else float("nan")
             history.test_accuracy.append(test_acc)
             if callback is not None:
                 callback(step, model)
             if progress:
                 bar = "#" * round(10 * step / steps)
                 print(f"[{bar:<10}] step {step:>4}/{steps} loss {loss:.3f} "
-                      f"train {acc:.3f}" + (f" test {test_acc:.3f}" if test_set else ""))
+                      f"train {acc:.3f}" + (f" test {test_acc:.3f}" if test_set is not None else ""))
     history.seconds = time.perf_counter() - start
     return history
 
 
+def _evaluate(model: Model, data: dict[str, np.ndarray]) -> tuple[float, float]:
+    """The kernel of :func:`evaluate`, for data already checked."""
+    forward, _, loss_fn, accuracy_fn = _kernels(model)
+    logits, _ = forward(data)
+    loss, _ = _loss_and_grad(loss_fn, logits, data["labels"])
+    flat = np.asarray(logits).reshape(-1, np.shape(logits)[-1])  # (rows, C)
+    return loss, accuracy_fn(flat, data["labels"].reshape(-1))
+
+
 def evaluate(model: Model, data: dict[str, np.ndarray]) -> tuple[float, float]:
-    """Loss and accuracy of ``model`` on a whole data set."""
-    logits, _ = model.forward(data)
-    loss, _ = cross_entropy(logits, data["labels"])
-    return loss, accuracy(logits, data["labels"])
+    """Loss and accuracy of ``model`` on a whole data set.
+
+    Parameters
+    ----------
+    model : Model
+    data : dict of name -> ndarray
+        Inputs by name plus ``"labels"``, as for :func:`train`.
+
+    Returns
+    -------
+    loss : float
+        Mean cross-entropy.
+    accuracy : float
+        Fraction of labels that get the largest logit.
+
+    Raises
+    ------
+    TypeError, ValueError
+        As :func:`train` for its data sets.
+
+    Examples
+    --------
+    >>> from attn_core.experiments.data import associative_recall
+    >>> from attn_core.training.models import AttentionReader
+    >>> data = associative_recall(100, n_pairs=3, n_keys=4, n_values=2, seed=0)
+    >>> loss, acc = evaluate(AttentionReader(4, 2, width=8), data)
+    >>> 0 <= acc <= 1, loss > 0
+    (True, True)
+    """
+    _check_model(model)
+    return _evaluate(model, _check_data(model, data, "data"))

@@ -1,7 +1,16 @@
-"""Three small readers of the associative recall task, each with a hand-written backward pass.
+"""The small models the chapters train, each with a hand-written backward pass.
 
-All three read the same inputs (:func:`attn_core.experiments.data.associative_recall`): a sequence of
-(key, value) pairs and a query key, and output one logit per possible value.
+Every model follows the one protocol of :func:`attn_core.training.loop.train`: its parameters
+in a dict ``params``, ``forward(inputs) -> (logits, cache)`` with ``inputs`` a dict of integer
+arrays, and ``backward(cache, grad_logits) -> grads``, one gradient per parameter. The public
+``forward`` checks its inputs at the door (:meth:`check_inputs`: a missing key, a wrong shape,
+an id outside the vocabulary are named); the training loop checks each data set once and then
+calls the unchecked kernels ``_forward`` and ``_backward``. Weight matrices come from the one
+initialiser, :func:`attn_core.training.init.init_weights`.
+
+Three readers of the associative recall task (chapters 12 to 14) read the same inputs
+(:func:`attn_core.experiments.data.associative_recall`): a sequence of (key, value) pairs and
+a query key, and output one logit per possible value.
 
 * :class:`AttentionReader` lets the query attend over all pairs (one attention layer).
 * :class:`RecurrentReader` reads the pairs one at a time into a fixed-size state (an Elman
@@ -13,24 +22,118 @@ All three read the same inputs (:func:`attn_core.experiments.data.associative_re
 
 Each pair is embedded as ``E[key] + E[n_keys + value]`` (the product of a one-hot code of
 the pair with a table ``E``); embeddings are parameters like the rest.
+
+Two more models carry one attention layer each:
+
+* :class:`CrossAttentionAligner` (chapter 6): a one-layer encoder–decoder whose decoder reads
+  the source through cross-attention;
+* :class:`NextTokenModel` (chapter 7): a next-token predictor, with or without a causal mask.
 """
 
 from __future__ import annotations
 
-import numpy as np
+from typing import Any
 
-from attn_core._checks import positive_int
+import numpy as np
+from numpy.typing import ArrayLike
+
+from attn_core._checks import (
+    as_float_array,
+    as_int_array,
+    choice,
+    flag,
+    nonnegative_int,
+    positive_int,
+)
 from attn_core.attention import (
     scaled_dot_product_attention,
     scaled_dot_product_attention_backward,
 )
-from attn_core.training.losses import embedding_backward
+from attn_core.training.init import _init_weights
+from attn_core.training.losses import _embedding_backward
 
-__all__ = ["AttentionReader", "RecurrentReader", "PoolingReader"]
+__all__ = ["AttentionReader", "RecurrentReader", "PoolingReader", "CrossAttentionAligner", "NextTokenModel"]
 
 
-def _init(rng: np.random.Generator, *shape: int) -> np.ndarray:
-    return rng.normal(0.0, 1.0 / np.sqrt(shape[0]), shape)
+class _Model:
+    """The protocol's shared half: checked ``forward``/``backward`` around the model's kernels.
+
+    A subclass sets ``params`` and writes ``_fields`` (what ``check_inputs`` checks),
+    ``_forward`` and ``_backward``.
+    """
+
+    params: dict[str, np.ndarray]
+
+    def _fields(self, n_examples: int, inputs: dict[str, np.ndarray]) -> dict[str, tuple[tuple, int]]:
+        """name -> (expected shape, number of ids) for every input the model reads, and labels."""
+        raise NotImplementedError
+
+    def check_inputs(self, inputs: Any, name: str = "inputs") -> dict[str, np.ndarray]:
+        """Check a dict of inputs (and ``labels``, if present) and return it as arrays.
+
+        Raises
+        ------
+        TypeError
+            ``inputs`` not a dict, or an entry that is not an array of whole numbers.
+        ValueError
+            A missing entry, a wrong shape, or an id outside its vocabulary, each named.
+        """
+        if not isinstance(inputs, dict):
+            raise TypeError(f"{name} must be a dict of name -> int array, got {type(inputs).__name__}")
+        fields = self._fields(0, inputs)
+        missing = [key for key in fields if key != "labels" and key not in inputs]
+        if missing:
+            raise ValueError(f"{name} has no {missing[0]!r}; {type(self).__name__} reads "
+                             + ", ".join(repr(k) for k in fields if k != "labels"))
+        first = next(iter(fields))
+        leading = as_int_array(inputs[first], f"{name}[{first!r}]")
+        if leading.ndim == 0 or leading.shape[0] == 0:
+            raise ValueError(f"{name}[{first!r}] must hold at least one example; got shape {leading.shape}")
+        fields = self._fields(leading.shape[0], inputs)
+        checked = dict(inputs)
+        for key, (shape, n_ids) in fields.items():
+            if key not in inputs:
+                continue
+            array = as_int_array(inputs[key], f"{name}[{key!r}]")
+            if array.shape != shape:
+                raise ValueError(f"{name}[{key!r}] must have shape {shape}; got {array.shape}")
+            checked[key] = as_int_array(array, f"{name}[{key!r}]", low=0, high=n_ids)
+        return checked
+
+    def forward(self, inputs: dict[str, np.ndarray]) -> tuple[np.ndarray, dict]:
+        """Logits and the cache that :meth:`backward` needs; ``inputs`` checked at the door."""
+        logits, cache = self._forward(self.check_inputs(inputs))
+        cache["logits_shape"] = logits.shape
+        return logits, cache
+
+    def backward(self, cache: dict, grad_logits: ArrayLike) -> dict[str, np.ndarray]:
+        """Gradients of the loss for every parameter, given ``dL/dlogits`` and ``forward``'s cache.
+
+        Raises
+        ------
+        TypeError
+            ``cache`` not a cache returned by :meth:`forward`; ``grad_logits`` not numbers.
+        ValueError
+            ``grad_logits`` not of the shape of the logits, or holding an infinity.
+        """
+        if not isinstance(cache, dict) or "logits_shape" not in cache:
+            raise TypeError("cache must be the second value returned by this model's forward(), "
+                            f"got {type(cache).__name__}")
+        grad = as_float_array(grad_logits, "grad_logits", finite=True)
+        if grad.shape != cache["logits_shape"]:
+            raise ValueError(f"grad_logits must have the shape of the logits {cache['logits_shape']}; "
+                             f"got {grad.shape}")
+        return self._backward(cache, grad)
+
+    def _forward(self, inputs: dict[str, np.ndarray]) -> tuple[np.ndarray, dict]:
+        raise NotImplementedError
+
+    def _backward(self, cache: dict, grad_logits: np.ndarray) -> dict[str, np.ndarray]:
+        raise NotImplementedError
+
+    def parameter_count(self) -> int:
+        """Number of learned numbers in ``params``."""
+        return sum(p.size for p in self.params.values())
 
 
 def _embed_pairs(table: np.ndarray, keys: np.ndarray, values: np.ndarray, n_keys: int) -> np.ndarray:
@@ -40,11 +143,11 @@ def _embed_pairs(table: np.ndarray, keys: np.ndarray, values: np.ndarray, n_keys
 def _embed_pairs_backward(grad: np.ndarray, shape: tuple[int, ...], keys: np.ndarray,
                           values: np.ndarray, n_keys: int) -> np.ndarray:
     rows = np.concatenate([keys.reshape(-1), n_keys + values.reshape(-1)])
-    return embedding_backward(shape[0], rows, np.concatenate([grad.reshape(keys.size, -1)] * 2))
+    return _embedding_backward(shape[0], rows, np.concatenate([grad.reshape(keys.size, -1)] * 2))
 
 
-class _Reader:
-    """Shared bookkeeping: vocabulary sizes, parameters, parameter count."""
+class _Reader(_Model):
+    """Shared bookkeeping of the readers: vocabulary sizes, inputs, parameter count."""
 
     def __init__(self, n_keys: int, n_values: int, width: int):
         self.n_keys = positive_int(n_keys, "n_keys")
@@ -52,8 +155,28 @@ class _Reader:
         self.width = positive_int(width, "width")
         self.params: dict[str, np.ndarray] = {}
 
-    def parameter_count(self) -> int:
-        return sum(p.size for p in self.params.values())
+    def _fields(self, n_examples: int, inputs: dict[str, np.ndarray]) -> dict[str, tuple[tuple, int]]:
+        n_pairs = np.shape(inputs["keys"])[-1] if "keys" in inputs else 0
+        return {"keys": ((n_examples, n_pairs), self.n_keys),
+                "values": ((n_examples, n_pairs), self.n_values),
+                "query": ((n_examples,), self.n_keys),
+                "labels": ((n_examples,), self.n_values)}
+
+    def check_inputs(self, inputs: Any, name: str = "inputs") -> dict[str, np.ndarray]:
+        """Check ``keys``, ``values`` (n_examples, n_pairs), ``query`` and ``labels`` (n_examples,).
+
+        Raises
+        ------
+        TypeError, ValueError
+            As :meth:`_Model.check_inputs`; a key outside ``0 .. n_keys - 1`` or a value
+            (or label) outside ``0 .. n_values - 1`` is named with its index.
+        """
+        if isinstance(inputs, dict) and "keys" in inputs:
+            keys = as_int_array(inputs["keys"], f"{name}['keys']")
+            if keys.ndim != 2 or 0 in keys.shape:
+                raise ValueError(f"{name}['keys'] must have shape (n_examples, n_pairs), both >= 1; "
+                                 f"got {keys.shape}")
+        return super().check_inputs(inputs, name)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(width={self.width}, parameters={self.parameter_count()})"
@@ -81,17 +204,17 @@ class AttentionReader(_Reader):
 
     def __init__(self, n_keys: int, n_values: int, *, width: int = 32, seed: int = 0):
         super().__init__(n_keys, n_values, width)
-        rng = np.random.default_rng(seed)
+        rng = np.random.default_rng(nonnegative_int(seed, "seed"))
         n_in = n_keys + n_values
         self.params = {
-            "w_q": _init(rng, n_keys, width),  # query key -> query vector
-            "w_k": _init(rng, n_in, width),  # pair -> key vector
-            "w_v": _init(rng, n_in, width),  # pair -> value vector
-            "w_o": _init(rng, width, n_values),  # attended value -> logits
+            "w_q": _init_weights(rng, n_keys, width),  # query key -> query vector
+            "w_k": _init_weights(rng, n_in, width),  # pair -> key vector
+            "w_v": _init_weights(rng, n_in, width),  # pair -> value vector
+            "w_o": _init_weights(rng, width, n_values),  # attended value -> logits
             "b_o": np.zeros(n_values),
         }
 
-    def forward(self, data: dict[str, np.ndarray]) -> tuple[np.ndarray, dict]:
+    def _forward(self, data: dict[str, np.ndarray]) -> tuple[np.ndarray, dict]:
         p = self.params
         q = p["w_q"][data["query"]][:, None, :]  # (B, 1, d)
         k = _embed_pairs(p["w_k"], data["keys"], data["values"], self.n_keys)  # (B, L, d)
@@ -100,13 +223,13 @@ class AttentionReader(_Reader):
         logits = read[:, 0] @ p["w_o"] + p["b_o"]  # (B, n_values)
         return logits, {"q": q, "k": k, "v": v, "read": read, "weights": weights, "data": data}
 
-    def backward(self, cache: dict, grad_logits: np.ndarray) -> dict[str, np.ndarray]:
+    def _backward(self, cache: dict, grad_logits: np.ndarray) -> dict[str, np.ndarray]:
         p, data = self.params, cache["data"]
         grads = {"w_o": cache["read"][:, 0].T @ grad_logits, "b_o": grad_logits.sum(0)}
         grad_read = (grad_logits @ p["w_o"].T)[:, None, :]  # (B, 1, d)
         gq, gk, gv = scaled_dot_product_attention_backward(
             cache["q"], cache["k"], cache["v"], cache["weights"], grad_read)
-        grads["w_q"] = embedding_backward(self.n_keys, data["query"], gq[:, 0])
+        grads["w_q"] = _embedding_backward(self.n_keys, data["query"], gq[:, 0])
         grads["w_k"] = _embed_pairs_backward(gk, p["w_k"].shape, data["keys"], data["values"], self.n_keys)
         grads["w_v"] = _embed_pairs_backward(gv, p["w_v"].shape, data["keys"], data["values"], self.n_keys)
         return grads
@@ -117,10 +240,10 @@ class _QueryReadout(_Reader):
 
     def _readout_params(self, rng: np.random.Generator, state_width: int) -> None:
         self.params.update({
-            "w_query": _init(rng, self.n_keys, self.width),
-            "w_1": _init(rng, state_width, self.width),
+            "w_query": _init_weights(rng, self.n_keys, self.width),
+            "w_1": _init_weights(rng, state_width, self.width),
             "b_1": np.zeros(self.width),
-            "w_2": _init(rng, self.width, self.n_values),
+            "w_2": _init_weights(rng, self.width, self.n_values),
             "b_2": np.zeros(self.n_values),
         })
 
@@ -135,7 +258,7 @@ class _QueryReadout(_Reader):
         grads = {"w_2": z.T @ grad_logits, "b_2": grad_logits.sum(0)}
         grad_pre = (grad_logits @ p["w_2"].T) * (1 - z**2)  # through tanh
         grads["w_1"], grads["b_1"] = state.T @ grad_pre, grad_pre.sum(0)
-        grads["w_query"] = embedding_backward(self.n_keys, query, grad_pre)
+        grads["w_query"] = _embedding_backward(self.n_keys, query, grad_pre)
         return grads, grad_pre @ p["w_1"].T  # gradient with respect to the state
 
 
@@ -155,15 +278,15 @@ class RecurrentReader(_QueryReadout):
 
     def __init__(self, n_keys: int, n_values: int, *, width: int = 32, seed: int = 0):
         super().__init__(n_keys, n_values, width)
-        rng = np.random.default_rng(seed)
+        rng = np.random.default_rng(nonnegative_int(seed, "seed"))
         self.params = {
-            "w_x": _init(rng, n_keys + n_values, width),
-            "w_h": np.eye(width) * 0.5 + _init(rng, width, width) * 0.5,
+            "w_x": _init_weights(rng, n_keys + n_values, width),
+            "w_h": np.eye(width) * 0.5 + _init_weights(rng, width, width) * 0.5,
             "b_h": np.zeros(width),
         }
         self._readout_params(rng, width)
 
-    def forward(self, data: dict[str, np.ndarray]) -> tuple[np.ndarray, dict]:
+    def _forward(self, data: dict[str, np.ndarray]) -> tuple[np.ndarray, dict]:
         p = self.params
         x = _embed_pairs(p["w_x"], data["keys"], data["values"], self.n_keys)  # (B, L, d)
         hs = [np.zeros((x.shape[0], self.width))]
@@ -172,7 +295,7 @@ class RecurrentReader(_QueryReadout):
         logits, z = self._readout(hs[-1], data["query"])
         return logits, {"hs": hs, "z": z, "data": data}
 
-    def backward(self, cache: dict, grad_logits: np.ndarray) -> dict[str, np.ndarray]:
+    def _backward(self, cache: dict, grad_logits: np.ndarray) -> dict[str, np.ndarray]:
         p, hs, data = self.params, cache["hs"], cache["data"]
         grads, grad_h = self._readout_backward(hs[-1], cache["z"], data["query"], grad_logits)
         grads["w_h"], grads["b_h"] = np.zeros_like(p["w_h"]), np.zeros_like(p["b_h"])
@@ -200,19 +323,342 @@ class PoolingReader(_QueryReadout):
 
     def __init__(self, n_keys: int, n_values: int, *, width: int = 32, seed: int = 0):
         super().__init__(n_keys, n_values, width)
-        rng = np.random.default_rng(seed)
-        self.params = {"w_x": _init(rng, n_keys + n_values, width)}
+        rng = np.random.default_rng(nonnegative_int(seed, "seed"))
+        self.params = {"w_x": _init_weights(rng, n_keys + n_values, width)}
         self._readout_params(rng, width)
 
-    def forward(self, data: dict[str, np.ndarray]) -> tuple[np.ndarray, dict]:
+    def _forward(self, data: dict[str, np.ndarray]) -> tuple[np.ndarray, dict]:
         x = _embed_pairs(self.params["w_x"], data["keys"], data["values"], self.n_keys)  # (B, L, d)
         pooled = x.mean(axis=1)  # (B, d): every pair counts the same, whatever the query
         logits, z = self._readout(pooled, data["query"])
         return logits, {"pooled": pooled, "z": z, "length": x.shape[1], "data": data}
 
-    def backward(self, cache: dict, grad_logits: np.ndarray) -> dict[str, np.ndarray]:
+    def _backward(self, cache: dict, grad_logits: np.ndarray) -> dict[str, np.ndarray]:
         data = cache["data"]
         grads, grad_pooled = self._readout_backward(cache["pooled"], cache["z"], data["query"], grad_logits)
         grad_x = np.repeat(grad_pooled[:, None, :] / cache["length"], cache["length"], axis=1)  # (B, L, d)
         grads["w_x"] = _embed_pairs_backward(grad_x, self.params["w_x"].shape, data["keys"], data["values"], self.n_keys)
+        return grads
+
+
+class CrossAttentionAligner(_Model):
+    """A one-layer encoder–decoder whose decoder reads the source through cross-attention.
+
+    * encoder: ``X_enc[j] = E_src[x_j] + P_src[j]``, one vector per source symbol (embedding
+      plus position), all kept;
+    * decoder state at step ``t``: ``X_dec[t] = E_tgt[y_{t-1}] + P_tgt[t]``, the previous
+      target symbol (a start symbol at ``t = 0``) and the step;
+    * one cross-attention layer, ``Q = X_dec W_Q``, ``K = X_enc W_K``, ``V = X_enc W_V``,
+      ``A = softmax(Q K^T / sqrt(d))``; with ``scores="location"`` the queries and keys see
+      positions only, ``Q = P_tgt W_Q`` and ``K = P_src W_K``, so the map cannot depend on
+      the symbols (the values still carry them): a location-based baseline;
+    * a readout ``logits[t] = (A V)[t] W_O + b_O`` over the symbols.
+
+    Parameters
+    ----------
+    length : int
+        Sequence length ``L`` (the position tables have ``L`` rows).
+    n_symbols : int
+        Vocabulary size; the decoder's start symbol is ``n_symbols``.
+    width : int, default 16
+        ``d``: width of the embeddings, queries, keys and values.
+    source_positions : bool, default True
+        Whether the encoder adds its position table ``P_src``. Without it the keys and
+        values hold only what the symbols are, not where they stand.
+    scores : {"content", "location"}, default "content"
+        What the queries and keys are computed from: the symbols and their positions, or
+        the positions alone (which needs ``source_positions=True``).
+    seed : int, default 0
+
+    Attributes
+    ----------
+    params : dict of name -> ndarray
+        ``src_embed`` (n_symbols, d), ``src_pos`` (L, d), ``tgt_embed`` (n_symbols + 1, d),
+        ``tgt_pos`` (L, d), ``w_q``, ``w_k``, ``w_v`` (d, d), ``w_o`` (d, n_symbols),
+        ``b_o`` (n_symbols,).
+
+    Examples
+    --------
+    >>> source = np.array([[0, 1, 2, 3], [3, 2, 1, 0], [1, 0, 3, 2]])
+    >>> inputs = {"source": source, "decoder_input": np.full((3, 4), 6)}
+    >>> model = CrossAttentionAligner(4, 6, width=8)
+    >>> logits, cache = model.forward(inputs)
+    >>> logits.shape, cache["weights"].shape     # (N * L_t, symbols), (N, L_t, L_s)
+    ((12, 6), (3, 4, 4))
+    """
+
+    def __init__(self, length: int, n_symbols: int, *, width: int = 16, source_positions: bool = True,
+                 scores: str = "content", seed: int = 0):
+        self.length = positive_int(length, "length")
+        self.n_symbols = positive_int(n_symbols, "n_symbols")
+        self.width = positive_int(width, "width")
+        self.source_positions = flag(source_positions, "source_positions")
+        self.scores = choice(scores, ("content", "location"), "scores")
+        if self.scores == "location" and not self.source_positions:
+            raise ValueError("scores='location' needs source_positions=True: the keys are the positions")
+        rng = np.random.default_rng(nonnegative_int(seed, "seed"))
+        d = self.width
+        self.params = {
+            "src_embed": rng.normal(0.0, 1.0, (n_symbols, d)),
+            "src_pos": rng.normal(0.0, 1.0, (length, d)) if self.source_positions else np.zeros((length, d)),
+            "tgt_embed": rng.normal(0.0, 1.0, (n_symbols + 1, d)),
+            "tgt_pos": rng.normal(0.0, 1.0, (length, d)),
+            "w_q": _init_weights(rng, d, d),
+            "w_k": _init_weights(rng, d, d),
+            "w_v": _init_weights(rng, d, d),
+            "w_o": _init_weights(rng, d, n_symbols),
+            "b_o": np.zeros(n_symbols),
+        }
+
+    def __repr__(self) -> str:
+        return (f"CrossAttentionAligner(length={self.length}, width={self.width}, scores={self.scores!r}, "
+                f"parameters={self.parameter_count()})")
+
+    def _fields(self, n_examples: int, inputs: dict[str, np.ndarray]) -> dict[str, tuple[tuple, int]]:
+        shape = (n_examples, self.length)
+        return {"source": (shape, self.n_symbols),
+                "decoder_input": (shape, self.n_symbols + 1),  # + the start symbol
+                "labels": (shape, self.n_symbols)}
+
+    def check_inputs(self, inputs: Any, name: str = "inputs") -> dict[str, np.ndarray]:
+        """Check ``source`` (N, L) in ``0 .. n_symbols - 1``, ``decoder_input`` (N, L) in
+        ``0 .. n_symbols`` (the start symbol included) and ``labels`` (N, L), if present.
+
+        Raises
+        ------
+        TypeError, ValueError
+            As :meth:`_Model.check_inputs`.
+        """
+        return super().check_inputs(inputs, name)
+
+    def forward(self, inputs: dict[str, np.ndarray]) -> tuple[np.ndarray, dict]:
+        """Logits for every target position, and what the backward pass needs.
+
+        Parameters
+        ----------
+        inputs : dict
+            ``source`` and ``decoder_input``, int arrays (N, L), as from
+            :func:`attn_core.experiments.self_cross.reordering_data`.
+
+        Returns
+        -------
+        logits : ndarray, shape (N * L, n_symbols)
+            Row ``b * L + t`` scores the symbols for example ``b``, target position ``t``.
+        cache : dict
+            Includes ``weights`` (N, L_t, L_s), the cross-attention map of every example.
+        """
+        return super().forward(inputs)
+
+    def _forward(self, data: dict[str, np.ndarray]) -> tuple[np.ndarray, dict]:
+        p = self.params
+        x_enc = p["src_embed"][data["source"]]  # (N, L_s, d)
+        if self.source_positions:  # without, P_src stays zero and out of the loss
+            x_enc = x_enc + p["src_pos"]  # (N, L_s, d)
+        x_dec = p["tgt_embed"][data["decoder_input"]] + p["tgt_pos"]  # (N, L_t, d)
+        if self.scores == "location":  # queries and keys from positions alone
+            q = np.broadcast_to(p["tgt_pos"] @ p["w_q"], x_dec.shape)  # (N, L_t, d)
+            k = np.broadcast_to(p["src_pos"] @ p["w_k"], x_enc.shape)  # (N, L_s, d)
+        else:
+            q = x_dec @ p["w_q"]  # (N, L_t, d)
+            k = x_enc @ p["w_k"]  # (N, L_s, d)
+        v = x_enc @ p["w_v"]  # (N, L_s, d)
+        read, weights = scaled_dot_product_attention(q, k, v)  # (N, L_t, d), (N, L_t, L_s)
+        flat = read.reshape(-1, self.width)  # (N * L_t, d)
+        logits = flat @ p["w_o"] + p["b_o"]  # (N * L_t, n_symbols)
+        cache = {"x_enc": x_enc, "x_dec": x_dec, "q": q, "k": k, "v": v, "flat": flat,
+                 "weights": weights, "data": data}
+        return logits, cache
+
+    def _backward(self, cache: dict, grad_logits: np.ndarray) -> dict[str, np.ndarray]:
+        p, data = self.params, cache["data"]
+        grads = {"w_o": cache["flat"].T @ grad_logits, "b_o": grad_logits.sum(0)}
+        grad_read = (grad_logits @ p["w_o"].T).reshape(cache["q"].shape)  # (N, L_t, d)
+        gq, gk, gv = scaled_dot_product_attention_backward(
+            cache["q"], cache["k"], cache["v"], cache["weights"], grad_read)  # each (N, L, d)
+        grads["w_v"] = np.einsum("nsi,nsj->ij", cache["x_enc"], gv)  # (d, d)
+        if self.scores == "location":  # Q = P_tgt W_Q, K = P_src W_K: no symbol in the scores
+            gq_pos, gk_pos = gq.sum(0), gk.sum(0)  # (L_t, d), (L_s, d)
+            grads["w_q"] = p["tgt_pos"].T @ gq_pos  # (d, d)
+            grads["w_k"] = p["src_pos"].T @ gk_pos  # (d, d)
+            grad_enc = gv @ p["w_v"].T  # (N, L_s, d): through the values only
+            grads["tgt_pos"] = gq_pos @ p["w_q"].T  # (L, d)
+            grads["src_pos"] = gk_pos @ p["w_k"].T + grad_enc.sum(0)  # (L, d)
+            grads["tgt_embed"] = np.zeros_like(p["tgt_embed"])  # the decoder's symbols are not read
+            grads["src_embed"] = _embedding_backward(len(p["src_embed"]), data["source"], grad_enc)
+            return grads
+        grads["w_q"] = np.einsum("nti,ntj->ij", cache["x_dec"], gq)  # (d, d): sum of X_dec^T dQ
+        grads["w_k"] = np.einsum("nsi,nsj->ij", cache["x_enc"], gk)  # (d, d)
+        grad_dec = gq @ p["w_q"].T  # (N, L_t, d)
+        grad_enc = gk @ p["w_k"].T + gv @ p["w_v"].T  # (N, L_s, d)
+        grads["tgt_pos"] = grad_dec.sum(0)  # (L, d)
+        grads["src_pos"] = grad_enc.sum(0) if self.source_positions else np.zeros_like(p["src_pos"])
+        grads["tgt_embed"] = _embedding_backward(len(p["tgt_embed"]), data["decoder_input"], grad_dec)
+        grads["src_embed"] = _embedding_backward(len(p["src_embed"]), data["source"], grad_enc)
+        return grads
+
+    def decode(self, source: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
+        """Greedy decoding: each step feeds the symbol the model chose at the step before.
+
+        Parameters
+        ----------
+        source : array_like of int, shape (N, L), entries in ``0 .. n_symbols - 1``
+
+        Returns
+        -------
+        output : ndarray of int, shape (N, L)
+        weights : ndarray, shape (N, L_t, L_s)
+            The cross-attention map of the steps as they were decoded.
+
+        Raises
+        ------
+        TypeError, ValueError
+            ``source`` not whole numbers of shape (N, L) within the vocabulary.
+
+        Examples
+        --------
+        >>> model = CrossAttentionAligner(3, 5, width=4)
+        >>> out, w = model.decode(np.array([[0, 1, 2]]))
+        >>> out.shape, w.shape
+        ((1, 3), (1, 3, 3))
+        """
+        source = as_int_array(source, "source", ndim=2)
+        decoder_input = np.full(source.shape, self.n_symbols)  # (N, L): start symbols
+        source = self.check_inputs({"source": source, "decoder_input": decoder_input}, "decode")["source"]
+        output = np.zeros(source.shape, dtype=int)
+        weights = np.zeros(source.shape + (self.length,))
+        for t in range(self.length):  # step t only sees decoder inputs 0..t
+            logits, cache = self._forward({"source": source, "decoder_input": decoder_input})
+            output[:, t] = logits.reshape(*source.shape, -1)[:, t].argmax(-1)
+            weights[:, t] = cache["weights"][:, t]
+            if t + 1 < self.length:
+                decoder_input[:, t + 1] = output[:, t]
+        return output, weights
+
+
+class NextTokenModel(_Model):
+    r"""One attention layer and a linear read-out that predicts the next token at every position.
+
+    .. math:: X = E[\text{tokens}] + P, \quad
+              O = \operatorname{Attention}(X W_Q, X W_K, X W_V), \quad
+              \text{logits} = O W_O + b_O
+
+    with a learned token table ``E`` and a learned vector per position ``P`` (without
+    positions, attention could not tell "the next token" from any other). Row ``t`` of the
+    logits predicts token ``t + 1``.
+
+    Parameters
+    ----------
+    vocab : int
+        Number of distinct tokens.
+    n_positions : int
+        Longest sequence the model reads.
+    width : int, default 16
+        ``d``: width of the token vectors, queries, keys and values.
+    causal : bool, default True
+        Whether position ``t`` may attend only to positions ``<= t``.
+    seed : int, default 0
+        Seeds the initial parameters.
+
+    Attributes
+    ----------
+    params : dict of name -> ndarray
+        ``token`` (vocab, d), ``position`` (n_positions, d), ``w_q``, ``w_k``, ``w_v`` (d, d),
+        ``w_o`` (d, vocab), ``b_o`` (vocab,).
+
+    Examples
+    --------
+    >>> model = NextTokenModel(vocab=5, n_positions=6, width=8)
+    >>> logits, cache = model.forward({"tokens": np.array([[0, 1, 2, 0, 1, 2]])})
+    >>> logits.shape, cache["weights"].shape     # tokens 1..5 predicted; 6 x 6 weights
+    ((1, 5, 5), (1, 6, 6))
+    """
+
+    def __init__(self, vocab: int, n_positions: int, *, width: int = 16, causal: bool = True, seed: int = 0):
+        self.vocab = positive_int(vocab, "vocab")
+        self.n_positions = positive_int(n_positions, "n_positions")
+        self.width = positive_int(width, "width")
+        self.causal = flag(causal, "causal")
+        rng = np.random.default_rng(nonnegative_int(seed, "seed"))
+        d = self.width
+        self.params = {
+            "token": rng.standard_normal((self.vocab, d)),
+            "position": rng.standard_normal((self.n_positions, d)),
+            "w_q": _init_weights(rng, d, d),
+            "w_k": _init_weights(rng, d, d),
+            "w_v": _init_weights(rng, d, d),
+            "w_o": _init_weights(rng, d, self.vocab),
+            "b_o": np.zeros(self.vocab),
+        }
+
+    def __repr__(self) -> str:
+        return (f"NextTokenModel(vocab={self.vocab}, n_positions={self.n_positions}, "
+                f"width={self.width}, causal={self.causal})")
+
+    def _fields(self, n_examples: int, inputs: dict[str, np.ndarray]) -> dict[str, tuple[tuple, int]]:
+        n = np.shape(inputs["tokens"])[-1] if "tokens" in inputs else 0
+        return {"tokens": ((n_examples, n), self.vocab), "labels": ((n_examples, n - 1), self.vocab)}
+
+    def check_inputs(self, inputs: Any, name: str = "inputs") -> dict[str, np.ndarray]:
+        """Check ``tokens`` (B, n), 2 <= n <= n_positions, in ``0 .. vocab - 1``, and
+        ``labels`` (B, n - 1), if present (for training, ``labels = tokens[:, 1:]``).
+
+        Raises
+        ------
+        TypeError, ValueError
+            As :meth:`_Model.check_inputs`; sequences shorter than 2 or longer than
+            ``n_positions`` tokens.
+        """
+        if isinstance(inputs, dict) and "tokens" in inputs:
+            tokens = as_int_array(inputs["tokens"], f"{name}['tokens']", ndim=2)
+            if not 2 <= tokens.shape[1] <= self.n_positions:
+                raise ValueError(f"{name}['tokens'] must have 2 to n_positions={self.n_positions} tokens "
+                                 f"per sequence (a next token to predict); got shape {tokens.shape}")
+        return super().check_inputs(inputs, name)
+
+    def forward(self, inputs: dict[str, np.ndarray]) -> tuple[np.ndarray, dict]:
+        """Logits for the next token at positions ``0 .. n - 2``, and what backward needs.
+
+        Parameters
+        ----------
+        inputs : dict
+            ``tokens``, int array (batch, n); ``labels`` (batch, n - 1) are checked if present.
+
+        Returns
+        -------
+        logits : ndarray, shape (batch, n - 1, vocab)
+            Row ``t`` predicts token ``t + 1`` (the last position has nothing to predict).
+        cache : dict
+            Includes ``weights`` (batch, n, n), the attention weights of all ``n`` positions.
+        """
+        return super().forward(inputs)
+
+    def _all_logits(self, tokens: np.ndarray) -> tuple[np.ndarray, dict]:
+        """Logits at every position (batch, n, vocab), the last included; no checks."""
+        p = self.params
+        n = tokens.shape[1]
+        x = p["token"][tokens] + p["position"][:n]  # (B, n, d)
+        q, k, v = x @ p["w_q"], x @ p["w_k"], x @ p["w_v"]  # (B, n, d) each
+        out, weights = scaled_dot_product_attention(q, k, v, causal=self.causal)  # (B, n, d), (B, n, n)
+        logits = out @ p["w_o"] + p["b_o"]  # (B, n, vocab)
+        return logits, {"tokens": tokens, "x": x, "q": q, "k": k, "v": v, "out": out, "weights": weights}
+
+    def _forward(self, data: dict[str, np.ndarray]) -> tuple[np.ndarray, dict]:
+        logits, cache = self._all_logits(data["tokens"])
+        return logits[:, :-1], cache  # (B, n - 1, vocab): the last position predicts nothing
+
+    def _backward(self, cache: dict, grad_logits: np.ndarray) -> dict[str, np.ndarray]:
+        p, x = self.params, cache["x"]
+        grad_all = np.zeros(cache["out"].shape[:2] + (self.vocab,))  # (B, n, vocab)
+        grad_all[:, :-1] = grad_logits  # the last position's logits feed no loss
+        grads = {"w_o": np.einsum("bnd,bnv->dv", cache["out"], grad_all),  # (d, vocab)
+                 "b_o": grad_all.sum(axis=(0, 1))}
+        grad_out = grad_all @ p["w_o"].T  # (B, n, d)
+        grad_q, grad_k, grad_v = scaled_dot_product_attention_backward(
+            cache["q"], cache["k"], cache["v"], cache["weights"], grad_out)  # (B, n, d) each
+        for name, g in (("w_q", grad_q), ("w_k", grad_k), ("w_v", grad_v)):
+            grads[name] = np.einsum("bnd,bne->de", x, g)  # (d, d)
+        grad_x = grad_q @ p["w_q"].T + grad_k @ p["w_k"].T + grad_v @ p["w_v"].T  # (B, n, d)
+        grads["token"] = _embedding_backward(len(p["token"]), cache["tokens"], grad_x)
+        grads["position"] = np.zeros_like(p["position"])
+        grads["position"][:x.shape[1]] = grad_x.sum(axis=0)
         return grads

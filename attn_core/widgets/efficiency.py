@@ -13,35 +13,11 @@ from matplotlib.figure import Figure
 from numpy.typing import ArrayLike
 
 import attn_core as ac
+from attn_core.experiments.efficiency import online_softmax_state, online_softmax_walk, stepper_inputs
 from attn_core.plot.efficiency import output_comparison, score_blocks
-from attn_core.tiled import online_softmax_steps
 from attn_core.widgets.explorer import Explorer, Slider
 
-__all__ = ["STEPPER_SEED", "stepper_inputs", "tile_stepper_explorer"]
-
-#: Seed of the explorer's default queries, keys and values (not the chapter's seed 0).
-STEPPER_SEED = 11
-
-
-def stepper_inputs(
-    n_q: int = 3, n_k: int = 24, d_k: int = 8, d_v: int = 3, *, seed: int = STEPPER_SEED
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The explorer's default queries ``(n_q, d_k)``, keys ``(n_k, d_k)`` and values ``(n_k, d_v)``.
-
-    Queries are drawn twice as long as keys, so that the scores spread over a few units and
-    the running maximum visibly jumps.
-
-    Examples
-    --------
-    >>> [a.shape for a in stepper_inputs()]
-    [(3, 8), (24, 8), (24, 3)]
-    """
-    rng = np.random.default_rng(seed)
-    q = 2.0 * rng.standard_normal((n_q, d_k))  # (n_q, d_k)
-    k = rng.standard_normal((n_k, d_k))  # (n_k, d_k)
-    v = rng.standard_normal((n_k, d_v))  # (n_k, d_v)
-    return q, k, v
-
+__all__ = ["tile_stepper_explorer"]
 
 def _describe(state: dict) -> str:
     start, end = state["keys"]
@@ -115,12 +91,11 @@ def tile_stepper_explorer(
         q, k, v = stepper_inputs()
     elif q is None or k is None or v is None:
         raise ValueError("give all three of q, k and v, or none of them")
-    outputs_final, _ = ac.scaled_dot_product_attention(q, k, v)  # (n_q, d_v); checks the shapes
+    ac.scaled_dot_product_attention(q, k, v)  # checks the shapes
     q, k, v = (np.asarray(a, dtype=float) for a in (q, k, v))
     if q.ndim != 2 or k.ndim != 2 or v.ndim != 2:
         raise ValueError(f"the explorer takes one sequence: q {q.shape}, k {k.shape}, v {v.shape}")
-    scores = ac.scaled_dot_product_scores(q, k)  # (n_q, n_k)
-    n_q, n_k = scores.shape
+    n_q, n_k = q.shape[0], k.shape[0]
     if not isinstance(block_size, (int, np.integer)) or isinstance(block_size, bool) or block_size < 1:
         raise ValueError(f"block_size must be a whole number >= 1, got {block_size!r}")
     n_blocks = -(-n_k // block_size)
@@ -129,7 +104,8 @@ def tile_stepper_explorer(
                          "and at most 60 pictures")
     if not (0 <= query < n_q and 0 <= block < n_blocks):
         raise ValueError(f"query must be in 0..{n_q - 1} and block in 0..{n_blocks - 1}, got {query}, {block}")
-    steps = [list(online_softmax_steps(scores[i], v, block_size=block_size)) for i in range(n_q)]
+    walk = online_softmax_walk(q, k, v, block_size=block_size)
+    scores, steps, outputs_final = walk["scores"], walk["steps"], walk["final_output"]
     low, high = min(0.0, scores.min()), max(0.0, scores.max())
     score_range = (low - 0.05 * (high - low), high + 0.35 * (high - low))  # room for the legend
     every_output = np.concatenate([[s.output for s in row] for row in steps] + [outputs_final])
@@ -137,13 +113,7 @@ def tile_stepper_explorer(
     output_range = (low - 0.05 * (high - low), high + 0.6 * (high - low))
 
     def compute(block: int, query: int) -> dict:
-        step = steps[query][block]
-        previous = steps[query][block - 1].running_max if block > 0 else -np.inf
-        return {"query": query, "block": block, "n_blocks": n_blocks, "n_k": n_k, "keys": step.keys,
-                "scores": scores[query], "running_max": step.running_max, "previous_max": previous,
-                "normaliser": step.normaliser, "rescale": step.rescale, "output": step.output,
-                "final_output": outputs_final[query],
-                "gap": float(np.abs(step.output - outputs_final[query]).max())}
+        return online_softmax_state(walk, query, block)
 
     def draw(fig: Figure, state: dict) -> None:
         if not fig.axes:

@@ -265,27 +265,40 @@ class Explorer(w.VBox):
         return w.HTML(_img_tag(self._render(state, palette=True), self._describe(state)))
 
     def _build_frames(self) -> w.Widget:
+        """One frame per combination of the sliders' values, in stacks nested one per slider.
+
+        The first slider picks a child of the outer stack; with a second slider every child
+        is itself a stack, picked by the second. ``self.frames`` has the same nesting (a
+        list of frames, or a list of rows of frames).
+        """
         names = list(self._slider_specs)
-        specs = [self._slider_specs[n] for n in names]
-        self.frames: list = []
-        if len(names) == 1:
-            self.frames = [self._frame({names[0]: v}) for _, v in specs[0].options]
-            stack = w.Stack(self.frames, selected_index=specs[0].start_index())
-            self._link((self.controls[names[0]], "index"), (stack, "selected_index"))
-            self._stacks = [(names[0], stack)]
-            self._first_frame = self.frames[specs[0].start_index()].value
-            return stack
-        inner = []
-        for _, a in specs[0].options:
-            row = [self._frame({names[0]: a, names[1]: b}) for _, b in specs[1].options]
-            self.frames.append(row)
-            stack = w.Stack(row, selected_index=specs[1].start_index())
-            self._link((self.controls[names[1]], "index"), (stack, "selected_index"))
-            inner.append(stack)
-        outer = w.Stack(inner, selected_index=specs[0].start_index())
-        self._link((self.controls[names[0]], "index"), (outer, "selected_index"))
-        self._stacks = [(names[0], outer)] + [(names[1], s) for s in inner]
-        self._first_frame = self.frames[specs[0].start_index()][specs[1].start_index()].value
+        self._stacks: list[tuple[str, w.Stack]] = []
+
+        def build(level: int, chosen: dict[str, Any]) -> tuple[list, w.Stack]:
+            name = names[level]
+            spec = self._slider_specs[name]
+            frames: list = []
+            children: list[w.Widget] = []
+            for _, value in spec.options:
+                values = {**chosen, name: value}
+                if level == len(names) - 1:
+                    frame = self._frame(values)
+                    frames.append(frame)
+                    children.append(frame)
+                else:
+                    row, stack = build(level + 1, values)
+                    frames.append(row)
+                    children.append(stack)
+            stack = w.Stack(children, selected_index=spec.start_index())
+            self._link((self.controls[name], "index"), (stack, "selected_index"))
+            self._stacks.append((name, stack))
+            return frames, stack
+
+        self.frames, outer = build(0, {})
+        first = self.frames
+        for name in names:
+            first = first[self._slider_specs[name].start_index()]
+        self._first_frame = first.value
         return outer
 
     # ---------------------------------------------------------------- callbacks

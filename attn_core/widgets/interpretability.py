@@ -17,24 +17,16 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from attn_core.experiments.interpretability import (
-    attention_rollout,
-    attention_stack,
-    gradient_times_input,
-    induction_codes,
-    induction_layers,
+    SENTENCE,
+    layer_maps,
     misleading_map_example,
-    removal_effect,
+    weight_and_effect,
 )
 from attn_core.plot import attention_heatmap, weight_bars
 from attn_core.plot.interpretability import grouped_bars, value_plane
-from attn_core.softmax import softmax
 from attn_core.widgets.explorer import Explorer, Slider
 
-__all__ = ["SENTENCE", "MAP_OPTIONS", "MAP_TITLES", "LENGTH_OPTIONS", "layer_maps", "rollout_explorer",
-           "weight_effect_explorer"]
-
-#: The chapter's sentence: a start token (the sink), then "cat" twice and "the" three times.
-SENTENCE = ("<s>", "the", "cat", "saw", "the", "dog", "chase", "the", "cat")
+__all__ = ["SENTENCE", "MAP_OPTIONS", "MAP_TITLES", "LENGTH_OPTIONS", "rollout_explorer", "weight_effect_explorer"]
 
 #: The "Map" slider of :func:`rollout_explorer`: label shown, map computed.
 MAP_OPTIONS = (
@@ -56,33 +48,6 @@ MAP_TITLES = {
 LENGTH_OPTIONS = (("0", 0.0), ("2", 2.0), ("4", 4.0), ("6", 6.0))
 
 _REMOVED_NONE = -1
-
-
-def layer_maps(tokens: Sequence[str] = SENTENCE, *, width: int = 10, strength: float = 6.0) -> dict:
-    """Every map the rollout explorer can show, for one sentence.
-
-    Returns
-    -------
-    dict of map name -> ndarray (n, n)
-        The names of :data:`MAP_OPTIONS`. "rollout, writing heads" averages, in each layer,
-        only the heads whose rows of ``W_O`` are not all zero.
-
-    Examples
-    --------
-    >>> maps = layer_maps()
-    >>> sorted(maps), maps["rollout"].shape
-    (['layer 1', 'layer 2', 'rollout', 'rollout, writing heads'], (9, 9))
-    """
-    layers = induction_layers(width=width, strength=strength)
-    _, weights = attention_stack(layers, induction_codes(tokens, width=width), causal=True)  # (2, h, n, n)
-    writing = []
-    for layer, w in zip(layers, weights):
-        rows = layer.w_o.reshape(layer.n_heads, layer.d_head, layer.d_model)  # (h, d_head, d_model)
-        writes = np.abs(rows).sum(axis=(1, 2)) > 0  # (h,)
-        writing.append(w[writes].mean(axis=0))  # (n, n)
-    return {"layer 1": weights[0].mean(axis=0), "layer 2": weights[1].mean(axis=0),
-            "rollout": attention_rollout(weights)[-1],
-            "rollout, writing heads": attention_rollout(writing)[-1]}
 
 
 def rollout_explorer(tokens: Sequence[str] = SENTENCE, *, width: int = 10, strength: float = 6.0,
@@ -222,22 +187,8 @@ def weight_effect_explorer(*, length: float = 4.0, removed: int = _REMOVED_NONE)
     keys = [str(k) for k in misleading_map_example()["keys"]]
 
     def compute(length: float, removed: int) -> dict:
-        example = misleading_map_example(length)
-        a, v, readout = example["weights"], example["values"], example["readout"]
-        output = a @ v  # (2,)
-        effects = removal_effect(a, v)  # (5,)
-        state = {"keys": example["keys"], "length": length, "weights": a, "values": v,
-                 "readout": readout, "output": output, "effects": effects,
-                 "effect_shares": effects / effects.sum(),
-                 "gradient_times_input": gradient_times_input(a, v, readout),
-                 "removed": removed, "moved_output": None,
-                 "readout_value": (float(output @ readout), None)}
-        if removed != _REMOVED_NONE:
-            allowed = np.arange(5) != removed
-            moved = softmax(example["scores"], mask=allowed) @ v  # the others renormalised
-            state["moved_output"] = moved
-            state["readout_value"] = (float(output @ readout), float(moved @ readout))
-        return state
+        state = weight_and_effect(length, None if removed == _REMOVED_NONE else removed)
+        return {**state, "removed": removed}
 
     def draw(fig: Figure, state: dict) -> None:
         if not fig.axes:

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from attn_core.experiments.long_sequences import state_change_by_pair
+from attn_core.experiments.long_sequences import readers_by_distance
 from attn_core.plot.long_sequences import pair_bars
 from attn_core.training.models import AttentionReader, RecurrentReader
 from attn_core.widgets.explorer import Explorer, Slider
@@ -85,19 +85,11 @@ def recall_explorer(
     names = [str(name) for name in value_names]
     if len(names) < n_values:
         raise ValueError(f"value_names has {len(names)} names for {n_values} values")
-    distances = [int(d) for d in np.unique(data["distance"])]
+    result = readers_by_distance(recurrent, attention, data)
+    distances, chosen = result["distances"], result["examples"]
+    heights, predicted = result["heights"], result["predicted"]
     if distance not in distances:
         raise ValueError(f"distance={distance} is not among the distances of data: {distances}")
-    first = [int(np.flatnonzero(data["distance"] == d)[0]) for d in distances]  # one example each
-    chosen = {name: value[first] for name, value in data.items()}  # (m, ...) for m distances
-
-    att_logits, att_cache = attention.forward(chosen)  # (m, n_values)
-    rec_logits, _ = recurrent.forward(chosen)  # (m, n_values)
-    heights = {
-        "attention": att_cache["weights"][:, 0, :],  # (m, L): a_t
-        "recurrent": state_change_by_pair(recurrent, chosen),  # (m, L): |h_L' - h_L|
-    }
-    predicted = {"attention": att_logits.argmax(1), "recurrent": rec_logits.argmax(1)}  # (m,)
     change_range = (0.0, 1.1 * float(heights["recurrent"].max()) or 1.0)
     n_pairs = data["values"].shape[1]
 

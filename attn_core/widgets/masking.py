@@ -16,56 +16,15 @@ from numpy.typing import ArrayLike
 
 import attn_core as ac
 from attn_core.experiments.data import sentence_setup
+from attn_core.experiments.masking import editor_masks, masked_weights, toggle_cells
 from attn_core.plot import attention_heatmap
 from attn_core.plot.masking import mask_heatmap
 from attn_core.widgets.explorer import Explorer, Slider, TextInput
 
-__all__ = ["EDITOR_TOKENS", "editor_masks", "parse_cells", "masked_weights", "mask_editor_explorer"]
+__all__ = ["EDITOR_TOKENS", "parse_cells", "mask_editor_explorer"]
 
 #: The editor's sentence: four words padded to six positions.
 EDITOR_TOKENS = ("the", "cat", "sat", "down", "<pad>", "<pad>")
-
-
-def editor_masks(is_real: ArrayLike) -> dict[str, np.ndarray]:
-    """The masks on the editor's "Mask" slider, in order, for a sequence with padding.
-
-    Parameters
-    ----------
-    is_real : array_like of bool, shape (n,)
-        False at the padding positions.
-
-    Returns
-    -------
-    dict of name -> ndarray of bool, shape (n, n)
-        ``none``, ``padding`` (keys only), ``padding + queries`` (padding hidden as keys
-        and as queries), ``causal``, ``window & padding`` (each query sees itself and the
-        key before it, padding hidden) and
-        ``only key 1``.
-
-    Examples
-    --------
-    >>> masks = editor_masks([True, True, False])
-    >>> list(masks)[:3]
-    ['none', 'padding', 'padding + queries']
-    >>> masks["window & padding"].astype(int)
-    array([[1, 0, 0],
-           [1, 1, 0],
-           [0, 1, 0]])
-    """
-    real = np.asarray(is_real)
-    if real.dtype.kind != "b" or real.ndim != 1 or real.size < 2:
-        raise ValueError(f"is_real must be a boolean vector of at least 2 positions, got {real.dtype} {real.shape}")
-    n = real.size
-    keys = np.broadcast_to(real[None, :], (n, n))  # (n, n): padding hidden as a key
-    everything = np.ones((n, n), dtype=bool)
-    return {
-        "none": everything,
-        "padding": keys.copy(),
-        "padding + queries": real[:, None] & real[None, :],
-        "causal": ac.causal_mask(n),
-        "window & padding": ac.sliding_window_mask(n, window=1, causal=True) & keys,
-        "only key 1": everything & (np.arange(n) == 1)[None, :],
-    }
 
 
 def parse_cells(text: str, n: int) -> tuple[tuple[int, int], ...]:
@@ -119,41 +78,6 @@ def parse_cells(text: str, n: int) -> tuple[tuple[int, int], ...]:
     return tuple(cells)
 
 
-def masked_weights(scores: ArrayLike, allowed: ArrayLike) -> dict:
-    r"""Weights with and without a mask, and the share of each row the allowed keys held.
-
-    Row i of the masked weights is the unmasked row restricted to the allowed keys and
-    divided by their share :math:`\sum_{l \text{ allowed}} a_{il}`; a row with no allowed key
-    is all zeros.
-
-    Parameters
-    ----------
-    scores : array_like, shape (n_q, n_k)
-    allowed : array_like of bool, shape (n_q, n_k)
-
-    Returns
-    -------
-    dict
-        ``weights`` (masked), ``unmasked``, ``share`` (n_q,) and ``empty_rows`` (list of
-        the queries with no allowed key).
-
-    Examples
-    --------
-    >>> state = masked_weights([[0.0, 0.0, np.log(2.0)]], [[True, False, True]])
-    >>> state["unmasked"].round(2).tolist(), state["share"].round(2).tolist()
-    ([[0.25, 0.25, 0.5]], [0.75])
-    >>> state["weights"].round(3).tolist()
-    [[0.333, 0.0, 0.667]]
-    """
-    unmasked = ac.softmax(scores)  # (n_q, n_k)
-    weights = ac.softmax(scores, mask=allowed)  # (n_q, n_k)
-    allowed = np.broadcast_to(np.asarray(allowed), unmasked.shape)
-    share = np.where(allowed, unmasked, 0.0).sum(axis=-1)  # (n_q,)
-    return {"weights": weights, "unmasked": unmasked, "share": share,
-            "empty_rows": [int(i) for i in np.flatnonzero(~allowed.any(axis=-1))]}
-
-
-
 def _row_sentence(state: dict) -> str:
     i, token, share = state["query"], state["token"], state["share"][state["query"]]
     if i in state["empty_rows"]:
@@ -181,7 +105,7 @@ def mask_editor_explorer(
 
     Controls:
 
-    * **Mask** (slider): one of :func:`editor_masks`;
+    * **Mask** (slider): one of :func:`attn_core.experiments.masking.editor_masks`;
     * **Query row** (slider): the row outlined on both maps and explained in the heading;
     * **Toggle cells** (text, live kernel only): ``query key`` pairs, e.g. ``2 3, 4 1``; each
       listed cell of the chosen mask is switched (allowed <-> blocked).
@@ -205,7 +129,7 @@ def mask_editor_explorer(
     -------
     Explorer
         ``state`` holds ``mask_name``, ``allowed`` (n, n), ``cells`` (the toggled cells),
-        ``query``, ``token`` and what :func:`masked_weights` returns.
+        ``query``, ``token`` and what :func:`attn_core.experiments.masking.masked_weights` returns.
 
     Raises
     ------
@@ -234,9 +158,7 @@ def mask_editor_explorer(
     labels = [f"{i} {t}" for i, t in enumerate(tokens)]
 
     def compute(mask: str, query: int, cells: tuple[tuple[int, int], ...]) -> dict:
-        allowed = masks[mask].copy()  # (n, n)
-        for i, j in cells:
-            allowed[i, j] = not allowed[i, j]
+        allowed = toggle_cells(masks[mask], cells)  # (n, n)
         return {"mask_name": mask, "allowed": allowed, "cells": cells, "query": query,
                 "token": tokens[query], **masked_weights(scores, allowed)}
 

@@ -15,31 +15,16 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from attn_core.experiments.performance import (
+    KEY_NAMES,
     Snapshots,
+    pair_labels,
     pair_weights,
     value_probabilities,
 )
 from attn_core.plot import weight_bars
 from attn_core.widgets.explorer import Explorer, Slider
 
-__all__ = ["KEY_NAMES", "pair_labels", "training_explorer", "describe_training"]
-
-#: Names of the keys of recall by content: the letters A, B, C, ...
-KEY_NAMES = tuple("ABCDEFGHIJKLMNOPQRSTUVWXYZ")
-
-
-def pair_labels(example: Mapping[str, np.ndarray], key_names: Sequence[str] = KEY_NAMES) -> list[str]:
-    """Labels such as ``"C→2"`` for the pairs of one example (key name, arrow, value).
-
-    Examples
-    --------
-    >>> pair_labels({"keys": np.array([[2, 0]]), "values": np.array([[1, 3]])})
-    ['C→1', 'A→3']
-    """
-    keys, values = np.asarray(example["keys"]), np.asarray(example["values"])
-    if keys.ndim != 2 or keys.shape[0] != 1:
-        raise ValueError(f"example must hold one example (keys of shape (1, n_pairs)), got {keys.shape}")
-    return [f"{key_names[k]}→{v}" for k, v in zip(keys[0], values[0])]
+__all__ = ["training_explorer", "describe_training"]
 
 
 def training_explorer(

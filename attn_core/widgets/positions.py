@@ -14,13 +14,13 @@ import numpy as np
 from matplotlib.figure import Figure
 from numpy.typing import ArrayLike
 
-import attn_core as ac
 from attn_core import positions as pos
 from attn_core.experiments.data import sentence_setup
+from attn_core.experiments.positions import offset_effect
 from attn_core.plot import attention_heatmap
 from attn_core.widgets.explorer import Explorer, Slider
 
-__all__ = ["SENTENCE", "OFFSETS", "ENCODINGS", "SLIDER_LABELS", "encoded_weights", "position_offset_explorer"]
+__all__ = ["SENTENCE", "OFFSETS", "ENCODINGS", "SLIDER_LABELS", "position_offset_explorer"]
 
 #: The chapter's sentence (as in chapter 5): eight tokens, "the" twice.
 SENTENCE = ("the", "cat", "sat", "on", "the", "mat", "and", "slept")
@@ -41,105 +41,6 @@ CHANGE_SCALE = 0.5
 #: The shorter names on the slider.
 SLIDER_LABELS = {"sinusoidal": "sinusoidal", "learned": "learned", "relative": "relative keys",
                  "rope": "RoPE", "alibi": "ALiBi"}
-
-
-def encoded_weights(
-    x: ArrayLike,
-    w_q: ArrayLike,
-    w_k: ArrayLike,
-    encoding: str,
-    positions: ArrayLike,
-    *,
-    learned_table: ArrayLike | None = None,
-    rel_keys: ArrayLike | None = None,
-    alibi_heads: int = 8,
-    alibi_head: int = 0,
-) -> np.ndarray | None:
-    r"""The weights :math:`A` of self-attention over ``x`` with one positional encoding.
-
-    Every encoding uses the same tokens ``x`` and projections ``W_Q``, ``W_K``; each calls
-    :mod:`attn_core.positions`:
-
-    * ``"none"``: :math:`\operatorname{softmax}(X W_Q (X W_K)^\top / \sqrt{d_k})`;
-    * ``"sinusoidal"`` and ``"learned"``: the same with ``X + P``, ``P`` the rows of the
-      sinusoidal table (or of ``learned_table``) at ``positions``;
-    * ``"relative"``: relative position keys (Shaw et al., 2018) from ``rel_keys``;
-    * ``"rope"``: queries and keys rotated by their positions (Su et al., 2024);
-    * ``"alibi"``: ALiBi's distance penalty of head ``alibi_head`` of ``alibi_heads``
-      added to the scores (Press et al., 2022).
-
-    Relative keys and ALiBi are built from the offsets :math:`j - i` only (that is their
-    point), so they never see ``positions``: shifting every position by ``c`` changes no
-    offset, :math:`(j + c) - (i + c) = j - i`. ``positions`` must then be consecutive.
-
-    Parameters
-    ----------
-    x : array_like, shape (n, d_model)
-    w_q, w_k : array_like, shape (d_model, d_k)
-    encoding : {"none", "sinusoidal", "learned", "relative", "rope", "alibi"}
-    positions : array_like of int, shape (n,)
-    learned_table : array_like, shape (n_max, d_model), optional
-        Needed for ``"learned"``.
-    rel_keys : array_like, shape (2 * max_distance + 1, d_k), optional
-        Needed for ``"relative"``.
-    alibi_heads, alibi_head : int
-        Which ALiBi slope to use; default the first of 8 heads, slope 1/2.
-
-    Returns
-    -------
-    ndarray, shape (n, n), or None
-        ``None`` when a learned table has no row for some position.
-
-    Raises
-    ------
-    ValueError
-        An unknown encoding; positions of the wrong length, or not consecutive for
-        ``"relative"`` and ``"alibi"``; a missing table.
-
-    Examples
-    --------
-    >>> x = embed_tokens(["a", "b", "c"], 4)
-    >>> w = np.eye(4)[:, :2]
-    >>> a0 = encoded_weights(x, w, w, "rope", [0, 1, 2])
-    >>> a9 = encoded_weights(x, w, w, "rope", [9, 10, 11])
-    >>> bool(np.allclose(a0, a9)), a0.shape
-    (True, (3, 3))
-    """
-    x = np.asarray(x, dtype=float)
-    w_q, w_k = np.asarray(w_q, dtype=float), np.asarray(w_k, dtype=float)
-    p = np.asarray(positions)
-    n = x.shape[0]
-    if p.shape != (n,):
-        raise ValueError(f"positions must have one entry per token, shape ({n},), got {p.shape}")
-    if encoding in ("relative", "alibi") and not np.array_equal(np.diff(p), np.ones(n - 1)):
-        raise ValueError(f"{encoding} attention takes consecutive positions, got {p.tolist()}")
-    bias = None
-    if encoding == "none":
-        q, k = x @ w_q, x @ w_k  # (n, d_k)
-    elif encoding == "sinusoidal":
-        table = pos.sinusoidal_positions(int(p.max()) + 1, x.shape[1])  # (p_max + 1, d_model)
-        q, k = (x + table[p]) @ w_q, (x + table[p]) @ w_k  # (n, d_k)
-    elif encoding == "learned":
-        if learned_table is None:
-            raise ValueError("the learned encoding needs learned_table")
-        table = np.asarray(learned_table, dtype=float)
-        if p.max() >= table.shape[0]:
-            return None  # no row to look up: a learned table cannot extrapolate
-        q, k = (x + table[p]) @ w_q, (x + table[p]) @ w_k  # (n, d_k)
-    elif encoding == "relative":
-        if rel_keys is None:
-            raise ValueError("the relative encoding needs rel_keys")
-        return pos.relative_position_attention(x @ w_q, x @ w_k, x @ w_k, rel_keys)[1]
-    elif encoding == "rope":
-        q = pos.rotary_embedding(x @ w_q, p)  # (n, d_k), pair i turned by p * theta_i
-        k = pos.rotary_embedding(x @ w_k, p)  # (n, d_k)
-    elif encoding == "alibi":
-        q, k = x @ w_q, x @ w_k  # (n, d_k)
-        bias = pos.alibi_bias(n, n_heads=alibi_heads)[alibi_head]  # (n, n): -m |i - j|
-    else:
-        raise ValueError(f"unknown encoding {encoding!r}; use one of none, {', '.join(ENCODINGS)}")
-    scores = ac.scaled_dot_product_scores(q, k)  # (n, n)
-    return ac.softmax(scores if bias is None else scores + bias)  # (n, n)
 
 
 def position_offset_explorer(
@@ -229,15 +130,8 @@ def position_offset_explorer(
         raise ValueError(f"the learned table has {n_max} rows, fewer than the {n} tokens")
     setup = {"learned_table": learned_table, "rel_keys": rel_keys,
              "alibi_heads": alibi_heads, "alibi_head": alibi_head}
-    at_zero = {name: encoded_weights(x, w_q, w_k, name, np.arange(n), **setup) for name in ENCODINGS}
-
     def compute(offset: int, encoding: str) -> dict:
-        positions = offset + np.arange(n)  # (n,): every token moved by the same offset
-        weights = encoded_weights(x, w_q, w_k, encoding, positions, **setup)  # (n, n) or None
-        change = None if weights is None else np.abs(weights - at_zero[encoding])  # (n, n)
-        return {"encoding": encoding, "offset": offset, "positions": positions, "weights": weights,
-                "change": change, "max_change": None if change is None else float(change.max()),
-                "weights_at_zero": at_zero[encoding], "n_max": n_max}
+        return {**offset_effect(x, w_q, w_k, encoding, offset, **setup), "n_max": n_max}
 
     def draw(fig: Figure, state: dict) -> None:
         if not fig.axes:

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-import attn_core as ac
-from attn_core.experiments.qkv import regression_data, regression_target
+from attn_core.experiments.qkv import kernel_regression_fit, regression_data, regression_target
 from attn_core.plot.qkv import kernel_weights_heatmap, regression_panel
 from attn_core.widgets.explorer import Explorer, Slider
 
@@ -72,26 +71,10 @@ def kernel_width_explorer(
     ylim = (min(y_train.min(), true_curve.min()) - 0.9, max(y_train.max(), true_curve.max()) + 0.4)
 
     def compute(bandwidth: float, kernel: str) -> dict:
-        prediction, weights = ac.nadaraya_watson(x_query, x_train, y_train, bandwidth=bandwidth,
-                                                 kernel=kernel)  # (n_q,), (n_q, n_k)
-        heldout_prediction, _ = ac.nadaraya_watson(x_heldout, x_train, y_train,
-                                                   bandwidth=bandwidth, kernel=kernel)
-        has_weight = weights.sum(axis=1) > 0  # boxcar rows can be empty
-        entropy = ac.attention_entropy(weights[has_weight])  # (n_non_empty,)
-        return {
-            "bandwidth": bandwidth,
-            "kernel": kernel,
-            "x_train": x_train,
-            "y_train": y_train,
-            "x_query": x_query,
-            "weights": weights,
-            "prediction": prediction,
-            "true_curve": true_curve,
-            "heldout_error": float(np.mean((heldout_prediction - y_heldout) ** 2)),
-            "effective_points": float(np.exp(entropy).mean()) if entropy.size else 0.0,
-            "empty_queries": int((~has_weight).sum()),
-            "largest_weight": float(weights.max()),
-        }
+        fit = kernel_regression_fit(x_query, x_train, y_train, x_heldout, y_heldout,
+                                    bandwidth=bandwidth, kernel=kernel)
+        return {"bandwidth": bandwidth, "kernel": kernel, "x_train": x_train, "y_train": y_train,
+                "x_query": x_query, "true_curve": true_curve, **fit}
 
     def draw(fig, state: dict) -> None:
         first = not fig.axes

@@ -15,77 +15,27 @@ import numpy as np
 from matplotlib.figure import Figure
 from numpy.typing import ArrayLike
 
-import attn_core as ac
+from attn_core.experiments.scoring import (
+    example_keys,
+    example_parameters,
+    query_from_polar,
+    weights_by_score_function,
+)
 from attn_core.plot import attention_heatmap
 from attn_core.plot.scoring import vector_arrows
-from attn_core.scores import SCORE_FUNCTIONS, all_scores
+from attn_core.scores import SCORE_FUNCTIONS
 from attn_core.widgets.explorer import Explorer, Slider
 
 __all__ = [
     "ANGLES",
-    "KEY_ANGLES",
-    "KEY_LENGTHS",
     "LENGTHS",
-    "example_keys",
-    "example_parameters",
     "query_direction_explorer",
-    "query_from_polar",
 ]
 
-#: Directions (degrees, anticlockwise from the horizontal axis) and lengths of the four keys.
-KEY_ANGLES = (0.0, 60.0, 150.0, 240.0)
-KEY_LENGTHS = (2.5, 0.8, 1.5, 1.0)
 #: The query directions on the slider, every 30 degrees.
 ANGLES = tuple(float(a) for a in range(0, 360, 30))
 #: The query lengths on the slider.
 LENGTHS = (0.5, 1.0, 2.0)
-
-
-def query_from_polar(angle: float, length: float) -> np.ndarray:
-    """The 2-D vector of the given direction (degrees) and length, shape (2,).
-
-    Examples
-    --------
-    >>> query_from_polar(90.0, 2.0).round(6).tolist()
-    [0.0, 2.0]
-    """
-    radians = np.deg2rad(angle)
-    return length * np.array([np.cos(radians), np.sin(radians)])  # (2,)
-
-
-def example_keys() -> np.ndarray:
-    """The four keys, one row each, from ``KEY_ANGLES`` and ``KEY_LENGTHS``; shape (4, 2).
-
-    Examples
-    --------
-    >>> example_keys().round(2).tolist()[0]
-    [2.5, 0.0]
-    """
-    return np.stack([query_from_polar(a, r) for a, r in zip(KEY_ANGLES, KEY_LENGTHS)])  # (n_k, 2)
-
-
-def example_parameters(hidden: int = 4, seed: int = 0) -> dict[str, np.ndarray]:
-    """Parameters for :func:`attn_core.scores.all_scores` on 2-D queries and four keys.
-
-    The bilinear matrix turns a query by 90 degrees anticlockwise before the dot product;
-    the additive and location parameters are drawn from a standard normal distribution, as
-    untrained parameters would be.
-
-    Examples
-    --------
-    >>> params = example_parameters()
-    >>> {name: value.shape for name, value in params.items()}  # doctest: +NORMALIZE_WHITESPACE
-    {'bilinear_w': (2, 2), 'additive_w_q': (2, 4), 'additive_w_k': (2, 4),
-     'additive_w_v': (4,), 'location_w': (2, 4)}
-    """
-    rng = np.random.default_rng(seed)
-    return {
-        "bilinear_w": np.array([[0.0, 1.0], [-1.0, 0.0]]),  # q W = q turned by +90 degrees
-        "additive_w_q": rng.standard_normal((2, hidden)),
-        "additive_w_k": rng.standard_normal((2, hidden)),
-        "additive_w_v": rng.standard_normal(hidden),
-        "location_w": rng.standard_normal((2, len(KEY_ANGLES))),
-    }
 
 
 def _describe(state: dict) -> str:
@@ -123,10 +73,10 @@ def query_direction_explorer(
     Parameters
     ----------
     keys : array_like, shape (n_k, 2), optional
-        Default :func:`example_keys`.
+        Default :func:`attn_core.experiments.scoring.example_keys`.
     params : mapping, optional
         The keyword arguments of :func:`attn_core.scores.all_scores` after ``q`` and ``k``;
-        default :func:`example_parameters` (which expects four keys).
+        default :func:`attn_core.experiments.scoring.example_parameters` (which expects four keys).
     key_labels : sequence of str, optional
         Default ``k₁, k₂, ...``.
     angles : sequence of float
@@ -174,15 +124,15 @@ def query_direction_explorer(
 
     def compute(angle: float, length: float) -> dict:
         query = query_from_polar(angle, length)  # (2,)
-        scores = all_scores(query[None, :], k, **parameters)  # name -> (1, n_k)
-        weights = np.concatenate([ac.softmax(scores[name]) for name in SCORE_FUNCTIONS])  # (6, n_k)
+        result = weights_by_score_function(query, k, **parameters)
+        weights = result["weights"]  # (6, n_k)
         return {
             "angle": float(angle),
             "length": float(length),
             "query": query,
             "keys": k,
             "key_labels": labels,
-            "scores": {name: s[0] for name, s in scores.items()},
+            "scores": result["scores"],
             "weights": weights,
             "favourite": {name: labels[int(np.argmax(row))] for name, row in zip(SCORE_FUNCTIONS, weights)},
         }

@@ -13,8 +13,8 @@ import numpy as np
 from matplotlib.figure import Figure
 from numpy.typing import ArrayLike
 
-import attn_core as ac
 from attn_core.experiments.data import sentence_setup
+from attn_core.experiments.sdpa import scaled_weights
 from attn_core.plot import attention_heatmap
 from attn_core.widgets.explorer import Explorer, Slider, TextInput, parse_numbers
 
@@ -97,10 +97,7 @@ def sentence_attention_explorer(
     scale_names = {c * standard: name for c, name in SCORE_SCALES}
 
     def compute(query: int, scale: float, query_vector: list[float] | None) -> dict:
-        q = queries.copy()
-        if query_vector is not None:
-            q[query] = query_vector
-        weights = ac.softmax(ac.dot_product_scores(q, keys) * scale)  # (n, n)
+        weights, q = scaled_weights(queries, keys, scale, query=query, query_vector=query_vector)  # (n, n)
         return {"weights": weights, "query": query, "token": tokens[query], "scale": scale,
                 "scale_name": scale_names.get(scale, f"{scale:.3g}"),
                 "query_vector": q[query].copy(), "typed": query_vector is not None}

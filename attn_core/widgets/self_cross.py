@@ -13,7 +13,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from attn_core.experiments.self_cross import SYMBOLS, AlignmentRun
-from attn_core.plot.self_cross import accuracy_curves, alignment_map
+from attn_core.plot.self_cross import alignment_map, training_curves
 from attn_core.widgets.explorer import Explorer, Slider
 
 __all__ = ["alignment_training_explorer"]
@@ -95,7 +95,7 @@ def alignment_training_explorer(
         weights = run.snapshots[i][probe]  # (L_t, L_s)
         return {
             "task": task, "step": step, "weights": weights,
-            "alignment": run.probe["alignment"],
+            "alignment": run.probe["alignment"][probe],  # (L_t,): this example's
             "source": _tokens(run.probe["source"][probe]),
             "target": _tokens(run.probe["target"][probe]),
             "read": np.argmax(weights, axis=1),
@@ -114,7 +114,7 @@ def alignment_training_explorer(
         alignment_map(ax_map, state["weights"], source_tokens=state["source"],
                       target_tokens=state["target"], alignment=state["alignment"], fmt="{:.1f}",
                       title=f"{state['task']}, step {state['step']}")
-        accuracy_curves(ax_curve, steps, state["curves"], current_step=state["step"],
+        training_curves(ax_curve, steps, state["curves"], current_step=state["step"],
                         title="held-out accuracy")
 
     def describe(state: dict) -> str:

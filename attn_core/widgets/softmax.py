@@ -13,16 +13,14 @@ from collections.abc import Sequence
 import numpy as np
 from matplotlib.figure import Figure
 
-import attn_core as ac
+from attn_core.experiments.softmax import NORMALISATIONS, normalised_weights
 from attn_core.plot import weight_bars
 from attn_core.widgets.explorer import Explorer, Slider, TextInput, parse_numbers
 
 __all__ = [
     "KEYS",
-    "NORMALISATIONS",
     "SCORES",
     "TEMPERATURES",
-    "normalised_weights",
     "parse_scores",
     "temperature_explorer",
 ]
@@ -33,57 +31,8 @@ KEYS = ("the", "cat", "sat", "on", "the", "mat")
 SCORES = (-1.0, 1.5, 0.5, 0.0, -1.0, 1.0)
 #: Temperatures on the slider, roughly evenly spaced on a log scale from 0.05 to 20.
 TEMPERATURES = (0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0, 20.0)
-#: The maps from scores to weights the explorer compares.
-NORMALISATIONS = ("softmax", "sparsemax")
 #: Typed scores larger than this (in size) are refused: sparsemax divides them by T.
 LARGEST_SCORE = 1e12
-
-
-def normalised_weights(scores: Sequence[float], temperature: float, normalisation: str) -> dict:
-    """The weights of one row of scores at temperature T, and how spread out they are.
-
-    Parameters
-    ----------
-    scores : sequence of float, shape (n_k,)
-    temperature : float
-        ``T > 0``; both maps are applied to ``scores / T``.
-    normalisation : {"softmax", "sparsemax"}
-
-    Returns
-    -------
-    dict
-        ``scores`` (n_k,), ``temperature``, ``normalisation``, ``weights`` (n_k,),
-        ``entropy`` (nats), ``effective_keys`` (exp of the entropy) and ``nonzero`` (how many
-        keys get a weight above zero).
-
-    Raises
-    ------
-    ValueError
-        An unknown ``normalisation`` (and whatever attn_core raises for bad scores or T).
-
-    Examples
-    --------
-    >>> state = normalised_weights([1.5, 1.0, 0.5], 1.0, "sparsemax")
-    >>> state["weights"].round(2).tolist(), state["nonzero"]
-    ([0.75, 0.25, 0.0], 2)
-    """
-    s = np.asarray(scores, dtype=float)  # (n_k,)
-    if normalisation == "softmax":
-        weights = ac.softmax(s, temperature=temperature)  # (n_k,)
-    elif normalisation == "sparsemax":
-        weights = ac.sparsemax(s / temperature)  # (n_k,)
-    else:
-        raise ValueError(f"normalisation must be one of {NORMALISATIONS}, got {normalisation!r}")
-    entropy = float(ac.attention_entropy(weights))
-    return {
-        "scores": s,
-        "temperature": float(temperature),
-        "normalisation": normalisation,
-        "weights": weights,
-        "entropy": entropy,
-        "effective_keys": float(np.exp(entropy)),
-        "nonzero": int(np.count_nonzero(weights)),
-    }
 
 
 def parse_scores(text: str, count: int) -> list[float]:
@@ -155,7 +104,7 @@ def temperature_explorer(
     -------
     Explorer
         Controls ``"temperature"``, ``"normalisation"`` and (live only) ``"scores"``; its
-        ``state`` is what :func:`normalised_weights` returns, plus ``keys``.
+        ``state`` is what :func:`attn_core.experiments.softmax.normalised_weights` returns, plus ``keys``.
 
     Raises
     ------

@@ -14,12 +14,12 @@ import numpy as np
 from matplotlib.figure import Figure
 from numpy.typing import ArrayLike
 
-from attn_core.experiments.variants import lookup_sequence, run_variant
+from attn_core.experiments.variants import lookup_sequence, run_variant, work_share
 from attn_core.plot import COLORS
 from attn_core.plot.variants import LOOKUP_COLOR, row_profile, weight_map
 from attn_core.widgets.explorer import Explorer, Slider
 
-__all__ = ["EXPLORER_BUDGETS", "BUDGET_LABELS", "variant_explorer", "describe_variant", "work_share"]
+__all__ = ["EXPLORER_BUDGETS", "BUDGET_LABELS", "variant_explorer", "describe_variant"]
 
 #: The budget of each variant at the five positions of the "Budget" slider (``None``: the
 #: variant has no budget, every position shows the same picture).
@@ -155,7 +155,7 @@ def variant_explorer(
                             transform=ax_row.transAxes)
             fig.suptitle(" ", fontsize=10)
         fig._suptitle.set_text(f"{state['variant']}, {state['parameter']}: error {state['error']:.2f}, "
-                               f"work {work_share(state)}")
+                               f"work {work_share(state['multiply_adds'], state['full_multiply_adds'])}")
 
     return Explorer(
         compute, draw,
@@ -169,12 +169,6 @@ def variant_explorer(
                f"circled distant keys survive, as in the row of query {query} on the right."),
         figsize=(6.4, 3.3),
     )
-
-
-def work_share(state: dict) -> str:
-    """The variant's multiply-adds as a share of full attention's: "7% of full" or "66 × full"."""
-    share = state["multiply_adds"] / state["full_multiply_adds"]
-    return f"{share:.0%} of full" if share < 2 else f"{share:.0f} × full"
 
 
 def describe_variant(state: dict) -> str:
@@ -191,6 +185,6 @@ def describe_variant(state: dict) -> str:
         f"this variant {row[state['key']]:.2f}; the variant's largest weight is {row[top]:.2f}, "
         f"on key {top}. Error against full attention {state['error']:.2f}; "
         f"{state['multiply_adds']:,} multiply-adds "
-        f"(work {work_share(state)} attention's), "
+        f"(work {work_share(state['multiply_adds'], state['full_multiply_adds'])} attention's), "
         f"{state['memory']:,} numbers held (full attention: {state['full_memory']:,})."
     )

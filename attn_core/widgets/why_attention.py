@@ -11,8 +11,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-import attn_core as ac
-from attn_core.experiments.why_attention import key_value_memory
+from attn_core.experiments.why_attention import key_value_memory, selective_lookup
 from attn_core.plot import COLORS, weight_bars
 from attn_core.plot.why_attention import answer_bars
 from attn_core.widgets.explorer import Explorer, Slider
@@ -88,20 +87,8 @@ def selectivity_explorer(
     reach = 1.8 * float(np.abs(values).max())  # one fixed scale for every picture
 
     def compute(item: int, beta: float) -> dict:
-        query = keys[item][None, :]  # (1, d_k): ask for item `item`
-        scores = ac.dot_product_scores(query, keys)[0]  # (n,)
-        weights = ac.softmax(beta * scores)  # (n,)
-        return {
-            "item": item,
-            "name": names[item],
-            "names": names,
-            "beta": beta,
-            "scores": scores,
-            "weights": weights,
-            "answer": float(weights @ values),  # sum_j a_j v_j
-            "average": float(values.mean()),
-            "truth": float(values[item]),
-        }
+        return {"item": item, "name": names[item], "names": names, "beta": beta,
+                **selective_lookup(keys, values, item, beta)}
 
     def draw(fig, state: dict) -> None:
         if not fig.axes:

@@ -163,3 +163,58 @@ def test_blas_threads_sets_and_restores_the_count():
     assert get() == before
     with pytest.raises(ValueError, match="count must be >= 1"):
         set_blas_threads(0)
+
+
+# ------------------------------------------- the online softmax block by block (the stepper explorer's maths)
+from attn_core.experiments.efficiency import (  # noqa: E402
+    online_softmax_state,
+    online_softmax_walk,
+    stepper_inputs,
+)
+
+
+def test_stepper_inputs_are_seeded_with_queries_twice_as_long():
+    q, k, v = stepper_inputs()
+    again = stepper_inputs()
+    assert [a.shape for a in (q, k, v)] == [(3, 8), (24, 8), (24, 3)]
+    for a, b in zip((q, k, v), again):
+        np.testing.assert_array_equal(a, b)
+    rng = np.random.default_rng(11)
+    np.testing.assert_allclose(q, 2.0 * rng.standard_normal((3, 8)))
+
+
+def test_online_softmax_state_by_hand():
+    # one query, four keys with scores 0, 2, 1, 3 (q . k / sqrt(1)); values 1, 2, 3, 4; blocks of 2
+    q, k, v = np.array([[1.0]]), np.array([[0.0], [2.0], [1.0], [3.0]]), np.array([[1.0], [2.0], [3.0], [4.0]])
+    walk = online_softmax_walk(q, k, v, block_size=2)
+    first, second = online_softmax_state(walk, 0, 0), online_softmax_state(walk, 0, 1)
+    assert first["keys"] == (0, 2) and second["keys"] == (2, 4) and first["n_blocks"] == 2
+    assert first["previous_max"] == -np.inf and first["running_max"] == 2.0
+    assert first["normaliser"] == pytest.approx(np.exp(-2.0) + 1.0)
+    assert first["output"][0] == pytest.approx((np.exp(-2.0) * 1 + 2) / (np.exp(-2.0) + 1))
+    assert second["previous_max"] == 2.0 and second["running_max"] == 3.0
+    assert second["rescale"] == pytest.approx(np.exp(-1.0))
+    e = np.exp(np.array([0.0, 2.0, 1.0, 3.0]) - 3.0)
+    assert second["output"][0] == pytest.approx(float(e @ [1, 2, 3, 4] / e.sum()))
+    assert second["gap"] < 1e-12
+
+
+# ---------------------------------------------------------------- bad input, checked at the door
+from attn_core.experiments.efficiency import blas_threads  # noqa: E402
+
+
+def test_blas_threads_checks_its_count_when_called_not_when_the_block_is_entered():
+    with pytest.raises(TypeError, match="count must be a whole number"):
+        blas_threads("two")  # no `with`: the check does not wait for the block
+
+
+def test_growth_exponent_passes_nan_through_and_refuses_inf():
+    assert np.isnan(growth_exponent([1, 2, 4], [1.0, np.nan, 16.0]))
+    with pytest.raises(ValueError, match="values contains inf"):
+        growth_exponent([1, 2, 4], [1.0, np.inf, 16.0])
+
+
+def test_tile_schedule_is_bottom_right_aligned_when_keys_outnumber_queries():
+    # 2 queries, 4 keys: query 0 sees keys 0..2, query 1 sees keys 0..3 (as ac.causal_mask(2, 4)).
+    # Keys 0-1 are seen by both (full); keys 2-3 by query 1 wholly, by query 0 in part (masked).
+    assert tile_schedule(2, 4, block_size=2, causal=True).tolist() == [[TILE_FULL, TILE_MASKED]]

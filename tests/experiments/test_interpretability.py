@@ -242,7 +242,7 @@ def test_alternative_weights_follow_a_direction_and_stop_without_room():
     (dict(weights=[0.5, 0.5], values=np.eye(3)), ValueError, "n_k=2 rows"),
     (dict(weights=[0.5, 0.6], values=np.eye(2)), ValueError, "sum to 1"),
     (dict(weights=[0.0, 0.0], values=np.eye(2)), ValueError, "sum to 1"),
-    (dict(weights=[0.5, 0.5], values=np.eye(2), step=0.0), ValueError, "> 0"),
+    (dict(weights=[0.5, 0.5], values=np.eye(2), step=0.0), ValueError, r"step must be in \(0, 1\]"),
     (dict(weights=[0.5, 0.5], values=np.eye(2), step=2.0), ValueError, r"\(0, 1\]"),
     (dict(weights=[0.5, 0.5], values=np.eye(2), direction=[1.0]), ValueError, "direction"),
 ])
@@ -291,3 +291,36 @@ def test_induction_blocks_and_bad_input():
         induction_layers(strength=0.0)
     with pytest.raises(ValueError, match="1 to 4 tokens"):
         induction_codes(list("abcde"), width=4)
+
+
+# ---------- the maps of the rollout explorer (moved from the widget)
+from attn_core.experiments.interpretability import (  # noqa: E402
+    SENTENCE,
+    attention_rollout,
+    attention_stack,
+    induction_codes,
+    induction_layers,
+    layer_maps,
+    weight_and_effect,
+)
+
+# --------------------------------------------------------------------------- rollout explorer
+def test_layer_maps_match_the_stack():
+    maps = layer_maps()
+    _, weights = attention_stack(induction_layers(), induction_codes(SENTENCE), causal=True)
+    assert_allclose(maps["layer 1"], weights[0].mean(axis=0))
+    assert_allclose(maps["rollout"], attention_rollout(weights)[-1])
+    writing = attention_rollout([weights[0].mean(axis=0), weights[1, 0]])[-1]  # layer 2: head 1 only
+    assert_allclose(maps["rollout, writing heads"], writing)
+
+
+def test_weight_and_effect_removes_a_key_by_hand():
+    state = weight_and_effect(4.0, removed=4)
+    a, v = state["weights"], state["values"]
+    kept = a[:4] / a[:4].sum()  # the other four weights, renormalised by hand
+    assert_allclose(state["moved_output"], kept @ v[:4])
+    assert_allclose(state["output"], sum(a[j] * v[j] for j in range(5)))
+    assert_allclose(state["effect_shares"].sum(), 1.0)
+    assert state["readout_value"][1] == pytest.approx(float(state["moved_output"] @ state["readout"]))
+    untouched = weight_and_effect(4.0)
+    assert untouched["moved_output"] is None and untouched["readout_value"][1] is None

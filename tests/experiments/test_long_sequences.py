@@ -189,7 +189,7 @@ def test_state_change_without_recurrence_sees_only_the_last_pair():
     data = associative_recall(8, n_pairs=5, n_keys=5, n_values=4, ordered=True, seed=1)
     change = state_change_by_pair(reader, data)
     assert (change[:, :-1] == 0).all() and (change[:, -1] > 0).all()
-    with pytest.raises(ValueError, match=r"must be \(B, L\)"):
+    with pytest.raises(ValueError, match=r"data\['values'\] must have shape \(8, 5\); got \(5,\)"):
         state_change_by_pair(reader, {**data, "values": data["values"][0]})
 
 
@@ -204,3 +204,78 @@ def test_accuracy_by_distance_matches_a_loop():
         assert a == pytest.approx(sum(np.argmax(logits[i]) == labels[i] for i in rows) / len(rows))
     with pytest.raises(ValueError, match="labels and distance"):
         accuracy_by_distance(logits, labels[:10], dist)
+
+
+def test_a_nan_state_gives_nan_sensitivity_not_an_svd_failure():
+    h = elman_states(np.random.default_rng(0).standard_normal((2, 4, 3)), np.eye(3) * 0.5)
+    h[0, 1, 0] = np.nan
+    sens = recurrent_sensitivity(h, np.eye(3) * 0.5)
+    assert np.isnan(sens[0, :2]).all() and np.isfinite(sens[0, 2:]).all()  # NaN reaches steps <= 1
+    assert_allclose(sens[1], recurrent_sensitivity(h[1], np.eye(3) * 0.5))
+    x = np.random.default_rng(1).standard_normal((4, 3))
+    x[2, 0] = np.nan
+    assert np.isnan(attention_sensitivity(x, np.eye(3), np.eye(3), np.eye(3))).all()
+
+
+RECALL = associative_recall(4, n_pairs=3, n_keys=3, n_values=2, ordered=True, seed=0)
+
+
+@pytest.mark.parametrize("call, error, message", [
+    (lambda: path_lengths(None), TypeError, r"allowed must be a boolean matrix"),
+    (lambda: path_lengths("ab"), TypeError, r"allowed must be a boolean matrix"),
+    (lambda: path_lengths(np.zeros((0, 0), bool)), ValueError, r"allowed must be a square matrix .* n >= 1"),
+    (lambda: path_lengths(np.ones((2, 3), bool)), ValueError, r"allowed must be a square matrix"),
+    (lambda: path_lengths(np.ones((2, 2))), TypeError, r"allowed must be boolean"),
+    (lambda: elman_states(np.zeros((0, 2)), np.eye(2)), ValueError, r"x \(inputs\) must not be empty"),
+    (lambda: elman_states([[np.inf, 0.0]], np.eye(2)), ValueError, r"x \(inputs\) contains inf at index \(0, 0\)"),
+    (lambda: elman_states([[1.0, 0.0]], np.eye(3)), ValueError, r"w_h must have shape \(2, 2\)"),
+    (lambda: elman_states([[1.0, 0.0]], np.eye(2), b_h=[0.0]), ValueError, r"b_h must have shape \(2,\)"),
+    (lambda: elman_states([[1.0, 0.0]], None), TypeError, r"w_h must be an array of numbers, got None"),
+    (lambda: elman_states([["a", "b"]], np.eye(2)), TypeError, r"x \(inputs\) must be an array of numbers"),
+    (lambda: recurrent_sensitivity(np.zeros((1, 2)) + 1j, np.eye(2)), TypeError, r"states must hold real numbers"),
+    (lambda: recurrent_sensitivity(np.zeros(2), np.eye(2)), ValueError, r"states must be a matrix"),
+    (lambda: attention_sensitivity(np.ones((3, 2)), np.eye(2), np.eye(2), np.eye(2), query=3), ValueError,
+     r"query=3 is out of range for a sequence of 3 positions"),
+    (lambda: attention_sensitivity(np.ones((3, 2)), np.eye(2), np.eye(2), np.eye(2), query=1.0), TypeError,
+     r"query must be a whole number"),
+    (lambda: attention_sensitivity(np.ones((3, 2)), np.eye(2), np.eye(2), np.eye(2), query=True), TypeError,
+     r"query must be a whole number"),
+    (lambda: attention_sensitivity(np.ones((3, 2)), np.eye(3), np.eye(2), np.eye(2)), ValueError,
+     r"w_q must have shape \(2, \.\.\.\)"),
+    (lambda: state_change_by_pair(None, RECALL), TypeError, r"reader must be a RecurrentReader"),
+    (lambda: state_change_by_pair(RecurrentReader(3, 2), {k: v for k, v in RECALL.items() if k != "values"}),
+     ValueError, r"data has no 'values'"),
+    (lambda: state_change_by_pair(RecurrentReader(3, 2), {**RECALL, "values": RECALL["values"] - 1}),
+     ValueError, r"data\['values'\] must lie in 0\.\.1; got -1"),
+    (lambda: state_change_by_pair(RecurrentReader(3, 1), associative_recall(2, n_pairs=3, n_keys=3, n_values=1)),
+     ValueError, r"at least two values"),
+    (lambda: accuracy_by_distance([[0.0, 1.0]], [2], [1]), ValueError, r"labels must lie in 0\.\.1; got 2"),
+    (lambda: accuracy_by_distance([[0.0, 1.0]], [0.0], [1]), TypeError, r"labels must hold whole numbers"),
+    (lambda: accuracy_by_distance([[0.0, 1.0]], [0], None), TypeError, r"distance must be an array of whole numbers"),
+    (lambda: accuracy_by_distance(np.zeros((0, 2)), [], []), ValueError, r"logits must not be empty"),
+    (lambda: accuracy_by_distance(np.zeros((1, 2, 2)), [0], [1]), ValueError, r"logits must have at most 2 dimensions"),
+])
+def test_bad_input_is_refused(call, error, message):
+    with pytest.raises(error, match=message):
+        call()
+
+
+# ------------------------------------------------- both readers, one example per distance (the explorer's maths)
+from attn_core.experiments.data import associative_recall  # noqa: E402
+from attn_core.experiments.long_sequences import readers_by_distance, state_change_by_pair  # noqa: E402
+from attn_core.training.models import AttentionReader, RecurrentReader  # noqa: E402
+
+
+def test_readers_by_distance_takes_the_first_example_of_each_distance():
+    data = associative_recall(40, n_pairs=5, n_keys=5, n_values=3, ordered=True, seed=7)
+    recurrent, attention = RecurrentReader(5, 3, width=6, seed=1), AttentionReader(5, 3, width=6, seed=2)
+    result = readers_by_distance(recurrent, attention, data)
+    assert result["distances"] == sorted(set(int(d) for d in data["distance"]))
+    for row, d in enumerate(result["distances"]):
+        i = next(i for i in range(len(data["distance"])) if data["distance"][i] == d)  # a plain search
+        one = {name: value[i:i + 1] for name, value in data.items()}
+        logits, cache = attention.forward(one)
+        np.testing.assert_allclose(result["heights"]["attention"][row], cache["weights"][0, 0])
+        assert result["predicted"]["attention"][row] == logits[0].argmax()
+        np.testing.assert_allclose(result["heights"]["recurrent"][row], state_change_by_pair(recurrent, one)[0])
+        assert result["predicted"]["recurrent"][row] == recurrent.forward(one)[0][0].argmax()

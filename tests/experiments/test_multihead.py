@@ -95,7 +95,7 @@ def test_pooling_heads_with_equal_keys_keeps_their_maps():
 
 @pytest.mark.parametrize("call, error, message", [
     (lambda: word_position_codes("the cat"), TypeError, "sequence of strings"),
-    (lambda: word_position_codes([], width=4), ValueError, "need 1 to 4 tokens"),
+    (lambda: word_position_codes([], width=4), ValueError, "at least one token"),
     (lambda: word_position_codes(list("abcde"), width=4), ValueError, "got 5"),
     (lambda: planted_heads(d_head=0), ValueError, "d_head must be >= 1"),
     (lambda: planted_heads(strength=-1.0), ValueError, "strength must be a finite number > 0"),

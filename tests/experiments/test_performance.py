@@ -17,6 +17,7 @@ from attn_core.experiments.performance import (
     held_out,
     pair_weights,
     swap_values,
+    value_counts,
     value_probabilities,
 )
 from attn_core.training.loop import evaluate, train
@@ -52,8 +53,10 @@ def test_swap_values_matches_a_loop(data):
 def test_swap_values_refuses_bad_positions(data):
     with pytest.raises(ValueError, match="first=5 is out of range for 5 pairs"):
         swap_values(data, 5, 0)
-    with pytest.raises(TypeError, match="must be a dict"):
+    with pytest.raises(ValueError, match="data has no 'values'"):
         swap_values({"keys": np.zeros((1, 2))}, 0, 1)
+    with pytest.raises(TypeError, match="data must be a dict"):
+        swap_values([1, 2], 0, 1)
 
 
 def test_accuracy_without_pairing_by_hand_and_by_loop(data):
@@ -142,3 +145,67 @@ def test_first_step_reaching():
     assert first_step_reaching([20, 40], [0.5, 0.6], 0.9) is None
     with pytest.raises(ValueError, match="steps has 2 entries, accuracies 3"):
         first_step_reaching([1, 2], [0.1, 0.2, 0.3], 0.5)
+
+
+# ---------- names of the pairs (moved from the widget)
+from attn_core.experiments.performance import KEY_NAMES, pair_labels  # noqa: E402
+
+def test_pair_labels():
+    example = {"keys": np.array([[11, 0]]), "values": np.array([[3, 0]])}
+    assert pair_labels(example) == ["L→3", "A→0"]
+    assert pair_labels(example, ["x"] * 12) == ["x→3", "x→0"]
+    assert KEY_NAMES[:3] == ("A", "B", "C")
+    with pytest.raises(ValueError, match="one example"):
+        pair_labels({"keys": np.zeros((2, 3), int), "values": np.zeros((2, 3), int)})
+
+
+
+RECALL = associative_recall(4, n_pairs=3, n_keys=5, n_values=2, seed=0)
+
+
+def recall_with(key, value):
+    return {**RECALL, key: value}
+
+
+@pytest.mark.parametrize("call, error, message", [
+    (lambda: swap_values(RECALL, 0.0, 1), TypeError, r"first must be a whole number"),
+    (lambda: swap_values(RECALL, 0, True), TypeError, r"second must be a whole number"),
+    (lambda: swap_values(RECALL, 0, -4), ValueError, r"second=-4 is out of range for 3 pairs"),
+    (lambda: value_counts(recall_with("values", RECALL["values"].astype(float))), TypeError,
+     r"data\['values'\] must hold whole numbers"),
+    (lambda: value_counts(recall_with("keys", np.zeros((4, 0), int))), ValueError,
+     r"data\['keys'\] must be \(n_examples, n_pairs\), both >= 1"),
+    (lambda: accuracy_without_pairing(recall_with("distance", RECALL["distance"] + 3)), ValueError,
+     r"data\['distance'\] must lie in 1\.\.3"),
+    (lambda: accuracy_without_pairing(recall_with("labels", RECALL["labels"][:2])), ValueError,
+     r"data\['labels'\] must have shape \(4,\); got \(2,\)"),
+    (lambda: accuracy_without_pairing(recall_with("query", None)), TypeError,
+     r"data\['query'\] must be an array of whole numbers, got None"),
+    (lambda: held_out(RECALL, associative_recall(4, n_pairs=4, n_keys=5, n_values=2)), ValueError,
+     r"test_set has 3 pairs per example, train_set 4"),
+    (lambda: pair_weights(AttentionReader(5, 2), recall_with("keys", RECALL["keys"] + 5)), ValueError,
+     r"data\['keys'\] must lie in 0\.\.4"),
+    (lambda: value_probabilities(None, RECALL), TypeError, r"model must have a non-empty dict of parameters"),
+    (lambda: value_probabilities(PoolingReader(5, 2), recall_with("labels", RECALL["labels"] + 2)), ValueError,
+     r"data\['labels'\] must lie in 0\.\.1"),
+    (lambda: Snapshots(AttentionReader(5, 2), test_set=recall_with("values", RECALL["values"] + 2)), ValueError,
+     r"test_set\['values'\] must lie in 0\.\.1"),
+    (lambda: Snapshots(steps=5), TypeError, r"steps must be a sequence of whole numbers or None"),
+    (lambda: Snapshots(steps=[1.5]), TypeError, r"steps entry must be a whole number"),
+    (lambda: Snapshots(object()), TypeError, r"model must have a non-empty dict of parameters"),
+    (lambda: Snapshots().record(-1, AttentionReader(5, 2)), ValueError, r"step must be >= 0"),
+    (lambda: first_step_reaching([1, 2], [0.5, 0.9], 1.5), ValueError, r"level must be in \[0, 1\], got 1.5"),
+    (lambda: first_step_reaching([1, 2], [0.5, 0.9], float("nan")), ValueError, r"level must be in \[0, 1\]"),
+    (lambda: first_step_reaching([1.0, 2.0], [0.5, 0.9], 0.5), TypeError, r"steps must hold whole numbers"),
+    (lambda: first_step_reaching([], [], 0.5), ValueError, r"accuracies must not be empty"),
+    (lambda: first_step_reaching(None, [0.5], 0.5), TypeError, r"steps must be an array of whole numbers, got None"),
+])
+def test_bad_input_is_refused(call, error, message):
+    with pytest.raises(error, match=message):
+        call()
+
+
+def test_snapshots_without_a_model_check_the_test_set_with_the_first_model_recorded():
+    keep = Snapshots(test_set=recall_with("values", RECALL["values"] + 2))  # values 2, 3: not for n_values=2
+    with pytest.raises(ValueError, match=r"test_set\['values'\] must lie in 0\.\.1"):
+        keep(1, AttentionReader(5, 2))

@@ -84,3 +84,20 @@ def test_bad_input_is_refused_by_name(kwargs, error, message):
     args = {"scores": [1.0, 2.0, 3.0], "mask": [True, False, True], "recipe": "add -1e9", "dtype": "float32"}
     with pytest.raises(error, match=message):
         masked_by_recipe(**(args | kwargs))
+
+
+# ---------------------------------------------------- one row at a temperature (the chapter's explorer)
+from attn_core.experiments.softmax import normalised_weights  # noqa: E402
+
+
+def test_normalised_weights_by_hand():
+    state = normalised_weights([1.5, 1.0, 0.5, -1.0], 2.0, "sparsemax")
+    # s / 2 = [0.75, 0.5, 0.25, -0.5]: support {0, 1, 2}, tau = (1.5 - 1) / 3 = 1/6
+    expected = np.array([7, 4, 1, 0]) / 12
+    np.testing.assert_allclose(state["weights"], expected)
+    assert state["nonzero"] == 3
+    h = -sum(p * np.log(p) for p in expected[:3])  # a plain loop over the non-zero weights
+    assert state["entropy"] == pytest.approx(h)
+    assert state["effective_keys"] == pytest.approx(np.exp(h))
+    with pytest.raises(ValueError, match="normalisation must be one of"):
+        normalised_weights([1.0, 2.0], 1.0, "argmax")

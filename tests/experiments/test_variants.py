@@ -198,7 +198,7 @@ def test_budget_and_seed(data):
 
 def test_run_variant_refuses_bad_input(data):
     q, k, v = data["q"], data["k"], data["v"]
-    with pytest.raises(ValueError, match="unknown variant 'sliding'"):
+    with pytest.raises(ValueError, match="name must be one of .*got 'sliding'"):
         run_variant("sliding", q, k, v)
     with pytest.raises(ValueError, match="one self-attention sequence"):
         run_variant("local", q[:10], k, v)
@@ -206,3 +206,12 @@ def test_run_variant_refuses_bad_input(data):
         run_variant("local", q[None], k[None], v[None])
     with pytest.raises(ValueError, match="budget must be >= 1"):
         run_variant("local", q, k, v, budget=0)
+
+
+# ---------- work_share (moved from the widget)
+from attn_core.experiments.variants import work_share  # noqa: E402
+
+def test_work_share():
+    assert work_share(7, 100) == "7% of full"
+    assert work_share(412, 100) == "4 × full"
+

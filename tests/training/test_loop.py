@@ -1,78 +1,36 @@
-"""Hand-written backward passes against finite differences, and training that reaches its accuracy."""
+"""attn_core.training.loop: the one training loop, evaluate, and what they refuse."""
 
 import numpy as np
 import pytest
-from numpy.testing import assert_allclose
 
-import attn_core as ac
 from attn_core.experiments.data import associative_recall
-from attn_core.training.adam import Adam
-from attn_core.training.gradient_check import gradient_check
-from attn_core.training.loop import train
-from attn_core.training.losses import accuracy, cross_entropy
-from attn_core.training.models import AttentionReader, PoolingReader, RecurrentReader
+from attn_core.training.loop import evaluate, train
+from attn_core.training.models import AttentionReader, NextTokenModel, PoolingReader
 
 
-def test_softmax_backward_matches_the_jacobian():
+class Linear:
+    """The smallest model of the protocol (no check_inputs: train uses forward/backward)."""
+
+    def __init__(self):
+        self.params = {"w": np.zeros((2, 2))}
+
+    def forward(self, inputs):
+        return inputs["x"] @ self.params["w"], inputs["x"]
+
+    def backward(self, cache, grad_logits):
+        return {"w": cache.T @ grad_logits}
+
+
+def test_train_reduces_the_loss_of_a_protocol_model_without_checks():
     rng = np.random.default_rng(0)
-    s = rng.standard_normal(5)
-    a = ac.softmax(s)
-    jacobian = np.diag(a) - np.outer(a, a)
-    g = rng.standard_normal(5)
-    assert_allclose(ac.softmax_backward(a, g), jacobian.T @ g, atol=1e-12)
-
-
-@pytest.mark.parametrize("causal", [False, True])
-@pytest.mark.parametrize("q_shape", [(2, 4, 3), (2, 1, 3), (4, 3)])
-def test_attention_backward_by_finite_differences(causal, q_shape):
-    rng = np.random.default_rng(1)
-    n_q = q_shape[-2]
-    params = {"q": rng.standard_normal(q_shape), "k": rng.standard_normal((2, 5, 3)),
-              "v": rng.standard_normal((2, 5, 2))}
-    grad_out = rng.standard_normal((2, n_q, 2))
-    mask = ac.causal_mask(n_q, 5) if causal else None
-
-    def loss():
-        out, _ = ac.scaled_dot_product_attention(params["q"], params["k"], params["v"], mask=mask)
-        return float((out * grad_out).sum())
-
-    out, w = ac.scaled_dot_product_attention(params["q"], params["k"], params["v"], mask=mask)
-    dq, dk, dv = ac.scaled_dot_product_attention_backward(params["q"], params["k"], params["v"], w, grad_out)
-    assert dq.shape == params["q"].shape
-    assert gradient_check(loss, params, {"q": dq, "k": dk, "v": dv}, samples=30) < 1e-6
-
-
-def test_cross_entropy_gradient():
-    rng = np.random.default_rng(2)
-    params = {"z": rng.standard_normal((6, 4))}
-    y = rng.integers(0, 4, 6)
-    _, grad = cross_entropy(params["z"], y)
-    assert gradient_check(lambda: cross_entropy(params["z"], y)[0], params, {"z": grad}) < 1e-7
-    assert_allclose(cross_entropy([[0.0, 0.0, 0.0]], [2])[0], np.log(3))
-
-
-@pytest.mark.parametrize("model_cls", [AttentionReader, RecurrentReader, PoolingReader])
-@pytest.mark.parametrize("ordered", [False, True])
-def test_every_reader_backward_by_finite_differences(model_cls, ordered):
-    data = associative_recall(6, n_pairs=5, n_keys=8, n_values=4, seed=3, ordered=ordered)
-    model = model_cls(8, 4, width=8, seed=1)
-    logits, cache = model.forward(data)
-    _, grad = cross_entropy(logits, data["labels"])
-    grads = model.backward(cache, grad)
-    assert set(grads) == set(model.params)
-    error = gradient_check(lambda: cross_entropy(model.forward(data)[0], data["labels"])[0],
-                           model.params, grads, samples=15)
-    assert error < 1e-6
-
-
-def test_gradient_check_catches_a_wrong_gradient():
-    data = associative_recall(6, n_pairs=5, n_keys=8, n_values=4, seed=3)
-    model = AttentionReader(8, 4, width=8, seed=1)
-    logits, cache = model.forward(data)
-    grads = model.backward(cache, cross_entropy(logits, data["labels"])[1])
-    grads["w_k"] = grads["w_k"] * 1.5
-    assert gradient_check(lambda: cross_entropy(model.forward(data)[0], data["labels"])[0],
-                          model.params, grads) > 0.1
+    x = rng.standard_normal((200, 2))
+    data = {"x": x, "labels": (x[:, 0] > x[:, 1]).astype(int)}
+    model = Linear()
+    before = evaluate(model, data)[0]
+    history = train(model, data, steps=100, batch_size=20, lr=0.1, eval_every=50, progress=False)
+    assert history.train_loss[-1] < before - 0.3
+    assert history.train_accuracy[-1] > 0.9
+    assert history.steps == [50, 100] and np.isnan(history.test_accuracy).all()
 
 
 def test_attention_reader_learns_recall_by_content():
@@ -92,6 +50,17 @@ def test_pooling_reader_cannot_bind_keys_to_values():
     assert history.test_accuracy[-1] < 0.6
 
 
+def test_labels_per_position_average_over_every_prediction():
+    tokens = np.tile(np.array([[0, 1, 2, 3]]), (64, 1))  # always the same sequence
+    model = NextTokenModel(4, 4, width=8, seed=0)
+    data = {"tokens": tokens, "labels": tokens[:, 1:]}
+    before = evaluate(model, data)[0]
+    history = train(model, data, steps=150, batch_size=16, lr=0.05, eval_every=150, progress=False)
+    assert history.train_loss[-1] < 0.5 * before  # log 4 = 1.39 at the start
+    logits, _ = model.forward(data)  # (64, 3, 4): one row per label
+    assert history.train_accuracy[-1] == np.mean(logits.argmax(-1) == data["labels"])
+
+
 def test_progress_is_printed(capsys):
     data = associative_recall(64, n_pairs=3, n_keys=4, n_values=2, seed=0)
     train(AttentionReader(4, 2, width=4), data, steps=4, batch_size=16, eval_every=2)
@@ -100,32 +69,66 @@ def test_progress_is_printed(capsys):
     assert max(len(line) for line in lines) <= 64  # fits the page's code width
 
 
-def test_adam_and_accuracy():
-    p = {"w": np.array([5.0, -3.0])}
-    opt = Adam(p, lr=0.1)
-    for _ in range(500):
-        opt.step({"w": 2 * p["w"]})
-    assert np.abs(p["w"]).max() < 0.05
-    assert accuracy([[1, 0], [0, 1], [1, 0]], [0, 1, 1]) == pytest.approx(2 / 3)
-
-
-@pytest.mark.parametrize("call, error, message", [
-    (lambda: cross_entropy([[0.0, 1.0]], [2]), ValueError, r"labels must lie in 0..1"),
-    (lambda: cross_entropy([[0.0, 1.0]], [0.5]), ValueError, r"labels must be integers"),
-    (lambda: associative_recall(4, n_pairs=5, n_keys=3, n_values=2), ValueError, r"n_keys=3 must be >= n_pairs=5"),
-    (lambda: associative_recall(4, n_pairs=5, n_keys=8, n_values=2, distance=6), ValueError, r"distance must lie in 1..n_pairs=5"),
-    (lambda: train(AttentionReader(4, 2), associative_recall(8, n_pairs=3, n_keys=4, n_values=2), batch_size=16),
-     ValueError, r"batch_size=16 is larger than the training set \(8 examples\)"),
-    (lambda: AttentionReader(0, 2), ValueError, r"n_keys must be >= 1"),
-])
-def test_bad_input(call, error, message):
-    with pytest.raises(error, match=message):
-        call()
-
-
 def test_callback_sees_each_evaluation():
     data = associative_recall(64, n_pairs=3, n_keys=4, n_values=2, seed=0)
     seen = []
     train(AttentionReader(4, 2, width=4), data, steps=6, batch_size=16, eval_every=3, progress=False,
           callback=lambda step, model: seen.append((step, model.params["w_q"].copy())))
     assert [s for s, _ in seen] == [3, 6] and not np.allclose(seen[0][1], seen[1][1])
+
+
+def test_eval_at_chooses_the_evaluated_steps_and_the_last_is_always_one():
+    data = associative_recall(64, n_pairs=3, n_keys=4, n_values=2, seed=0)
+    seen = []
+    history = train(AttentionReader(4, 2, width=4), data, steps=7, batch_size=16, eval_at=[2, 5, 30],
+                    progress=False, callback=lambda step, model: seen.append(step))
+    assert seen == history.steps == [2, 5, 7]
+
+
+DATA = associative_recall(8, n_pairs=3, n_keys=4, n_values=2, seed=0)
+
+
+def reader():
+    return AttentionReader(4, 2, width=4)
+
+
+def with_(key, value):
+    return {**DATA, key: value}
+
+
+def without(key):
+    return {k: v for k, v in DATA.items() if k != key}
+
+
+@pytest.mark.parametrize("call, error, message", [
+    (lambda: train(reader(), DATA, batch_size=16), ValueError, r"batch_size=16 is larger than the training set \(8 examples\)"),
+    (lambda: train(reader(), DATA, steps=0), ValueError, r"steps must be >= 1, got 0"),
+    (lambda: train(reader(), DATA, steps=True), TypeError, r"steps must be a whole number"),
+    (lambda: train(reader(), DATA, batch_size=4.0), TypeError, r"batch_size must be a whole number"),
+    (lambda: train(reader(), DATA, eval_every=-1), ValueError, r"eval_every must be >= 1"),
+    (lambda: train(reader(), DATA, lr=float("inf")), ValueError, r"lr must be a finite number > 0, got inf"),
+    (lambda: train(reader(), DATA, lr=-0.1), ValueError, r"lr must be a finite number > 0"),
+    (lambda: train(reader(), DATA, seed=-1), ValueError, r"seed must be >= 0"),
+    (lambda: train(reader(), DATA, progress="no"), TypeError, r"progress must be True or False"),
+    (lambda: train(reader(), DATA, progress=None), TypeError, r"progress must be True or False"),
+    (lambda: train(reader(), DATA, callback="print"), TypeError, r"callback must be a function"),
+    (lambda: train(reader(), DATA, eval_at=5), TypeError, r"eval_at must be a sequence of steps"),
+    (lambda: train(reader(), DATA, eval_at=[0]), ValueError, r"eval_at entry must be >= 1, got 0"),
+    (lambda: train(reader(), DATA, eval_at=[1.5]), TypeError, r"eval_at entry must be a whole number"),
+    (lambda: train(None, DATA), TypeError, r"model must have a non-empty dict of parameters"),
+    (lambda: train(reader(), None), TypeError, r"train_set must be a dict"),
+    (lambda: train(reader(), without("labels")), ValueError, r"train_set has no 'labels'"),
+    (lambda: train(reader(), without("query")), ValueError, r"train_set has no 'query'"),
+    (lambda: train(reader(), with_("labels", DATA["labels"] + 5)), ValueError, r"train_set\['labels'\] must lie in 0\.\.1"),
+    (lambda: train(reader(), with_("labels", DATA["labels"] - 1)), ValueError, r"train_set\['labels'\] must lie in 0\.\.1; got -1"),
+    (lambda: train(reader(), with_("keys", DATA["keys"] + 10)), ValueError, r"train_set\['keys'\] must lie in 0\.\.3"),
+    (lambda: train(reader(), with_("query", DATA["query"][:5])), ValueError, r"train_set\['query'\] must have shape \(8,\); got \(5,\)"),
+    (lambda: train(reader(), with_("values", DATA["values"][:, :2])), ValueError, r"train_set\['values'\] must have shape \(8, 3\); got \(8, 2\)"),
+    (lambda: train(reader(), with_("keys", DATA["keys"].astype(float))), TypeError, r"train_set\['keys'\] must hold whole numbers"),
+    (lambda: train(reader(), DATA, test_set=without("keys")), ValueError, r"test_set has no 'keys'"),
+    (lambda: evaluate(reader(), with_("query", None)), TypeError, r"data\['query'\] must be an array of whole numbers, got None"),
+    (lambda: evaluate(Linear(), {"x": np.zeros((0, 2)), "labels": np.zeros(0, int)}), ValueError, r"data\['labels'\] must hold one entry per example"),
+])
+def test_bad_input_is_refused(call, error, message):
+    with pytest.raises(error, match=message):
+        call()

@@ -6,18 +6,23 @@ from numpy.testing import assert_allclose, assert_array_equal
 
 import attn_core as ac
 from attn_core.experiments.data import embed_tokens
+from attn_core.experiments.masking import editor_masks
 from attn_core.plot import new_figure
 from attn_core.plot.masking import mask_heatmap
 from attn_core.widgets import LIVE_ONLY_CLASS
 from attn_core.widgets.masking import (
     EDITOR_TOKENS,
-    editor_masks,
     mask_editor_explorer,
-    masked_weights,
     parse_cells,
 )
 
 D_MODEL = 8
+
+
+def dashed_marks(ax):
+    """The dashed outlines that mask_heatmap draws round the marked cells."""
+    return [p for p in ax.patches if p.get_linestyle() == "--" and p.get_visible()]
+
 N = len(EDITOR_TOKENS)
 REAL = np.array([t != "<pad>" for t in EDITOR_TOKENS])
 
@@ -31,8 +36,8 @@ def editor_scores(seed=0):
 
 
 @pytest.fixture(scope="module")
-def explorer():
-    return mask_editor_explorer()
+def explorer(shared_explorer):
+    return shared_explorer("masking.mask_editor_explorer")
 
 
 @pytest.fixture
@@ -54,19 +59,6 @@ def test_default_state_is_causal_attention(explorer):
     assert_allclose(state["weights"], ac.softmax(editor_scores(), mask=ac.causal_mask(N)))
     assert_allclose(state["unmasked"], ac.softmax(editor_scores()))
     assert state["cells"] == () and state["empty_rows"] == []
-
-
-def test_editor_masks_by_hand():
-    masks = editor_masks(REAL)
-    assert list(masks) == ["none", "padding", "padding + queries", "causal",
-                           "window & padding", "only key 1"]
-    assert masks["none"].all()
-    assert_array_equal(masks["padding"], np.broadcast_to(ac.padding_mask([4], N)[0], (N, N)))
-    assert_array_equal(masks["padding + queries"].sum(axis=1), [4, 4, 4, 4, 0, 0])
-    assert_array_equal(masks["window & padding"].sum(axis=1), [1, 2, 2, 2, 1, 0])
-    assert_array_equal(masks["only key 1"], np.tile(np.eye(N, dtype=bool)[1], (N, 1)))
-    with pytest.raises(ValueError, match="boolean vector"):
-        editor_masks([1, 0, 1])
 
 
 def test_every_mask_renormalises_the_unmasked_rows(fresh):
@@ -120,11 +112,6 @@ def test_query_slider_moves_the_outline_not_the_weights(fresh):
     assert fresh.state["weights"][0, 0] == 1.0
 
 
-def test_every_frame_differs(explorer):
-    pictures = {frame.value for row in explorer.frames for frame in row}
-    assert len(pictures) == explorer.frame_count()
-
-
 def test_typed_cells_toggle_and_redraw_live(fresh):
     assert LIVE_ONLY_CLASS in fresh.controls["cells"]._dom_classes
     png = fresh.displayed_png()
@@ -138,7 +125,7 @@ def test_typed_cells_toggle_and_redraw_live(fresh):
     assert state["weights"][2, 3] > 0 and state["empty_rows"] == [0]
     assert fresh.displayed_png() != png
     ax_mask = fresh._figure.axes[0]
-    assert len(ax_mask._attn_marked) == 2 and "+ 2 toggled" in ax_mask.get_title()
+    assert len(dashed_marks(ax_mask)) == 2 and "+ 2 toggled" in ax_mask.get_title()
     assert "Toggled cells (query key): 2 3, 0 0." in fresh.displayed_picture().value
     assert fresh._figure._suptitle.get_text().startswith("row 2 (sat): the allowed keys held")
     # the toggles apply to whichever mask the slider picks
@@ -184,16 +171,6 @@ def test_parse_cells():
         parse_cells("3 0", 3)
 
 
-def test_masked_weights_by_hand():
-    # unmasked: e^0, e^0, e^ln2 over 4 -> 0.25, 0.25, 0.5; allowed keys 0 and 2 held 0.75
-    state = masked_weights([[0.0, 0.0, np.log(2.0)], [1.0, 2.0, 3.0]],
-                           [[True, False, True], [False, False, False]])
-    assert_allclose(state["weights"][0], [1 / 3, 0, 2 / 3])
-    assert_allclose(state["share"], [0.75, 0.0])
-    assert_array_equal(state["weights"][1], 0.0)
-    assert state["empty_rows"] == [1]
-
-
 def test_explorer_arguments_are_checked():
     with pytest.raises(ValueError, match="2 to 10 tokens"):
         mask_editor_explorer(["only"])
@@ -219,10 +196,13 @@ def test_mask_heatmap_updates_in_place_and_checks_its_input():
     ax = new_figure().add_subplot()
     mask_heatmap(ax, ac.causal_mask(3), marked=[(0, 1), (2, 2)])
     image = ax.images[0]
-    assert len(ax._attn_marked) == 2 and len(ax.patches) == 3  # two marks and the row outline
+    marks = dashed_marks(ax)
+    assert len(marks) == 2 and len(ax.patches) == 3  # two marks and the row outline
+    assert [(m.get_x() + m.get_width() / 2, m.get_y() + m.get_height() / 2) for m in marks] == [(1, 0), (2, 2)]
     mask_heatmap(ax, ~ac.causal_mask(3), marked=[(1, 1)])
     assert list(ax.images) == [image]
-    assert len(ax._attn_marked) == 1 and len(ax.patches) == 2
+    assert [(m.get_x() + m.get_width() / 2, m.get_y() + m.get_height() / 2) for m in dashed_marks(ax)] == [(1, 1)]
+    assert len(ax.patches) == 2
     assert [t.get_text() for t in ax.texts[:3]] == ["0", "1", "1"]
     with pytest.raises(TypeError, match="boolean"):
         mask_heatmap(ax, np.eye(3))

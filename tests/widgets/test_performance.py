@@ -5,35 +5,24 @@ import pytest
 from numpy.testing import assert_allclose
 
 from attn_core.experiments.data import associative_recall
-from attn_core.experiments.performance import Snapshots, held_out
+from attn_core.experiments.performance import Snapshots
 from attn_core.plot import new_figure
 from attn_core.plot.performance import accuracy_bars, paired_bars
-from attn_core.training.loop import train
-from attn_core.training.models import AttentionReader, PoolingReader
-from attn_core.widgets.performance import KEY_NAMES, pair_labels, training_explorer
+from attn_core.training.models import AttentionReader
+from attn_core.widgets.performance import training_explorer
 
-STEPS = (40, 80, 200)
+from .conftest import READER_STEPS as STEPS
 
 
 @pytest.fixture(scope="module")
-def runs():
-    """An attention and a pooling reader trained as in the chapter, smaller."""
-    settings = dict(n_pairs=6, n_keys=12, n_values=4)
-    train_set = associative_recall(1000, seed=10, **settings)
-    test_set = held_out(associative_recall(500, seed=11, **settings), train_set)
-    out = {}
-    for name, reader in (("attention", AttentionReader), ("pooling", PoolingReader)):
-        model = reader(12, 4, width=16, seed=0)
-        keep = Snapshots(model, test_set=test_set, steps=STEPS)
-        train(model, train_set, test_set, steps=200, eval_every=40, progress=False, callback=keep)
-        out[name] = keep
-    return out, {name: value[:1] for name, value in test_set.items()}
+def runs(reader_runs):
+    """An attention and a pooling reader trained as in the chapter, smaller (tests/widgets/conftest.py)."""
+    return reader_runs
 
 
 @pytest.fixture()
-def explorer(runs):
-    snapshots, example = runs
-    return training_explorer(snapshots, example, step=0)
+def explorer(shared_explorer, restore):
+    return restore(shared_explorer("performance.training_explorer"))  # step 0
 
 
 def test_one_picture_per_step_and_reader(explorer):
@@ -69,25 +58,6 @@ def test_the_pooling_reader_weights_every_pair_alike(explorer):
         assert_allclose(explorer.state["weights"], np.full(6, 1 / 6))
     assert "The pooling reader at training step 200" in explorer.displayed_picture().value
     assert "0.17, " in explorer.displayed_picture().value
-
-
-def test_every_picture_differs(explorer):
-    pictures = set()
-    for model in ("attention", "pooling"):
-        for step in (0,) + STEPS:
-            explorer.controls["model"].value = model
-            explorer.controls["step"].value = step
-            pictures.add(explorer.displayed_png())
-    assert len(pictures) == explorer.frame_count()
-
-
-def test_pair_labels():
-    example = {"keys": np.array([[11, 0]]), "values": np.array([[3, 0]])}
-    assert pair_labels(example) == ["L→3", "A→0"]
-    assert pair_labels(example, ["x"] * 12) == ["x→3", "x→0"]
-    assert KEY_NAMES[:3] == ("A", "B", "C")
-    with pytest.raises(ValueError, match="one example"):
-        pair_labels({"keys": np.zeros((2, 3), int), "values": np.zeros((2, 3), int)})
 
 
 def test_bad_arguments_are_refused(runs):

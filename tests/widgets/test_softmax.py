@@ -9,15 +9,14 @@ from attn_core.widgets.softmax import (
     KEYS,
     SCORES,
     TEMPERATURES,
-    normalised_weights,
     parse_scores,
     temperature_explorer,
 )
 
 
 @pytest.fixture(scope="module")
-def explorer():
-    return temperature_explorer()
+def explorer(shared_explorer):
+    return shared_explorer("softmax.temperature_explorer")
 
 
 def test_one_picture_per_temperature_and_normalisation(explorer):
@@ -26,12 +25,6 @@ def test_one_picture_per_temperature_and_normalisation(explorer):
     assert explorer.controls["normalisation"].value == "softmax"
     np.testing.assert_allclose(explorer.state["weights"], ac.softmax(SCORES))
     assert explorer.state["keys"] == list(KEYS)
-
-
-def test_every_picture_is_different():
-    ex = temperature_explorer()
-    pictures = {ex.frames[i][j].value for i in range(len(TEMPERATURES)) for j in range(2)}
-    assert len(pictures) == ex.frame_count()
 
 
 def test_temperature_slider_changes_state_and_picture():
@@ -98,19 +91,6 @@ def test_typed_scores_redraw_and_bad_text_shows_a_message():
     np.testing.assert_allclose(ex.state["weights"], ac.sparsemax([1, 1, 0, 0, 0, 0]))
     ex.controls["scores"].value = ", ".join(f"{s:g}" for s in SCORES)
     assert ex.message.value == "" and ex.view.selected_index == 0
-
-
-def test_normalised_weights_by_hand():
-    state = normalised_weights([1.5, 1.0, 0.5, -1.0], 2.0, "sparsemax")
-    # s / 2 = [0.75, 0.5, 0.25, -0.5]: support {0, 1, 2}, tau = (1.5 - 1) / 3 = 1/6
-    expected = np.array([7, 4, 1, 0]) / 12
-    np.testing.assert_allclose(state["weights"], expected)
-    assert state["nonzero"] == 3
-    h = -sum(p * np.log(p) for p in expected[:3])  # a plain loop over the non-zero weights
-    assert state["entropy"] == pytest.approx(h)
-    assert state["effective_keys"] == pytest.approx(np.exp(h))
-    with pytest.raises(ValueError, match="normalisation must be one of"):
-        normalised_weights([1.0, 2.0], 1.0, "argmax")
 
 
 def test_parse_scores_and_mismatched_keys():

@@ -1,0 +1,171 @@
+"""Positional encodings and position-dependent attention."""
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+from numpy.testing import assert_allclose, assert_array_equal
+
+import attn_core as ac
+from attn_core import positions
+
+finite = st.floats(-2, 2, allow_nan=False, allow_infinity=False)
+
+
+def seq(n, d, seed=0):
+    return np.random.default_rng(seed).standard_normal((n, d))
+
+
+# ---------------------------------------------------------------- positions
+def test_sinusoidal_by_formula():
+    table = positions.sinusoidal_positions(7, 6)
+    for p in range(7):
+        for i in range(3):
+            w = 10000 ** (-2 * i / 6)
+            assert math.isclose(table[p, 2 * i], math.sin(p * w), abs_tol=1e-12)
+            assert math.isclose(table[p, 2 * i + 1], math.cos(p * w), abs_tol=1e-12)
+    assert positions.sinusoidal_positions(3, 5).shape == (3, 5)
+
+
+def test_sinusoidal_offset_is_a_rotation():
+    """P[p + k] = R_k P[p] pairwise: the same linear map for every p (Vaswani et al., 2017)."""
+    table = positions.sinusoidal_positions(20, 4)
+    k = 3
+    for i, w in enumerate(10000 ** (-np.arange(0, 4, 2) / 4)):
+        rot = np.array([[math.cos(k * w), -math.sin(k * w)], [math.sin(k * w), math.cos(k * w)]])
+        pairs = table[:, 2 * i: 2 * i + 2]
+        assert_allclose(pairs[:-k] @ rot, pairs[k:], atol=1e-12)
+
+
+@settings(deadline=None)
+@given(hnp.arrays(np.float64, (2, 6), elements=finite), st.integers(-20, 20), st.integers(-20, 20), st.integers(-30, 30))
+def test_rope_scores_depend_only_on_relative_offset(qk, m, n, shift):
+    q, k = qk[:1], qk[1:]
+    a = positions.rotary_embedding(q, [m]) @ positions.rotary_embedding(k, [n]).T
+    b = positions.rotary_embedding(q, [m + shift]) @ positions.rotary_embedding(k, [n + shift]).T
+    assert_allclose(a, b, atol=1e-9)
+
+
+def test_rope_preserves_length_and_is_identity_at_zero():
+    x = seq(5, 8)
+    r = positions.rotary_embedding(x)
+    assert_allclose(np.linalg.norm(r, axis=1), np.linalg.norm(x, axis=1))
+    assert_allclose(r[0], x[0])
+
+
+def test_relative_index_and_attention_by_loop():
+    n, d, dist = 5, 3, 2
+    q, k, v = seq(n, d, 0), seq(n, d, 1), seq(n, d, 2)
+    rel_k, rel_v = seq(2 * dist + 1, d, 3), seq(2 * dist + 1, d, 4)
+    out, w = positions.relative_position_attention(q, k, v, rel_k, rel_v)
+    for i in range(n):
+        idx = [min(max(j - i, -dist), dist) + dist for j in range(n)]
+        scores = [q[i] @ (k[j] + rel_k[idx[j]]) / math.sqrt(d) for j in range(n)]
+        e = np.exp(np.array(scores) - max(scores))
+        a = e / e.sum()
+        assert_allclose(w[i], a, atol=1e-12)
+        assert_allclose(out[i], sum(a[j] * (v[j] + rel_v[idx[j]]) for j in range(n)), atol=1e-12)
+
+
+def test_relative_attention_is_shift_equivariant():
+    """Relative positions see only offsets: shifting the whole sequence changes nothing."""
+    q, rel = seq(6, 4, 0), seq(5, 4, 1)
+    out, _ = positions.relative_position_attention(q, q, q, rel)
+    out2, _ = positions.relative_position_attention(q[1:], q[1:], q[1:], rel)
+    # not equal overall (the first token is gone) but the weights' dependence is on offsets:
+    idx = positions.relative_position_index(6, max_distance=2)
+    assert_array_equal(idx[1:, 1:], positions.relative_position_index(5, max_distance=2))
+    assert out2.shape == (5, 4)
+
+
+def test_alibi_slopes_and_bias():
+    assert_allclose(positions.alibi_slopes(8), [2.0 ** -(i + 1) for i in range(8)])
+    s6 = positions.alibi_slopes(6)
+    assert_allclose(s6[:4], positions.alibi_slopes(4))
+    assert_allclose(s6[4:], positions.alibi_slopes(8)[0::2][:2])
+    b = positions.alibi_bias(4, n_heads=2)
+    assert b.shape == (2, 4, 4)
+    assert_allclose(b[0, 3, 0], -3 * positions.alibi_slopes(2)[0])
+
+
+# ---------------------------------------------------- permutation equivariance
+@given(st.integers(2, 7), st.randoms(use_true_random=False))
+def test_self_attention_is_permutation_equivariant_without_positions(n, rnd):
+    x = seq(n, 4, n)
+    perm = list(range(n))
+    rnd.shuffle(perm)
+    mha = ac.MultiHeadAttention(4, 2, seed=1)
+    out, _ = mha(x)
+    out_p, _ = mha(x[perm])
+    assert_allclose(out_p, out[perm], atol=1e-12)
+
+
+def test_positions_break_permutation_equivariance():
+    x = seq(5, 4, 0)
+    perm = [1, 0, 2, 3, 4]
+    pe = positions.sinusoidal_positions(5, 4)
+    mha = ac.MultiHeadAttention(4, 2, seed=1)
+    out, _ = mha(x + pe)
+    out_p, _ = mha(x[perm] + pe)
+    assert not np.allclose(out_p, out[perm])
+    rq = positions.rotary_embedding(x)
+    _, w = ac.scaled_dot_product_attention(rq, rq, x)
+    rq_p = positions.rotary_embedding(x[perm])
+    _, w_p = ac.scaled_dot_product_attention(rq_p, rq_p, x[perm])
+    assert not np.allclose(w_p, w[np.ix_(perm, perm)])
+
+
+
+
+def test_relative_attention_with_max_distance_zero_is_plain_attention_plus_one_vector():
+    q, k, v = seq(4, 3, 0), seq(4, 3, 1), seq(4, 2, 2)
+    rel_k = seq(1, 3, 3)  # one row: every offset is clipped to 0
+    out, w = positions.relative_position_attention(q, k, v, rel_k)
+    shifted, w_shifted = ac.scaled_dot_product_attention(q, k + rel_k, v)
+    assert_allclose(w, w_shifted, atol=1e-12)
+    assert_allclose(out, shifted, atol=1e-12)
+    assert_array_equal(positions.relative_position_index(2, 3, max_distance=0), np.zeros((2, 3)))
+
+
+def test_relative_attention_causal_with_fewer_queries_is_bottom_right():
+    q, k, v = seq(2, 3, 0), seq(5, 3, 1), seq(5, 2, 2)
+    _, w = positions.relative_position_attention(q, k, v, seq(3, 3, 3), causal=True)
+    assert_array_equal(w > 0, ac.causal_mask(2, 5))
+
+
+# ------------------------------------------------------------------------------ bad input
+x34 = np.ones((3, 4))
+
+
+@pytest.mark.parametrize("call, error, message", [
+    (lambda: positions.rotary_embedding(np.ones((3, 5))), ValueError, r"even width.*\(3, 5\)"),
+    (lambda: positions.rotary_embedding(np.ones((3, 4)), [0, 1]), ValueError, r"positions must have shape \(3,\)"),
+    (lambda: positions.rotary_embedding(np.ones((3, 4)), [0, 1, np.inf]), ValueError, r"positions contains inf at index \(2,\)"),
+    (lambda: positions.rotary_embedding(np.ones((0, 4))), ValueError, r"x must not be empty"),
+    (lambda: positions.rotary_embedding(np.ones((3, 4)), base=0.0), ValueError, r"base must be a finite number > 0"),
+    (lambda: positions.rotary_embedding(None), TypeError, r"x must be an array of numbers, got None"),
+    (lambda: positions.relative_position_attention(x34, x34, x34, np.ones((4, 4))),
+     ValueError, r"rel_keys must be \(2 \* max_distance \+ 1, d_k=4\), got \(4, 4\)"),
+    (lambda: positions.relative_position_attention(x34, x34, x34, np.ones((3, 4)), np.ones((3, 5))),
+     ValueError, r"rel_values must be \(3, d_v=4\), got \(3, 5\)"),
+    (lambda: positions.relative_position_attention(x34, x34, x34, np.ones((3, 4)), causal="no"),
+     TypeError, r"causal must be True or False"),
+    (lambda: positions.relative_position_attention(x34, x34, x34, np.full((3, 4), np.nan)[None]),
+     ValueError, r"rel_keys must have at most 2 dimensions"),
+    (lambda: positions.relative_position_index(3, max_distance=-1), ValueError, r"max_distance must be >= 0"),
+    (lambda: positions.relative_position_index(3, max_distance=1.0), TypeError, r"max_distance must be a whole number"),
+    (lambda: positions.relative_position_index(0, max_distance=1), ValueError, r"n_q must be >= 1"),
+    (lambda: positions.sinusoidal_positions(3, 0), ValueError, r"d_model must be >= 1"),
+    (lambda: positions.sinusoidal_positions(3, 4, base=float("inf")), ValueError, r"base must be a finite number > 0"),
+    (lambda: positions.learned_position_table(3, 4, std=-1.0), ValueError, r"std must be a finite number > 0"),
+    (lambda: positions.learned_position_table(3, 4, seed=None), TypeError, r"seed must be a whole number"),
+    (lambda: positions.alibi_slopes(0), ValueError, r"n_heads must be >= 1"),
+    (lambda: positions.alibi_bias(3, n_heads=2.0), TypeError, r"n_heads must be a whole number"),
+    (lambda: positions.alibi_bias(3, 0, n_heads=2), ValueError, r"n_k must be >= 1"),
+])
+def test_bad_input(call, error, message):
+    with pytest.raises(error, match=message):
+        call()
