@@ -148,7 +148,8 @@ def _softmax(x: np.ndarray, axis: int, temperature: float, allowed: np.ndarray |
         exponentials = np.exp((x - shift) / temperature)  # same shape as x
     exponentials = np.where(row_max == np.inf, x == np.inf, exponentials)
     total = exponentials.sum(axis=axis, keepdims=True)  # (..., 1, ...)
-    return np.divide(exponentials, total, out=np.zeros_like(exponentials), where=total != 0)
+    inverse = np.divide(1.0, total, out=np.zeros_like(total), where=total != 0)  # one division per row
+    return exponentials * inverse
 
 
 def naive_softmax(x: ArrayLike, axis: int = -1) -> np.ndarray:
