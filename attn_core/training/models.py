@@ -3,7 +3,7 @@
 Every model follows the one protocol of :func:`attn_core.training.loop.train`: its parameters
 in a dict ``params``, ``forward(inputs) -> (logits, cache)`` with ``inputs`` a dict of integer
 arrays, and ``backward(cache, grad_logits) -> grads``, one gradient per parameter. The public
-``forward`` checks its inputs at the door (:meth:`check_inputs`: a missing key, a wrong shape,
+``forward`` checks its inputs at the door (``check_inputs``: a missing key, a wrong shape,
 an id outside the vocabulary are named); the training loop checks each data set once and then
 calls the unchecked kernels ``_forward`` and ``_backward``. Weight matrices come from the one
 initialiser, :func:`attn_core.training.init.init_weights`.
@@ -168,7 +168,7 @@ class _Reader(_Model):
         Raises
         ------
         TypeError, ValueError
-            As :meth:`_Model.check_inputs`; a key outside ``0 .. n_keys - 1`` or a value
+            As ``check_inputs`` of every model; a key outside ``0 .. n_keys - 1`` or a value
             (or label) outside ``0 .. n_values - 1`` is named with its index.
         """
         if isinstance(inputs, dict) and "keys" in inputs:
@@ -427,7 +427,7 @@ class CrossAttentionAligner(_Model):
         Raises
         ------
         TypeError, ValueError
-            As :meth:`_Model.check_inputs`.
+            As ``check_inputs`` of every model.
         """
         return super().check_inputs(inputs, name)
 
@@ -605,7 +605,7 @@ class NextTokenModel(_Model):
         Raises
         ------
         TypeError, ValueError
-            As :meth:`_Model.check_inputs`; sequences shorter than 2 or longer than
+            As ``check_inputs`` of every model; sequences shorter than 2 or longer than
             ``n_positions`` tokens.
         """
         if isinstance(inputs, dict) and "tokens" in inputs:
