@@ -55,7 +55,7 @@ def summary_readout(keys: ArrayLike, values: ArrayLike, queries: ArrayLike) -> n
     r"""Read values back from a fixed-size summary of the whole memory.
 
     The memory is first compressed into one ``d_k x d_v`` matrix
-    :math:`M = \sum_j k_j^\top v_j` (an outer-product, "fast weight" memory; Schmidhuber,
+    :math:`F = \sum_j k_j^\top v_j` (an outer-product, "fast weight" memory; Schmidhuber,
     1992), whatever the number of items; a query reads :math:`q M`. Its size never grows,
     so once there are more items than dimensions they interfere: the fixed-length
     bottleneck of an encoder that must pass everything through one vector.
