@@ -191,7 +191,8 @@ def broadcast_batch(shapes: dict[str, tuple[int, ...]]) -> tuple[int, ...]:
 def index_in(value: Any, n: int, name: str, what: str = "index") -> int:
     """Return ``value`` as an int in ``0..n-1``, or raise naming ``name``."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral) or not 0 <= value < n:
-        raise ValueError(f"{name} must be a {what} in 0..{n - 1}, got {value!r}")
+        article = "an" if what[:1].lower() in "aeiou" else "a"
+        raise ValueError(f"{name} must be {article} {what} in 0..{n - 1}, got {value!r}")
     return int(value)
 
 

@@ -421,7 +421,7 @@ def readers_by_distance(recurrent, attention, data: dict[str, np.ndarray]) -> di
     TypeError
         A reader without a ``forward`` method.
     ValueError
-        ``data`` is not a dict holding keys, values, query and distance.
+        ``data`` is not a dict holding keys, values, query, distance and labels.
 
     Examples
     --------
@@ -435,10 +435,14 @@ def readers_by_distance(recurrent, attention, data: dict[str, np.ndarray]) -> di
     for name, reader in (("recurrent", recurrent), ("attention", attention)):
         if not callable(getattr(reader, "forward", None)):
             raise TypeError(f"{name} must be a reader with a forward(data) method, got {type(reader).__name__}")
-    needed = {"keys", "values", "query", "distance"}
+    needed = {"keys", "values", "query", "distance", "labels"}  # labels: what each answer is checked against
     if not isinstance(data, dict) or not needed <= set(data):
         have = sorted(data) if isinstance(data, dict) else type(data).__name__
         raise ValueError(f"data must be a dict of arrays with {sorted(needed)} (recall by position), got {have}")
+    distance = as_int_array(data["distance"], "data['distance']", ndim=1, low=1)
+    if distance.size == 0:
+        raise ValueError("data['distance'] must hold one distance per example; got none")
+    data = dict(data, distance=distance)
     distances = [int(d) for d in np.unique(data["distance"])]
     first = [int(np.flatnonzero(data["distance"] == d)[0]) for d in distances]  # one example each
     chosen = {name: value[first] for name, value in data.items()}  # (m, ...) for m distances

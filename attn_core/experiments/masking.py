@@ -137,8 +137,8 @@ def next_token_accuracy(model: NextTokenModel, tokens: ArrayLike, *, prefix_only
 
 # ------------------------------------------------------- the mask editor of the chapter's explorer
 from attn_core.masks import causal_mask, sliding_window_mask  # noqa: E402
-from attn_core._checks import index_in  # noqa: E402
-from attn_core.softmax import softmax  # noqa: E402
+from attn_core._checks import as_float_array, as_mask, index_in  # noqa: E402
+from attn_core.softmax import _softmax  # noqa: E402
 
 __all__ += ["editor_masks", "masked_weights", "toggle_cells"]
 
@@ -203,6 +203,14 @@ def masked_weights(scores: ArrayLike, allowed: ArrayLike) -> dict:
         ``weights`` (masked), ``unmasked``, ``share`` (n_q,) and ``empty_rows`` (list of
         the queries with no allowed key).
 
+    Raises
+    ------
+    TypeError
+        ``scores`` is not an array of real numbers, or ``allowed`` is not boolean.
+    ValueError
+        ``scores`` is not a non-empty matrix of finite numbers (NaN passes through), or
+        ``allowed`` does not broadcast to its shape.
+
     Examples
     --------
     >>> state = masked_weights([[0.0, 0.0, np.log(2.0)]], [[True, False, True]])
@@ -211,9 +219,15 @@ def masked_weights(scores: ArrayLike, allowed: ArrayLike) -> dict:
     >>> state["weights"].round(3).tolist()
     [[0.333, 0.0, 0.667]]
     """
-    unmasked = softmax(scores)  # (n_q, n_k)
-    weights = softmax(scores, mask=allowed)  # (n_q, n_k)
-    allowed = np.broadcast_to(np.asarray(allowed), unmasked.shape)
+    scores = as_float_array(scores, "scores", min_ndim=2, max_ndim=2, nonempty=True, finite=True)
+    allowed = as_mask(allowed, "allowed", scores.shape, "scores")  # (n_q, n_k)
+    return _masked_weights(scores, allowed)
+
+
+def _masked_weights(scores: np.ndarray, allowed: np.ndarray) -> dict:
+    """:func:`masked_weights` without the checks: float scores and a boolean mask, both (n_q, n_k)."""
+    unmasked = _softmax(scores, -1, 1.0, None)  # (n_q, n_k)
+    weights = _softmax(scores, -1, 1.0, allowed)  # (n_q, n_k)
     share = np.where(allowed, unmasked, 0.0).sum(axis=-1)  # (n_q,)
     return {"weights": weights, "unmasked": unmasked, "share": share,
             "empty_rows": [int(i) for i in np.flatnonzero(~allowed.any(axis=-1))]}
@@ -254,6 +268,11 @@ def toggle_cells(allowed: ArrayLike, cells) -> np.ndarray:
         raise ValueError(f"cells must be (query, key) pairs, got {cells!r:.60}")
     pairs = [(index_in(i, mask.shape[0], "cells", "query"), index_in(j, mask.shape[1], "cells", "key"))
              for i, j in listed]
+    return _toggle_cells(mask, pairs)
+
+
+def _toggle_cells(mask: np.ndarray, pairs) -> np.ndarray:
+    """:func:`toggle_cells` without the checks: a boolean matrix and in-range (query, key) pairs."""
     toggled = mask.copy()  # (n_q, n_k)
     for i, j in pairs:
         toggled[i, j] = not toggled[i, j]

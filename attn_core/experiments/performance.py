@@ -449,12 +449,45 @@ KEY_NAMES = tuple("ABCDEFGHIJKLMNOPQRSTUVWXYZ")
 def pair_labels(example: Mapping[str, np.ndarray], key_names: Sequence[str] = KEY_NAMES) -> list[str]:
     """Labels such as ``"C→2"`` for the pairs of one example (key name, arrow, value).
 
+    Parameters
+    ----------
+    example : dict of arrays
+        A data set of one example, as :func:`attn_core.experiments.data.associative_recall` makes.
+    key_names : sequence of str or int, default :data:`KEY_NAMES`
+        The name of each key id (e.g. ``range(n_pairs)`` for keys that are positions).
+
+    Returns
+    -------
+    list of str
+        One ``"name→value"`` per pair.
+
+    Raises
+    ------
+    TypeError
+        ``example`` is not a dict of whole-number arrays; ``key_names`` is not a sequence of
+        str or int.
+    ValueError
+        ``example`` misses a field or holds more than one example; ``key_names`` has no
+        name for one of the keys.
+
     Examples
     --------
-    >>> pair_labels({"keys": np.array([[2, 0]]), "values": np.array([[1, 3]])})
-    ['C→1', 'A→3']
+    >>> from attn_core.experiments.data import associative_recall
+    >>> example = associative_recall(1, n_pairs=2, n_keys=4, n_values=4, seed=0)
+    >>> example["keys"].tolist(), example["values"].tolist()
+    ([[3, 2]], [[0, 3]])
+    >>> pair_labels(example)
+    ['D→0', 'C→3']
     """
-    keys, values = np.asarray(example["keys"]), np.asarray(example["values"])
-    if keys.ndim != 2 or keys.shape[0] != 1:
+    example, _ = _check_data(example, "example")
+    keys, values = example["keys"], example["values"]
+    if keys.shape[0] != 1:
         raise ValueError(f"example must hold one example (keys of shape (1, n_pairs)), got {keys.shape}")
+    if isinstance(key_names, (str, bytes)) or not isinstance(key_names, Sequence):
+        raise TypeError(f"key_names must be a sequence of names (str or int), got {key_names!r:.40}")
+    if not all(isinstance(name, (str, numbers.Integral)) and not isinstance(name, (bool, np.bool_))
+               for name in key_names):
+        raise TypeError(f"key_names must hold names (str or int), got {list(key_names)!r:.60}")
+    if len(key_names) <= keys.max():
+        raise ValueError(f"key_names has {len(key_names)} names, but example has key id {keys.max()}")
     return [f"{key_names[k]}→{v}" for k, v in zip(keys[0], values[0])]

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from attn_core._checks import as_float_array
+from attn_core._checks import as_float_array, nonnegative_int, number_in_range, positive_int
 from attn_core.scores import SCORE_FUNCTIONS, all_scores
-from attn_core.softmax import softmax
+from attn_core.softmax import _softmax
 
 __all__ = [
     "KEY_ANGLES",
@@ -30,11 +30,25 @@ KEY_LENGTHS = (2.5, 0.8, 1.5, 1.0)
 def query_from_polar(angle: float, length: float) -> np.ndarray:
     """The 2-D vector of the given direction (degrees) and length, shape (2,).
 
+    Raises
+    ------
+    TypeError
+        ``angle`` or ``length`` is not a real number.
+    ValueError
+        ``angle`` is not finite, or ``length`` is negative or not finite.
+
     Examples
     --------
     >>> query_from_polar(90.0, 2.0).round(6).tolist()
     [0.0, 2.0]
     """
+    angle = number_in_range(angle, "angle", -np.inf, np.inf, low_open=True, high_open=True)
+    length = number_in_range(length, "length", 0.0, np.inf, high_open=True)
+    return _query_from_polar(angle, length)
+
+
+def _query_from_polar(angle: float, length: float) -> np.ndarray:
+    """:func:`query_from_polar` without the checks."""
     radians = np.deg2rad(angle)
     return length * np.array([np.cos(radians), np.sin(radians)])  # (2,)
 
@@ -47,7 +61,7 @@ def example_keys() -> np.ndarray:
     >>> example_keys().round(2).tolist()[0]
     [2.5, 0.0]
     """
-    return np.stack([query_from_polar(a, r) for a, r in zip(KEY_ANGLES, KEY_LENGTHS)])  # (n_k, 2)
+    return np.stack([_query_from_polar(a, r) for a, r in zip(KEY_ANGLES, KEY_LENGTHS)])  # (n_k, 2)
 
 
 def example_parameters(hidden: int = 4, seed: int = 0) -> dict[str, np.ndarray]:
@@ -57,6 +71,13 @@ def example_parameters(hidden: int = 4, seed: int = 0) -> dict[str, np.ndarray]:
     the additive and location parameters are drawn from a standard normal distribution, as
     untrained parameters would be.
 
+    Raises
+    ------
+    TypeError
+        ``hidden`` or ``seed`` is not a whole number.
+    ValueError
+        ``hidden`` < 1 or ``seed`` < 0.
+
     Examples
     --------
     >>> params = example_parameters()
@@ -64,7 +85,8 @@ def example_parameters(hidden: int = 4, seed: int = 0) -> dict[str, np.ndarray]:
     {'bilinear_w': (2, 2), 'additive_w_q': (2, 4), 'additive_w_k': (2, 4),
      'additive_w_v': (4,), 'location_w': (2, 4)}
     """
-    rng = np.random.default_rng(seed)
+    hidden = positive_int(hidden, "hidden")
+    rng = np.random.default_rng(nonnegative_int(seed, "seed"))
     return {
         "bilinear_w": np.array([[0.0, 1.0], [-1.0, 0.0]]),  # q W = q turned by +90 degrees
         "additive_w_q": rng.standard_normal((2, hidden)),
@@ -107,5 +129,5 @@ def weights_by_score_function(query: np.ndarray, keys: np.ndarray, **params) -> 
     if k.shape[1] != q.shape[0]:
         raise ValueError(f"query and keys must have the same width: query {q.shape}, keys {k.shape}")
     scores = all_scores(q[None, :], k, **params)  # name -> (1, n_k); checks the parameters
-    weights = np.concatenate([softmax(scores[name]) for name in SCORE_FUNCTIONS])  # (6, n_k)
+    weights = np.concatenate([_softmax(scores[name], -1, 1.0, None) for name in SCORE_FUNCTIONS])  # (6, n_k)
     return {"scores": {name: s[0] for name, s in scores.items()}, "weights": weights}

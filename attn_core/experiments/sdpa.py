@@ -13,8 +13,8 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from attn_core._checks import as_float_array, index_in, number_in_range
-from attn_core.scores import dot_product_scores
-from attn_core.softmax import softmax
+from attn_core.scores import _dot
+from attn_core.softmax import _softmax
 
 __all__ = ["scaled_weights"]
 
@@ -34,7 +34,7 @@ def scaled_weights(
     queries : array_like, shape (n_q, d_k)
     keys : array_like, shape (n_k, d_k)
     scale : float
-        The number :math:`c` multiplying the dot products (0 allowed: uniform weights).
+        The number :math:`c >= 0` multiplying the dot products (0 allowed: uniform weights).
     query : int, optional
         The row ``query_vector`` replaces.
     query_vector : sequence of float, shape (d_k,), optional
@@ -49,8 +49,8 @@ def scaled_weights(
     Raises
     ------
     ValueError
-        Queries or keys that are not matrices of one width; a scale that is not a finite
-        number; ``query`` out of range; ``query_vector`` of the wrong length, or without
+        Queries or keys that are not matrices of one width; a scale that is negative or not
+        finite; ``query`` out of range; ``query_vector`` of the wrong length, or without
         ``query``.
 
     Examples
@@ -66,7 +66,7 @@ def scaled_weights(
     k = as_float_array(keys, "keys", min_ndim=2, max_ndim=2, nonempty=True, finite=True)
     if k.shape[1] != q.shape[1]:
         raise ValueError(f"queries and keys must have the same width d_k: {q.shape}, {k.shape}")
-    scale = number_in_range(scale, "scale", -np.inf, np.inf)
+    scale = number_in_range(scale, "scale", 0.0, np.inf, high_open=True)
     if query is not None:
         query = index_in(query, q.shape[0], "query", "query")
     if query_vector is not None:
@@ -76,4 +76,4 @@ def scaled_weights(
         if row.shape != (q.shape[1],):
             raise ValueError(f"query_vector must have d_k = {q.shape[1]} numbers, got shape {row.shape}")
         q[query] = row
-    return softmax(dot_product_scores(q, k) * scale), q  # (n_q, n_k), (n_q, d_k)
+    return _softmax(_dot(q, k) * scale, -1, 1.0, None), q  # (n_q, n_k), (n_q, d_k)

@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike
 
-from attn_core._checks import as_float_array, as_mask, choice
+from attn_core._checks import as_float_array, as_mask, choice, positive_number
 
 __all__ = ["MASKING_RECIPES", "FORMATS", "round_to_bfloat16", "masked_by_recipe", "describe_row",
            "empty_row_outcomes"]
@@ -91,10 +91,15 @@ def masked_by_recipe(scores: ArrayLike, mask: ArrayLike, recipe: str, dtype: str
     >>> masked_by_recipe(s, none, "replace by -1e9", "float16").tolist()
     [nan, nan, nan, nan]
     """
-    scores = as_float_array(scores, "scores", min_ndim=1)
+    scores = as_float_array(scores, "scores", min_ndim=1, finite=True)
     allowed = as_mask(mask, "mask", scores.shape, "scores")
     choice(recipe, MASKING_RECIPES, "recipe")
     choice(dtype, FORMATS, "dtype")
+    return _masked_by_recipe(scores, allowed, recipe, dtype)
+
+
+def _masked_by_recipe(scores: np.ndarray, allowed: np.ndarray, recipe: str, dtype: str) -> np.ndarray:
+    """:func:`masked_by_recipe` without the checks."""
     store = round_to_bfloat16 if dtype == "bfloat16" else np.dtype(dtype).type
     compute = np.float32 if dtype == "bfloat16" else np.dtype(dtype).type
     s = np.asarray(store(scores))
@@ -120,10 +125,15 @@ def describe_row(weights: ArrayLike, unmasked: ArrayLike) -> str:
     >>> describe_row([0.25] * 4, [0.1, 0.2, 0.3, 0.4]), describe_row([0.1, 0.2, 0.3, 0.4], [0.1, 0.2, 0.3, 0.4])
     ('uniform', 'unmasked')
     """
-    w = as_float_array(weights, "weights", min_ndim=1)
-    u = as_float_array(unmasked, "unmasked", min_ndim=1)
+    w = as_float_array(weights, "weights", min_ndim=1, nonempty=True, finite=True)
+    u = as_float_array(unmasked, "unmasked", min_ndim=1, nonempty=True, finite=True)
     if w.shape != u.shape:
         raise ValueError(f"weights {w.shape} and unmasked {u.shape} must have the same shape")
+    return _describe_row(w, u)
+
+
+def _describe_row(w: np.ndarray, u: np.ndarray) -> str:
+    """:func:`describe_row` without the checks."""
     if np.isnan(w).any():
         return "NaN"
     if np.allclose(w, 0.0):
@@ -146,19 +156,17 @@ def empty_row_outcomes(scores: ArrayLike) -> dict[str, dict[str, str]]:
     >>> out["add -1e9"]
     {'float16': 'NaN', 'bfloat16': 'uniform', 'float32': 'uniform', 'float64': 'unmasked'}
     """
-    scores = as_float_array(scores, "scores", min_ndim=1)
-    if scores.ndim != 1:
-        raise ValueError(f"scores must be one row (n_k,); got shape {scores.shape}")
+    scores = as_float_array(scores, "scores", min_ndim=1, max_ndim=1, nonempty=True, finite=True)
     nothing = np.zeros(scores.shape, dtype=bool)
     unmasked = _shifted_softmax(scores)
-    return {recipe: {fmt: describe_row(masked_by_recipe(scores, nothing, recipe, fmt), unmasked)
+    return {recipe: {fmt: _describe_row(_masked_by_recipe(scores, nothing, recipe, fmt), unmasked)
                      for fmt in FORMATS} for recipe in MASKING_RECIPES}
 
 
 # ------------------------------------------------- one row at a temperature (the chapter's explorer)
 from collections.abc import Sequence  # noqa: E402
 
-from attn_core.softmax import attention_entropy, softmax, sparsemax  # noqa: E402
+from attn_core.softmax import _softmax, attention_entropy, sparsemax  # noqa: E402
 
 __all__ += ["NORMALISATIONS", "normalised_weights"]
 
@@ -185,8 +193,11 @@ def normalised_weights(scores: Sequence[float], temperature: float, normalisatio
 
     Raises
     ------
+    TypeError
+        ``scores`` is not a sequence of real numbers, ``temperature`` not a real number.
     ValueError
-        An unknown ``normalisation`` (and whatever attn_core raises for bad scores or T).
+        ``scores`` not one non-empty row of finite numbers (NaN passes through as NaN);
+        ``temperature`` not finite and > 0; an unknown ``normalisation``.
 
     Examples
     --------
@@ -194,13 +205,18 @@ def normalised_weights(scores: Sequence[float], temperature: float, normalisatio
     >>> state["weights"].round(2).tolist(), state["nonzero"]
     ([0.75, 0.25, 0.0], 2)
     """
-    s = np.asarray(scores, dtype=float)  # (n_k,)
+    s = as_float_array(scores, "scores", min_ndim=1, max_ndim=1, nonempty=True, finite=True)  # (n_k,)
+    temperature = positive_number(temperature, "temperature")
+    choice(normalisation, NORMALISATIONS, "normalisation")
+    return _normalised_weights(s, temperature, normalisation)
+
+
+def _normalised_weights(s: np.ndarray, temperature: float, normalisation: str) -> dict:
+    """:func:`normalised_weights` without the checks: ``s`` a float row (n_k,), T > 0, a known map."""
     if normalisation == "softmax":
-        weights = softmax(s, temperature=temperature)  # (n_k,)
-    elif normalisation == "sparsemax":
-        weights = sparsemax(s / temperature)  # (n_k,)
+        weights = _softmax(s, -1, temperature, None)  # (n_k,)
     else:
-        raise ValueError(f"normalisation must be one of {NORMALISATIONS}, got {normalisation!r}")
+        weights = sparsemax(s / temperature)  # (n_k,): attn_core.softmax has no unchecked sparsemax kernel
     entropy = float(attention_entropy(weights))
     return {
         "scores": s,

@@ -10,6 +10,8 @@ import numpy as np
 from matplotlib.axes import Axes
 from numpy.typing import ArrayLike
 
+from attn_core._checks import flag
+from attn_core.plot import _checks as check
 from attn_core.plot.style import COLORS, _labels
 
 __all__ = ["weight_bars"]
@@ -28,7 +30,7 @@ def weight_bars(
 ) -> Axes:
     """Bar chart of one row of weights, one bar per key; optionally highlight one key.
 
-    Like :func:`attention_heatmap`, a second call with as many weights (and the same kind of
+    Like :func:`~attn_core.plot.heatmap.attention_heatmap`, a second call with as many weights (and the same kind of
     vertical axis) updates the bars in place; otherwise the Axes is cleared and drawn again.
     The book's one bar chart of a row: other modules draw their rows of bars with it.
 
@@ -51,6 +53,13 @@ def weight_bars(
     -------
     Axes
 
+    Raises
+    ------
+    TypeError, ValueError
+        ``ax`` is not an Axes; ``weights`` is not a non-empty vector of finite numbers (NaN
+        is drawn as no bar); ``labels`` or ``highlight`` do not fit its length; a flag is not
+        True or False; ``log`` with a height <= 0.
+
     Examples
     --------
     >>> from attn_core.plot import new_figure
@@ -59,11 +68,22 @@ def weight_bars(
     >>> len(ax.patches)
     2
     """
-    w = np.asarray(weights, dtype=float)
-    if w.ndim != 1:
-        raise ValueError(f"weights must be a vector (n_k,), got shape {w.shape}")
-    if log and not (w > 0).all():
+    check.check_axes(ax)
+    n = check.vector(weights, "weights").size
+    check.labels(labels, n, "labels", "weights")
+    check.optional_index(highlight, n, "highlight", "key index")
+    flag(annotate, "annotate")
+    if flag(log, "log") and not (np.asarray(weights, dtype=float) > 0).all():
         raise ValueError("weights must all be > 0 on a log axis")
+    return _weight_bars(ax, weights, labels, highlight=highlight, ylim=ylim, ylabel=ylabel, title=title,
+                        annotate=annotate, log=log)
+
+
+def _weight_bars(ax: Axes, weights: ArrayLike, labels: Sequence[str] | None, *, highlight: int | None,
+                 ylim: tuple[float, float] | None, ylabel: str, title: str | None, annotate: bool,
+                 log: bool) -> Axes:
+    """:func:`weight_bars` without the checks."""
+    w = np.asarray(weights, dtype=float)
     colors = [COLORS["accent"] if j == highlight else COLORS["main"] for j in range(w.size)]
     state = getattr(ax, "_attn_bars", None)
     if state is not None and len(state["bars"]) == w.size and state["log"] == log:

@@ -10,6 +10,8 @@ import numpy as np
 from matplotlib.axes import Axes
 from numpy.typing import ArrayLike
 
+from attn_core._checks import choice, flag
+from attn_core.plot import _checks as check
 from attn_core.plot.style import CURVE_STYLES, _curve_style
 
 __all__ = ["named_curves", "reference_lines", "accuracy_curves"]
@@ -45,9 +47,9 @@ def named_curves(
 
     Raises
     ------
-    ValueError
-        An unknown ``family``; ``x`` is not a vector, or a curve has a different number of
-        points.
+    TypeError, ValueError
+        ``ax`` is not an Axes; an unknown ``family``; ``x`` is not a non-empty vector of
+        finite numbers, or a curve has a different number of points.
 
     Examples
     --------
@@ -56,11 +58,16 @@ def named_curves(
     >>> [line.get_label() for line in ax.get_lines()]
     ['a', 'b']
     """
-    if family not in CURVE_STYLES:
-        raise ValueError(f"family must be one of {', '.join(CURVE_STYLES)}; got {family!r}")
+    check.check_axes(ax)
+    choice(family, CURVE_STYLES, "family")
+    check.curves(curves, "curves", check.vector(x, x_name).size, x_name)
+    return _named_curves(ax, x, curves, styles=styles, family=family, x_name=x_name)
+
+
+def _named_curves(ax: Axes, x: ArrayLike, curves: Mapping[str, ArrayLike], *,
+                  styles: Mapping[str, dict] | None = None, family: str = "default", x_name: str = "x") -> Axes:
+    """:func:`named_curves` without the checks."""
     xs = np.asarray(x, dtype=float)
-    if xs.ndim != 1:
-        raise ValueError(f"{x_name} must be a vector (m,), got shape {xs.shape}")
     for i, (name, curve) in enumerate(curves.items()):
         y = np.asarray(curve, dtype=float)
         if y.shape != xs.shape:
@@ -75,6 +82,14 @@ def reference_lines(ax: Axes, chance: float | None = None, ceiling: float | None
     They carry legend labels with their levels (a text beside the line would sit on the
     curves that run along it).
 
+    Raises
+    ------
+    TypeError, ValueError
+        ``ax`` is not a matplotlib Axes, or an argument is not what the list above says:
+        data that is not a non-empty array of finite numbers of that shape (NaN is drawn as
+        a gap), lengths that do not match, an index out of range, a flag that is not True
+        or False, a whole number given as ``2.0`` or ``True``.
+
     Examples
     --------
     >>> from attn_core.plot import new_figure
@@ -82,6 +97,14 @@ def reference_lines(ax: Axes, chance: float | None = None, ceiling: float | None
     >>> [line.get_label() for line in ax.get_lines()]
     ['chance (0.125)']
     """
+    check.check_axes(ax)
+    check.level(chance, "chance")
+    check.level(ceiling, "ceiling")
+    return _reference_lines(ax, chance, ceiling)
+
+
+def _reference_lines(ax: Axes, chance: float | None, ceiling: float | None) -> Axes:
+    """:func:`reference_lines` without the checks."""
     for level, text, style in ((ceiling, "best without pairing", "-."), (chance, "chance", ":")):
         if level is not None:
             ax.axhline(level, color="black", linewidth=0.9, linestyle=style, zorder=0,
@@ -112,7 +135,7 @@ def accuracy_curves(
         Shared horizontal positions.
     curves : mapping of str -> array_like, shape (m,)
         One curve per model, values in [0, 1], by its name in the legend (``"attention"``,
-        ``"pooling"`` and ``"recurrent"`` get the styles of :data:`READER_STYLES`, the family
+        ``"pooling"`` and ``"recurrent"`` get the styles of :data:`~attn_core.plot.style.READER_STYLES`, the family
         ``"readers"`` of :data:`~attn_core.plot.style.CURVE_STYLES`).
     chance, ceiling : float, optional
         Labelled horizontal lines at chance and at the best accuracy possible without
@@ -133,8 +156,10 @@ def accuracy_curves(
 
     Raises
     ------
-    ValueError
-        ``x`` is not a vector, or a curve has a different number of points.
+    TypeError, ValueError
+        ``ax`` is not an Axes; ``x`` is not a non-empty vector of finite numbers (> 0 with
+        ``log_x``), or a curve has a different number of points; ``chance`` or ``ceiling``
+        outside [0, 1]; ``log_x`` is not True or False.
 
     Examples
     --------
@@ -144,14 +169,21 @@ def accuracy_curves(
     >>> [line.get_label() for line in ax.get_lines()]
     ['attention', 'pooling', 'chance (0.25)']
     """
-    named_curves(ax, x, curves, styles=styles, family="readers")
+    check.check_axes(ax)
+    xs = check.vector(x, "x", positive=flag(log_x, "log_x"))
+    check.curves(curves, "curves", xs.size, "x")
+    check.level(chance, "chance")
+    check.level(ceiling, "ceiling")
+    if not (isinstance(legend, (bool, np.bool_, str))):
+        raise TypeError(f"legend must be True, False or a matplotlib loc string, got {legend!r:.40}")
+    _named_curves(ax, x, curves, styles=styles, family="readers")
     if log_x:
         xs = np.asarray(x, dtype=float)
         ax.set_xscale("log")
         ax.set_xticks(xs, [f"{v:g}" for v in xs])
         ax.minorticks_off()
     ax.set_ylim(0.0, 1.05)
-    reference_lines(ax, chance, ceiling)
+    _reference_lines(ax, chance, ceiling)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     if title is not None:

@@ -15,8 +15,10 @@ from matplotlib.axes import Axes
 from matplotlib.colors import ListedColormap
 from matplotlib.patches import Patch
 
-from attn_core.plot.curves import named_curves
-from attn_core.plot.heatmap import matrix_image
+from attn_core._checks import as_int_array, flag, positive_int
+from attn_core.plot import _checks as check
+from attn_core.plot.curves import _named_curves
+from attn_core.plot.heatmap import _matrix_image
 from attn_core.plot.style import COLORS, _labels
 
 __all__ = ["TILE_COLORS", "tile_grid", "cost_curves", "score_blocks", "output_comparison"]
@@ -54,6 +56,14 @@ def tile_grid(
     -------
     Axes
 
+    Raises
+    ------
+    TypeError, ValueError
+        ``ax`` is not a matplotlib Axes, or an argument is not what the list above says:
+        data that is not a non-empty array of finite numbers of that shape (NaN is drawn as
+        a gap), lengths that do not match, an index out of range, a flag that is not True
+        or False, a whole number given as ``2.0`` or ``True``.
+
     Examples
     --------
     >>> from attn_core.plot import new_figure
@@ -62,11 +72,14 @@ def tile_grid(
     >>> len(ax.images), [t.get_text() for t in ax.get_legend().get_texts()][0]
     (1, 'skipped')
     """
-    kinds = np.asarray(kinds)
-    if kinds.ndim != 2 or not np.isin(kinds, (0, 1, 2)).all():
-        raise ValueError(f"kinds must be a matrix of codes 0, 1, 2; got shape {kinds.shape}")
+    check.check_axes(ax)
+    kinds = as_int_array(kinds, "kinds", ndim=2, low=0, high=3)
+    if kinds.size == 0:
+        raise ValueError(f"kinds must not be empty; got shape {kinds.shape}")
+    check.optional_positive_int(block_size, "block_size")
+    flag(legend, "legend")
     ax.clear()
-    matrix_image(ax, kinds, cmap=ListedColormap(TILE_COLORS), vmin=-0.5, vmax=2.5, aspect="equal")
+    _matrix_image(ax, kinds, cmap=ListedColormap(TILE_COLORS), vmin=-0.5, vmax=2.5, aspect="equal")
     rows, cols = kinds.shape
     ax.set_xticks(np.arange(cols + 1) - 0.5, minor=True)
     ax.set_yticks(np.arange(rows + 1) - 0.5, minor=True)
@@ -119,6 +132,14 @@ def cost_curves(
     -------
     Axes
 
+    Raises
+    ------
+    TypeError, ValueError
+        ``ax`` is not a matplotlib Axes, or an argument is not what the list above says:
+        data that is not a non-empty array of finite numbers of that shape (NaN is drawn as
+        a gap), lengths that do not match, an index out of range, a flag that is not True
+        or False, a whole number given as ``2.0`` or ``True``.
+
     Examples
     --------
     >>> from attn_core.plot import new_figure
@@ -128,8 +149,10 @@ def cost_curves(
     """
     from matplotlib.ticker import FuncFormatter
 
+    check.check_axes(ax)
+    check.curves(series, "series", check.vector(n, "n", positive=True).size, "n")
     n = np.asarray(n, dtype=float)
-    named_curves(ax, n, series, family="costs", x_name="n")  # styles: CURVE_STYLES["costs"]
+    _named_curves(ax, n, series, family="costs", x_name="n")  # styles: CURVE_STYLES["costs"]
     ax.set_xscale("log", base=2)
     ax.set_yscale("log")
     ax.set_xticks(n, [f"{int(x)}" for x in n])
@@ -175,6 +198,14 @@ def score_blocks(
     -------
     Axes
 
+    Raises
+    ------
+    TypeError, ValueError
+        ``ax`` is not a matplotlib Axes, or an argument is not what the list above says:
+        data that is not a non-empty array of finite numbers of that shape (NaN is drawn as
+        a gap), lengths that do not match, an index out of range, a flag that is not True
+        or False, a whole number given as ``2.0`` or ``True``.
+
     Examples
     --------
     >>> from attn_core.plot import new_figure
@@ -182,10 +213,14 @@ def score_blocks(
     >>> [float(b.get_height()) for b in ax.patches]
     [1.0, 3.0, 2.0, 5.0]
     """
-    s = np.asarray(scores, dtype=float)
-    n_blocks = -(-s.size // block_size)
-    if not 1 <= blocks_read <= n_blocks:
+    check.check_axes(ax)
+    size = check.vector(scores, "scores").size
+    n_blocks = -(-size // positive_int(block_size, "block_size"))
+    if not 1 <= positive_int(blocks_read, "blocks_read") <= n_blocks:
         raise ValueError(f"blocks_read must be 1..{n_blocks}, got {blocks_read}")
+    check.finite_number(running_max, "running_max")
+    check.pair(ylim, "ylim")
+    s = np.asarray(scores, dtype=float)
     block_of = np.arange(s.size) // block_size
     colors = [COLORS["accent"] if b == blocks_read - 1 else COLORS["main"] if b < blocks_read else UNREAD_COLOR
               for b in block_of]
@@ -242,6 +277,14 @@ def output_comparison(
     -------
     Axes
 
+    Raises
+    ------
+    TypeError, ValueError
+        ``ax`` is not a matplotlib Axes, or an argument is not what the list above says:
+        data that is not a non-empty array of finite numbers of that shape (NaN is drawn as
+        a gap), lengths that do not match, an index out of range, a flag that is not True
+        or False, a whole number given as ``2.0`` or ``True``.
+
     Examples
     --------
     >>> from attn_core.plot import new_figure
@@ -249,10 +292,13 @@ def output_comparison(
     >>> len(ax.patches)
     4
     """
+    check.check_axes(ax)
+    size = check.vector(running, "running").size
+    check.vector(final, "final", length=size, of="running")
+    check.labels(labels, size, "labels", "running")
+    check.pair(ylim, "ylim")
     running = np.asarray(running, dtype=float)
     final = np.asarray(final, dtype=float)
-    if running.ndim != 1 or running.shape != final.shape:
-        raise ValueError(f"running and final must be vectors of one length, got {running.shape} and {final.shape}")
     state = getattr(ax, "_attn_outputs", None)
     if state is None or len(state["running"]) != running.size:
         ax.clear()

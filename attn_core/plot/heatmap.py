@@ -12,6 +12,8 @@ from matplotlib.colors import PowerNorm
 from matplotlib.image import AxesImage
 from numpy.typing import ArrayLike
 
+from attn_core._checks import choice, positive_number
+from attn_core.plot import _checks as check
 from attn_core.plot.style import CMAP, COLORS, _labels
 
 __all__ = ["matrix_image", "attention_heatmap"]
@@ -44,11 +46,18 @@ def matrix_image(
         visible); 1 is linear.
     aspect : {"auto", "equal"}
         "equal" keeps the cells square.
-    cmap : colour map, default :data:`CMAP`
+    cmap : colour map, default :data:`~attn_core.plot.style.CMAP`
 
     Returns
     -------
     AxesImage
+
+    Raises
+    ------
+    TypeError, ValueError
+        ``ax`` is not an Axes; ``matrix`` is not a non-empty matrix of finite numbers (NaN
+        is painted as an empty cell); ``vmin``/``vmax`` are not finite numbers; ``gamma``
+        is not > 0; an unknown ``aspect``.
 
     Examples
     --------
@@ -57,6 +66,18 @@ def matrix_image(
     >>> image.get_array().shape, image.get_clim()
     ((2, 2), (0.0, 1.0))
     """
+    check.check_axes(ax)
+    check.matrix(matrix, "matrix")
+    check.finite_number(vmin, "vmin", optional=True)
+    check.finite_number(vmax, "vmax", optional=True)
+    positive_number(gamma, "gamma")
+    choice(aspect, ("auto", "equal"), "aspect")
+    return _matrix_image(ax, matrix, vmin=vmin, vmax=vmax, gamma=gamma, aspect=aspect, cmap=cmap)
+
+
+def _matrix_image(ax: Axes, matrix: ArrayLike, *, vmin: float | None = None, vmax: float | None = None,
+                  gamma: float = 1.0, aspect: str = "auto", cmap=CMAP) -> AxesImage:
+    """:func:`matrix_image` without the checks."""
     if gamma == 1.0:
         return ax.imshow(matrix, cmap=cmap, vmin=vmin, vmax=vmax, aspect=aspect, interpolation="nearest")
     return ax.imshow(matrix, cmap=cmap, norm=PowerNorm(gamma, vmin=vmin, vmax=vmax), interpolation="nearest",
@@ -104,6 +125,13 @@ def attention_heatmap(
     -------
     Axes
 
+    Raises
+    ------
+    TypeError, ValueError
+        ``ax`` is not an Axes; ``weights`` is not a non-empty matrix of finite numbers;
+        labels or ``highlight_row`` do not fit its shape; ``annotate`` is not None, True or
+        False; ``vmin``/``vmax`` are not finite numbers.
+
     Examples
     --------
     >>> from attn_core.plot import new_figure
@@ -112,9 +140,26 @@ def attention_heatmap(
     >>> [t.get_text() for t in ax.get_xticklabels()]
     ['a', 'b']
     """
+    check.check_axes(ax)
+    n_q, n_k = check.matrix(weights, "weights").shape
+    check.labels(row_labels, n_q, "row_labels", "weights (rows)")
+    check.labels(col_labels, n_k, "col_labels", "weights (columns)")
+    check.optional_flag(annotate, "annotate")
+    check.finite_number(vmin, "vmin")
+    check.finite_number(vmax, "vmax")
+    check.optional_index(highlight_row, n_q, "highlight_row", "query index")
+    return _attention_heatmap(ax, weights, row_labels=row_labels, col_labels=col_labels, annotate=annotate,
+                              vmin=vmin, vmax=vmax, fmt=fmt, xlabel=xlabel, ylabel=ylabel, title=title,
+                              highlight_row=highlight_row)
+
+
+def _attention_heatmap(ax: Axes, weights: ArrayLike, *, row_labels: Sequence[str] | None = None,
+                       col_labels: Sequence[str] | None = None, annotate: bool | None = None,
+                       vmin: float = 0.0, vmax: float = 1.0, fmt: str = "{:.2f}", xlabel: str = "keys",
+                       ylabel: str = "queries", title: str | None = None,
+                       highlight_row: int | None = None) -> Axes:
+    """:func:`attention_heatmap` without the checks."""
     w = np.asarray(weights, dtype=float)
-    if w.ndim != 2:
-        raise ValueError(f"weights must be a matrix (n_q, n_k), got shape {w.shape}")
     n_q, n_k = w.shape
     state = getattr(ax, "_attn_heatmap", None)
     if state is not None and state["shape"] == w.shape:
@@ -129,7 +174,7 @@ def attention_heatmap(
         return ax
 
     ax.clear()
-    image = matrix_image(ax, w, vmin=vmin, vmax=vmax)
+    image = _matrix_image(ax, w, vmin=vmin, vmax=vmax)
     ax.set_xticks(range(n_k), _labels(col_labels, n_k, "col_labels"), rotation=45 if col_labels else 0,
                   ha="right" if col_labels else "center", rotation_mode="anchor")
     ax.set_yticks(range(n_q), _labels(row_labels, n_q, "row_labels"))

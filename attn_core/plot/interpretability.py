@@ -12,6 +12,8 @@ import numpy as np
 from matplotlib.axes import Axes
 from numpy.typing import ArrayLike
 
+from attn_core._checks import flag
+from attn_core.plot import _checks as check
 from attn_core.plot.style import COLORS, CYCLE_COLORS, _labels
 
 __all__ = ["SERIES_COLORS", "grouped_bars", "value_plane", "weight_effect_scatter"]
@@ -64,6 +66,14 @@ def grouped_bars(
     -------
     Axes
 
+    Raises
+    ------
+    TypeError, ValueError
+        ``ax`` is not a matplotlib Axes, or an argument is not what the list above says:
+        data that is not a non-empty array of finite numbers of that shape (NaN is drawn as
+        a gap), lengths that do not match, an index out of range, a flag that is not True
+        or False, a whole number given as ``2.0`` or ``True``.
+
     Examples
     --------
     >>> from attn_core.plot import new_figure
@@ -72,14 +82,19 @@ def grouped_bars(
     >>> len(ax.patches), [t.get_text() for t in ax.get_xticklabels()]
     (4, ['A', 'B'])
     """
+    check.check_axes(ax)
+    if not isinstance(series, Mapping) or not series:
+        raise TypeError(f"series must be a non-empty mapping of names to vectors, got {series!r:.60}")
+    first = next(iter(series))
+    n = check.vector(series[first], f"series[{first!r}]").size
+    check.curves(series, "series", n, f"series[{first!r}]")
+    check.labels(labels, n, "labels", "each series")
+    check.optional_index(highlight, n, "highlight", "key index")
+    flag(annotate, "annotate")
+    if not isinstance(legend, (bool, np.bool_, str)):
+        raise TypeError(f"legend must be True, False or a matplotlib loc string, got {legend!r:.40}")
     names = list(series)
     data = [np.asarray(series[name], dtype=float) for name in names]
-    if not data or any(d.ndim != 1 or d.shape != data[0].shape for d in data):
-        raise ValueError("series must hold one or more vectors of one length, got shapes "
-                         f"{[d.shape for d in data]}")
-    n = data[0].size
-    if highlight is not None and not 0 <= highlight < n:
-        raise ValueError(f"highlight must be a key index 0..{n - 1}, got {highlight}")
     width = 0.8 / len(names)
     offsets = (np.arange(len(names)) - (len(names) - 1) / 2) * width
     state = getattr(ax, "_interp_bars", None)
@@ -165,6 +180,14 @@ def value_plane(
     -------
     Axes
 
+    Raises
+    ------
+    TypeError, ValueError
+        ``ax`` is not a matplotlib Axes, or an argument is not what the list above says:
+        data that is not a non-empty array of finite numbers of that shape (NaN is drawn as
+        a gap), lengths that do not match, an index out of range, a flag that is not True
+        or False, a whole number given as ``2.0`` or ``True``.
+
     Examples
     --------
     >>> from attn_core.plot import new_figure
@@ -172,12 +195,19 @@ def value_plane(
     >>> [t.get_text() for t in ax.texts]
     ['A 0.25', 'B 0.75']
     """
+    check.check_axes(ax)
+    n = check.matrix(values, "values", columns=2).shape[0]
+    check.vector(weights, "weights", length=n, of="values")
+    check.labels(labels, n, "labels", "values")
+    for name, point in (("output", output), ("moved_output", moved_output), ("readout", readout)):
+        check.pair(point, name)
+    check.optional_index(highlight, n, "highlight", "key index")
+    if limits is not None:
+        limits_array = check.matrix(limits, "limits", columns=2)
+        if limits_array.shape != (2, 2):
+            raise ValueError(f"limits must be ((x0, x1), (y0, y1)); got shape {limits_array.shape}")
     v = np.asarray(values, dtype=float)
     a = np.asarray(weights, dtype=float)
-    if v.ndim != 2 or v.shape[1] != 2:
-        raise ValueError(f"values must be points in the plane (n_k, 2), got shape {v.shape}")
-    if a.shape != (v.shape[0],):
-        raise ValueError(f"weights must have one entry per value ({v.shape[0]}), got shape {a.shape}")
     names = _labels(labels, v.shape[0], "labels")
     out = a @ v if output is None else np.asarray(output, dtype=float)
     ax.clear()
@@ -261,6 +291,14 @@ def weight_effect_scatter(
     -------
     Axes
 
+    Raises
+    ------
+    TypeError, ValueError
+        ``ax`` is not a matplotlib Axes, or an argument is not what the list above says:
+        data that is not a non-empty array of finite numbers of that shape (NaN is drawn as
+        a gap), lengths that do not match, an index out of range, a flag that is not True
+        or False, a whole number given as ``2.0`` or ``True``.
+
     Examples
     --------
     >>> from attn_core.plot import new_figure
@@ -268,11 +306,16 @@ def weight_effect_scatter(
     >>> len(ax.collections)
     2
     """
+    check.check_axes(ax)
+    shape = np.shape(check.vector(weights, "weights", ravel=True))
+    shape_weights = np.shape(weights)
+    check.vector(effects, "effects", ravel=True, length=shape[0], of="weights")
+    check.groups_of(groups, "groups", shape_weights, "weights")
+    if len(group_names) != 2:
+        raise ValueError(f"group_names must be two names, got {group_names!r:.60}")
     w = np.asarray(weights, dtype=float).ravel()
     e = np.asarray(effects, dtype=float).ravel()
     g = np.asarray(groups, dtype=bool).ravel()
-    if not w.shape == e.shape == g.shape:
-        raise ValueError(f"weights, effects and groups must have one shape, got {w.shape}, {e.shape}, {g.shape}")
     for chosen, name, color, marker in ((~g, group_names[0], COLORS["main"], "o"),
                                         (g, group_names[1], COLORS["accent"], "D")):
         ax.scatter(w[chosen], e[chosen], s=9, alpha=0.45, color=color, marker=marker, label=name,

@@ -1,6 +1,6 @@
 """Figures of chapter 12 (long sequences): sensitivity against distance, pair bars.
 
-Accuracy against distance is drawn by :func:`attn_core.plot.accuracy_curves`, which chapter 14 shares.
+Accuracy against distance is drawn by :func:`~attn_core.plot.curves.accuracy_curves`, which chapter 14 shares.
 
 Like the rest of :mod:`attn_core.plot`, these functions draw what the caller computed onto
 an Axes and return it; nothing here runs a model or differentiates anything.
@@ -14,8 +14,10 @@ import numpy as np
 from matplotlib.axes import Axes
 from numpy.typing import ArrayLike
 
-from attn_core.plot.curves import named_curves
-from attn_core.plot.bars import weight_bars
+from attn_core._checks import flag
+from attn_core.plot import _checks as check
+from attn_core.plot.bars import _weight_bars
+from attn_core.plot.curves import _named_curves
 from attn_core.plot.style import _labels
 
 __all__ = ["sensitivity_plot", "pair_bars"]
@@ -66,7 +68,14 @@ def sensitivity_plot(
     >>> ax.get_yscale(), [line.get_label() for line in ax.get_lines()]
     ('log', ['chain'])
     """
-    named_curves(ax, distances, curves, styles=styles, x_name="distances")
+    check.check_axes(ax)
+    check.curves(curves, "curves", check.vector(distances, "distances").size, "distances")
+    flag(log, "log")
+    if reference is not None:
+        if not isinstance(reference, tuple) or len(reference) != 2:
+            raise TypeError(f"reference must be a (label, level) pair, got {reference!r:.60}")
+        check.finite_number(reference[1], "reference")
+    _named_curves(ax, distances, curves, styles=styles, x_name="distances")
     if reference is not None:
         ax.axhline(reference[1], color="black", linestyle=":", linewidth=1.2, label=reference[0])
     if log:
@@ -93,7 +102,7 @@ def pair_bars(
     ylabel: str = "weight",
     title: str | None = None,
 ) -> Axes:
-    """One bar per pair of a sequence, the queried pair in the accent colour (:func:`~attn_core.plot.weight_bars`).
+    """One bar per pair of a sequence, the queried pair in the accent colour (:func:`~attn_core.plot.bars.weight_bars`).
 
     A second call on the same Axes with as many bars and the same kind of axis updates the
     picture in place (heights, colours, labels, range, title), which keeps an explorer's
@@ -131,13 +140,17 @@ def pair_bars(
     >>> [p.get_facecolor() == ax.patches[0].get_facecolor() for p in ax.patches]
     [True, False]
     """
-    h = np.asarray(heights, dtype=float)
-    if h.ndim != 1:
-        raise ValueError(f"heights must be a vector (L,), got shape {h.shape}")
-    if log and not (h > 0).all():
+    check.check_axes(ax)
+    h = check.vector(heights, "heights")
+    if flag(log, "log") and not (h > 0).all():
         raise ValueError("heights must all be > 0 on a log axis")
+    check.labels(labels, h.size, "labels", "heights")
+    check.optional_index(highlight, h.size, "highlight", "pair index")
+    check.pair(ylim, "ylim")
+    h = np.asarray(heights, dtype=float)
     names = _labels(labels, h.size, "labels")
-    weight_bars(ax, h, names, highlight=highlight, ylim=None, ylabel=ylabel, annotate=False, log=log)
+    _weight_bars(ax, h, names, highlight=highlight, ylim=None, ylabel=ylabel, title=None, annotate=False,
+                 log=log)
     ax.set_xticks(range(h.size), names, fontsize=7)  # the labels change with the sequence
     ax.tick_params(axis="x", length=0)
     if ylim is not None:

@@ -13,7 +13,9 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.patches import FancyBboxPatch
 
-from attn_core.plot.style import COLORS, map_colors
+from attn_core._checks import positive_int, positive_number
+from attn_core.plot import _checks as check
+from attn_core.plot.style import COLORS, _map_colors
 
 __all__ = ["head_grouping"]
 
@@ -22,7 +24,7 @@ HIGHLIGHT_COLOR = COLORS["highlight"]
 
 
 def _group_colors(n: int) -> list:
-    return map_colors(n, 0.15, 0.85) if n > 1 else map_colors(1, 0.35, 0.35)
+    return _map_colors(n, 0.15, 0.85) if n > 1 else _map_colors(1, 0.35, 0.35)
 
 
 def head_grouping(
@@ -71,10 +73,14 @@ def head_grouping(
     >>> len(ax.lines)   # one line per query head
     4
     """
-    if n_heads < 1 or n_kv_heads < 1 or n_heads % n_kv_heads:
+    check.check_axes(ax)
+    positive_int(n_heads, "n_heads")
+    positive_int(n_kv_heads, "n_kv_heads")
+    check.labels(head_labels, n_heads, "head_labels", "n_heads")
+    positive_number(fontsize, "fontsize")
+    if n_heads % n_kv_heads:
         raise ValueError(f"n_kv_heads={n_kv_heads} must divide n_heads={n_heads}")
-    if highlight is not None and not 0 <= highlight < n_heads:
-        raise ValueError(f"highlight must be a head index in 0..{n_heads - 1}, got {highlight}")
+    check.optional_index(highlight, n_heads, "highlight", "head index")
     group = n_heads // n_kv_heads
     colors = _group_colors(n_kv_heads)
     if getattr(ax, "_head_grouping", False):  # redraw: cheaper than ax.clear(), which rebuilds the axes

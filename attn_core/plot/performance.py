@@ -1,6 +1,6 @@
 """Figures of chapter 14 (why attention performs): accuracy comparisons as bars.
 
-Its learning curves are drawn by :func:`attn_core.plot.accuracy_curves`, which chapter 12 shares.
+Its learning curves are drawn by :func:`~attn_core.plot.curves.accuracy_curves`, which chapter 12 shares.
 
 Like the rest of :mod:`attn_core.plot`, these functions draw what the caller computed onto
 an Axes and return it; nothing here trains a model or reads a data set.
@@ -14,7 +14,9 @@ import numpy as np
 from matplotlib.axes import Axes
 from numpy.typing import ArrayLike
 
-from attn_core.plot.curves import reference_lines
+from attn_core._checks import flag
+from attn_core.plot import _checks as check
+from attn_core.plot.curves import _reference_lines
 from attn_core.plot.style import COLORS, _curve_style, _labels
 
 __all__ = ["accuracy_bars", "paired_bars"]
@@ -43,7 +45,7 @@ def accuracy_bars(
         bar stands at the mean, a whisker spans the lowest to the highest run, and each run
         is a dot.
     chance, ceiling : float, optional
-        Labelled horizontal lines, as in :func:`attn_core.plot.accuracy_curves`.
+        Labelled horizontal lines, as in :func:`~attn_core.plot.curves.accuracy_curves`.
     styles : mapping of str -> dict, optional
         Replace a reader's colour (key ``"color"``).
     ylabel, title : str
@@ -51,6 +53,14 @@ def accuracy_bars(
     Returns
     -------
     Axes
+
+    Raises
+    ------
+    TypeError, ValueError
+        ``ax`` is not a matplotlib Axes, or an argument is not what the list above says:
+        data that is not a non-empty array of finite numbers of that shape (NaN is drawn as
+        a gap), lengths that do not match, an index out of range, a flag that is not True
+        or False, a whole number given as ``2.0`` or ``True``.
 
     Examples
     --------
@@ -60,6 +70,15 @@ def accuracy_bars(
     >>> len(ax.patches), [t.get_text() for t in ax.get_xticklabels()]
     (4, ['content', 'position'])
     """
+    check.check_axes(ax)
+    if groups is None or isinstance(groups, (str, bytes)) or not hasattr(groups, "__len__"):
+        raise TypeError(f"groups must be a sequence of group names, got {groups!r:.60}")
+    if len(groups) == 0:
+        raise ValueError("groups must name at least one group, got an empty sequence")
+    check.labels(groups, len(groups), "groups", "groups", text_only=True)
+    check.curves(results, "results", len(groups), "groups", max_ndim=2)
+    check.level(chance, "chance")
+    check.level(ceiling, "ceiling")
     names = _labels(groups, len(groups), "groups")
     n_readers = len(results)
     width = 0.8 / max(n_readers, 1)
@@ -81,7 +100,7 @@ def accuracy_bars(
             ax.text(xi, min(m, 1.0) + 0.02, f"{m:.2f}", ha="center", va="bottom", fontsize=7)
     ax.set_xticks(centres, names)
     ax.set_ylim(0.0, 1.12)
-    reference_lines(ax, chance, ceiling)
+    _reference_lines(ax, chance, ceiling)
     ax.set_ylabel(ylabel)
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1.0))
     if title is not None:
@@ -121,6 +140,14 @@ def paired_bars(
     -------
     Axes
 
+    Raises
+    ------
+    TypeError, ValueError
+        ``ax`` is not a matplotlib Axes, or an argument is not what the list above says:
+        data that is not a non-empty array of finite numbers of that shape (NaN is drawn as
+        a gap), lengths that do not match, an index out of range, a flag that is not True
+        or False, a whole number given as ``2.0`` or ``True``.
+
     Examples
     --------
     >>> from attn_core.plot import new_figure
@@ -128,9 +155,19 @@ def paired_bars(
     >>> len(ax.patches), len(ax.texts)
     (4, 6)
     """
+    check.check_axes(ax)
+    size = check.vector(first, "first").size
+    check.vector(second, "second", length=size, of="first")
+    check.labels(labels, size, "labels", "first")
+    if not isinstance(names, (tuple, list)) or len(names) != 2:
+        raise TypeError(f"names must be two names, got {names!r:.60}")
+    if correct is not None:
+        if not isinstance(correct, (tuple, list)) or len(correct) != 2:
+            raise TypeError(f"correct must be a pair of indices, got {correct!r:.60}")
+        for index in correct:
+            check.optional_index(index, size, "correct", "bar index")
+    flag(legend, "legend")
     a, b = np.asarray(first, dtype=float), np.asarray(second, dtype=float)
-    if a.ndim != 1 or a.shape != b.shape:
-        raise ValueError(f"first and second must be vectors of one length, got {a.shape} and {b.shape}")
     ticks = _labels(labels, a.size, "labels")
     x = np.arange(a.size)
     colors = (COLORS["main"], COLORS["accent"])

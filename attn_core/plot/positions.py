@@ -11,8 +11,10 @@ from matplotlib.axes import Axes
 from matplotlib.patches import Arc
 from numpy.typing import ArrayLike
 
-from attn_core.plot.heatmap import matrix_image
-from attn_core.plot.scoring import vector_arrows
+from attn_core._checks import flag, positive_int, positive_number
+from attn_core.plot import _checks as check
+from attn_core.plot.heatmap import _matrix_image
+from attn_core.plot.scoring import _vector_arrows
 from attn_core.plot.style import COLORS
 
 __all__ = ["position_heatmap", "rotated_pair"]
@@ -77,10 +79,14 @@ def position_heatmap(
     >>> [t.get_text() for t in ax.get_yticklabels()]
     ['0', '10', '20', '30', '40']
     """
+    check.check_axes(ax)
+    check.matrix(matrix, "matrix")
+    check.finite_number(vmin, "vmin", optional=True)
+    check.finite_number(vmax, "vmax", optional=True)
+    positive_int(n_ticks, "n_ticks")
+    flag(colorbar, "colorbar")
     m = np.asarray(matrix, dtype=float)
-    if m.ndim != 2:
-        raise ValueError(f"matrix must be two-dimensional, got shape {m.shape}")
-    image = matrix_image(ax, m, vmin=vmin, vmax=vmax)
+    image = _matrix_image(ax, m, vmin=vmin, vmax=vmax)
     rows, cols = _ticks(m.shape[0], n_ticks), _ticks(m.shape[1], n_ticks)
     ax.set_yticks(rows, [str(i) for i in rows])
     ax.set_xticks(cols, [str(j) for j in cols])
@@ -135,11 +141,14 @@ def rotated_pair(
     >>> ax.texts[-1].get_text()
     '1.57 rad'
     """
+    check.check_axes(ax)
+    check.vector(query, "query", length=2, of="a vector of the plane")
+    check.vector(key, "key", length=2, of="a vector of the plane")
+    if limit is not None:
+        positive_number(limit, "limit")
     q = np.asarray(query, dtype=float)
     k = np.asarray(key, dtype=float)
-    if q.shape != (2,) or k.shape != (2,):
-        raise ValueError(f"query and key must be 2-D vectors, shape (2,), got {q.shape} and {k.shape}")
-    vector_arrows(ax, k[None, :], [key_label], queries=q[None, :], query_labels=[query_label],
+    _vector_arrows(ax, k[None, :], [key_label], queries=q[None, :], query_labels=[query_label],
                   limit=limit, title=title)
     angle_k, angle_q = np.arctan2(k[1], k[0]), np.arctan2(q[1], q[0])  # radians
     turn = (angle_q - angle_k + np.pi) % (2 * np.pi) - np.pi  # from k to q, in (-pi, pi]

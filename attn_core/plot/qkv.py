@@ -13,8 +13,10 @@ import numpy as np
 from matplotlib.axes import Axes
 from numpy.typing import ArrayLike
 
-from attn_core.plot.curves import named_curves
-from attn_core.plot.heatmap import attention_heatmap
+from attn_core._checks import flag, positive_int
+from attn_core.plot import _checks as check
+from attn_core.plot.curves import _named_curves
+from attn_core.plot.heatmap import _attention_heatmap
 from attn_core.plot.style import COLORS
 
 __all__ = ["kernel_weights_heatmap", "regression_panel", "error_versus_bandwidth"]
@@ -56,6 +58,14 @@ def kernel_weights_heatmap(
     -------
     Axes
 
+    Raises
+    ------
+    TypeError, ValueError
+        ``ax`` is not a matplotlib Axes, or an argument is not what the list above says:
+        data that is not a non-empty array of finite numbers of that shape (NaN is drawn as
+        a gap), lengths that do not match, an index out of range, a flag that is not True
+        or False, a whole number given as ``2.0`` or ``True``.
+
     Examples
     --------
     >>> from attn_core.plot import new_figure
@@ -65,17 +75,25 @@ def kernel_weights_heatmap(
     >>> [t.get_text() for t in ax.get_yticklabels()][:3]
     ['0.0', '0.2', '0.4']
     """
+    check.check_axes(ax)
+    check.matrix(weights, "weights")
+    check.vector(x_query, "x_query", ravel=True)
+    check.vector(x_train, "x_train", ravel=True)
+    for count in ((n_ticks,) if np.ndim(n_ticks) == 0 else n_ticks):
+        positive_int(count, "n_ticks")
+    if np.ndim(n_ticks) != 0 and len(n_ticks) != 2:
+        raise ValueError(f"n_ticks must be one whole number or two (rows, columns), got {n_ticks!r:.40}")
     w = np.asarray(weights, dtype=float)
     xq = np.asarray(x_query, dtype=float).ravel()
     xk = np.asarray(x_train, dtype=float).ravel()
-    if w.ndim != 2 or w.shape != (xq.size, xk.size):
+    if w.shape != (xq.size, xk.size):
         raise ValueError(
             f"weights must be (n_q, n_k) = ({xq.size}, {xk.size}) to match x_query and "
             f"x_train, got shape {w.shape}"
         )
     state = getattr(ax, "_attn_heatmap", None)
     first_draw = state is None or state["shape"] != w.shape
-    attention_heatmap(ax, w, annotate=False, xlabel=xlabel, ylabel=ylabel, title=title)
+    _attention_heatmap(ax, w, annotate=False, xlabel=xlabel, ylabel=ylabel, title=title)
     if first_draw:
         n_row_ticks, n_col_ticks = (n_ticks, n_ticks) if np.ndim(n_ticks) == 0 else n_ticks
         rows, cols = _tick_positions(xq.size, n_row_ticks), _tick_positions(xk.size, n_col_ticks)
@@ -119,6 +137,14 @@ def regression_panel(
     -------
     Axes
 
+    Raises
+    ------
+    TypeError, ValueError
+        ``ax`` is not a matplotlib Axes, or an argument is not what the list above says:
+        data that is not a non-empty array of finite numbers of that shape (NaN is drawn as
+        a gap), lengths that do not match, an index out of range, a flag that is not True
+        or False, a whole number given as ``2.0`` or ``True``.
+
     Examples
     --------
     >>> from attn_core.plot import new_figure
@@ -128,10 +154,17 @@ def regression_panel(
     >>> len(ax.lines), ax.lines[-1].get_ydata().tolist()
     (1, [1.0, 1.0, 1.0])
     """
+    check.check_axes(ax)
+    n_train = check.vector(x_train, "x_train", ravel=True).size
+    check.vector(y_train, "y_train", ravel=True, length=n_train, of="x_train")
+    n_curve = check.vector(x_curve, "x_curve", ravel=True).size
+    check.vector(prediction, "prediction", ravel=True, length=n_curve, of="x_curve")
+    if true_curve is not None:
+        check.vector(true_curve, "true_curve", ravel=True, length=n_curve, of="x_curve")
+    check.pair(ylim, "ylim")
+    flag(legend, "legend")
     xc = np.asarray(x_curve, dtype=float).ravel()
     pred = np.asarray(prediction, dtype=float).ravel()
-    if pred.shape != xc.shape:
-        raise ValueError(f"prediction {pred.shape} must match x_curve {xc.shape}")
     state = getattr(ax, "_attn_regression", None)
     if state is not None and state["n"] == xc.size:
         state["line"].set_ydata(pred)
@@ -185,6 +218,14 @@ def error_versus_bandwidth(
     -------
     Axes
 
+    Raises
+    ------
+    TypeError, ValueError
+        ``ax`` is not a matplotlib Axes, or an argument is not what the list above says:
+        data that is not a non-empty array of finite numbers of that shape (NaN is drawn as
+        a gap), lengths that do not match, an index out of range, a flag that is not True
+        or False, a whole number given as ``2.0`` or ``True``.
+
     Examples
     --------
     >>> from attn_core.plot import new_figure
@@ -194,8 +235,17 @@ def error_versus_bandwidth(
     >>> ax.get_xscale(), len(ax.lines)
     ('log', 2)
     """
+    check.check_axes(ax)
+    n = check.vector(bandwidths, "bandwidths", ravel=True, positive=True).size
+    if not isinstance(errors, Mapping):
+        raise TypeError(f"errors must be a mapping of names to curves, got {type(errors).__name__}")
+    for label, values in errors.items():
+        check.vector(values, f"errors[{label!r}]", ravel=True, length=n, of="bandwidths")
+    check.pair(best, "best")
+    check.finite_number(floor, "floor", optional=True)
+    check.pair(ylim, "ylim")
     sigmas = np.asarray(bandwidths, dtype=float).ravel()
-    named_curves(ax, sigmas, {label: np.asarray(values, dtype=float).ravel() for label, values in errors.items()},
+    _named_curves(ax, sigmas, {label: np.asarray(values, dtype=float).ravel() for label, values in errors.items()},
                  family="errors", x_name="bandwidths")  # styles: CURVE_STYLES["errors"]
     if floor is not None:
         ax.axhline(floor, color=COLORS["muted"], lw=1, ls=":", label="noise variance")

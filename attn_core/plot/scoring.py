@@ -12,7 +12,9 @@ import numpy as np
 from matplotlib.axes import Axes
 from numpy.typing import ArrayLike
 
-from attn_core.plot.style import COLORS, _labels, map_colors
+from attn_core._checks import positive_int, positive_number
+from attn_core.plot import _checks as check
+from attn_core.plot.style import COLORS, _labels, _map_colors
 
 __all__ = ["QUERY_COLOR", "key_colors", "vector_arrows"]
 
@@ -23,12 +25,21 @@ QUERY_COLOR = COLORS["highlight"]
 def key_colors(n: int) -> list:
     """``n`` colours taken evenly from the book's colour map (dark to light green), one per key.
 
+    Raises
+    ------
+    TypeError, ValueError
+        ``n`` is not a whole number >= 1.
+
     Examples
     --------
     >>> len(key_colors(4))
     4
     """
-    return map_colors(n, 0.0, 0.8)
+    return _key_colors(positive_int(n, "n"))
+
+
+def _key_colors(n: int) -> list:
+    return _map_colors(n, 0.0, 0.8)
 
 
 def _arrow(ax: Axes, tip: np.ndarray, color, width: float):
@@ -108,11 +119,25 @@ def vector_arrows(
     >>> [text.get_text() for text in ax.texts if text.get_text()]   # the arrows carry no text
     ['k1', 'k2', 'q1']
     """
+    check.check_axes(ax)
+    n_keys = check.matrix(keys, "keys", columns=2).shape[0]
+    n_queries = 0 if queries is None else check.matrix(queries, "queries", columns=2).shape[0]
+    if key_labels:
+        check.labels(key_labels, n_keys, "key_labels", "keys")
+    if query_labels:
+        check.labels(query_labels, n_queries, "query_labels", "queries")
+    if limit is not None:
+        positive_number(limit, "limit")
+    return _vector_arrows(ax, keys, key_labels, queries=queries, query_labels=query_labels, limit=limit,
+                          title=title)
+
+
+def _vector_arrows(ax: Axes, keys: ArrayLike, key_labels: Sequence[str] | None = None, *,
+                   queries: ArrayLike | None = None, query_labels: Sequence[str] | None = None,
+                   limit: float | None = None, title: str | None = None) -> Axes:
+    """:func:`vector_arrows` without the checks."""
     k = np.asarray(keys, dtype=float)
     q = np.zeros((0, 2)) if queries is None else np.asarray(queries, dtype=float)
-    for name, arr in (("keys", k), ("queries", q)):
-        if arr.ndim != 2 or arr.shape[1] != 2:
-            raise ValueError(f"{name} must be 2-D vectors, shape (n, 2), got {arr.shape}")
     k_labels = _labels(key_labels or [f"k{j + 1}" for j in range(len(k))], len(k), "key_labels")
     q_labels = _labels(query_labels or [f"q{i + 1}" for i in range(len(q))], len(q), "query_labels")
     tips = np.concatenate([k, q])  # (n_k + n_q, 2)
@@ -133,7 +158,7 @@ def vector_arrows(
         return ax
 
     ax.clear()
-    colors = key_colors(len(k)) + [QUERY_COLOR] * len(q)
+    colors = _key_colors(len(k)) + [QUERY_COLOR] * len(q)
     widths = [1.8] * len(k) + [3.2] * len(q)
     arrows, texts = [], []
     positions = _label_positions(tips, len(k), pad)

@@ -13,8 +13,10 @@ from matplotlib.axes import Axes
 from matplotlib.patches import Rectangle
 from numpy.typing import ArrayLike
 
-from attn_core.plot.curves import named_curves
-from attn_core.plot.heatmap import attention_heatmap
+from attn_core._checks import as_int_array
+from attn_core.plot import _checks as check
+from attn_core.plot.curves import _named_curves
+from attn_core.plot.heatmap import _attention_heatmap
 from attn_core.plot.style import COLORS
 
 __all__ = ["alignment_map", "training_curves"]
@@ -51,6 +53,14 @@ def alignment_map(
     -------
     Axes
 
+    Raises
+    ------
+    TypeError, ValueError
+        ``ax`` is not a matplotlib Axes, or an argument is not what the list above says:
+        data that is not a non-empty array of finite numbers of that shape (NaN is drawn as
+        a gap), lengths that do not match, an index out of range, a flag that is not True
+        or False, a whole number given as ``2.0`` or ``True``.
+
     Examples
     --------
     >>> from attn_core.plot import new_figure
@@ -59,9 +69,17 @@ def alignment_map(
     >>> [(float(p.get_x()), float(p.get_y())) for p in ax.patches if p.get_visible()]   # the outlined cells
     [(0.5, -0.5), (-0.5, 0.5)]
     """
+    check.check_axes(ax)
+    n_target, n_source = check.matrix(weights, "weights").shape
+    check.labels(source_tokens, n_source, "source_tokens", "weights (columns)", optional=False, text_only=True)
+    check.labels(target_tokens, n_target, "target_tokens", "weights (rows)", optional=False, text_only=True)
+    if alignment is not None:
+        alignment = as_int_array(alignment, "alignment", ndim=1, low=0, high=n_source)
+        if alignment.shape != (n_target,):
+            raise ValueError(f"alignment must have one entry per row ({n_target}), got shape {alignment.shape}")
     w = np.asarray(weights, dtype=float)
     before = getattr(ax, "_attn_heatmap", None)
-    attention_heatmap(ax, w, row_labels=target_tokens, col_labels=source_tokens, fmt=fmt,
+    _attention_heatmap(ax, w, row_labels=target_tokens, col_labels=source_tokens, fmt=fmt,
                       xlabel=xlabel, ylabel=ylabel, title=title)
     # an in-place update of the heatmap keeps the old tick labels: set them when they change
     labels = ([str(t) for t in source_tokens], [str(t) for t in target_tokens])
@@ -76,10 +94,6 @@ def alignment_map(
                                         edgecolor=ALIGNMENT_EDGE, visible=False))
                  for i in range(w.shape[0])]
         ax._attn_alignment_boxes = boxes
-    if alignment is not None:
-        alignment = np.asarray(alignment)
-        if alignment.shape != (w.shape[0],):
-            raise ValueError(f"alignment must have one entry per row ({w.shape[0]}), got shape {alignment.shape}")
     for i, box in enumerate(boxes):
         box.set_visible(alignment is not None)
         if alignment is not None:
@@ -99,7 +113,7 @@ def training_curves(
 ) -> Axes:
     """Accuracies during training, one line per curve, and a vertical line at ``current_step``.
 
-    The lines are :func:`~attn_core.plot.named_curves` in the family ``"training"`` of
+    The lines are :func:`~attn_core.plot.curves.named_curves` in the family ``"training"`` of
     :data:`~attn_core.plot.style.CURVE_STYLES`. A second call with the same curve names
     updates the lines and the step marker in place (an explorer's frames stay cheap).
 
@@ -128,11 +142,14 @@ def training_curves(
     >>> [line.get_label() for line in ax.get_lines()][0], list(ax.get_lines()[-1].get_xdata())
     ('alignment', [10, 10])
     """
+    check.check_axes(ax)
+    check.curves(curves, "curves", check.vector(steps, "steps").size, "steps")
+    check.finite_number(current_step, "current_step", optional=True)
     steps = np.asarray(steps, dtype=float)
     state = getattr(ax, "_attn_curves", None)
     if state is None or state["labels"] != list(curves):
         ax.clear()
-        named_curves(ax, steps, curves, family="training", x_name="steps")
+        _named_curves(ax, steps, curves, family="training", x_name="steps")
         lines = list(ax.get_lines())
         marker = ax.axvline(0.0, color=COLORS["muted"], lw=1.5, visible=False)
         ax.set_ylim(-0.03, 1.03)

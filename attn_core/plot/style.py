@@ -9,10 +9,11 @@ import io
 from collections.abc import Mapping, Sequence
 
 import numpy as np
-
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from PIL import Image
+
+from attn_core._checks import flag, number_in_range, positive_int, positive_number
 
 __all__ = ["CMAP", "COLORS", "CYCLE_COLORS", "LINE_COLORS", "map_colors", "use_book_style", "new_figure", "figure_to_png",
            "CURVE_STYLES", "READER_STYLES"]
@@ -37,6 +38,11 @@ def map_colors(n: int, low: float = 0.0, high: float = 1.0) -> list[tuple[float,
 
     For things that form a sequence (keys, groups of heads): dark to light along viridis.
 
+    Raises
+    ------
+    TypeError, ValueError
+        ``n`` is not a whole number >= 1; ``low`` or ``high`` is not a number in [0, 1].
+
     Examples
     --------
     >>> [round(float(c), 3) for c in map_colors(2)[0]]   # viridis starts dark purple
@@ -44,6 +50,13 @@ def map_colors(n: int, low: float = 0.0, high: float = 1.0) -> list[tuple[float,
     >>> len(map_colors(4, 0.15, 0.85))
     4
     """
+    positive_int(n, "n")
+    number_in_range(low, "low", 0.0, 1.0)
+    number_in_range(high, "high", 0.0, 1.0)
+    return _map_colors(n, low, high)
+
+
+def _map_colors(n: int, low: float, high: float) -> list[tuple[float, float, float, float]]:
     import matplotlib
 
     cmap = matplotlib.colormaps[CMAP]
@@ -86,12 +99,20 @@ def new_figure(width: float = 4.8, height: float = 3.2, *, dpi: int = 80, **kwar
     Figures made this way never appear in a notebook by themselves, so an explorer can
     render hundreds of frames without leaking any into the cell's output.
 
+    Raises
+    ------
+    TypeError, ValueError
+        ``width`` or ``height`` is not a finite number > 0; ``dpi`` is not a whole number >= 1.
+
     Examples
     --------
     >>> fig = new_figure(3, 2)
     >>> fig.get_size_inches().tolist()
     [3.0, 2.0]
     """
+    positive_number(width, "width")
+    positive_number(height, "height")
+    positive_int(dpi, "dpi")
     fig = Figure(figsize=(width, height), dpi=dpi, **kwargs)
     FigureCanvasAgg(fig)
     return fig
@@ -113,12 +134,20 @@ def figure_to_png(fig: Figure, *, palette: bool = False) -> bytes:
     bytes
         A PNG file.
 
+    Raises
+    ------
+    TypeError, ValueError
+        ``fig`` is not a matplotlib Figure; ``palette`` is not True or False.
+
     Examples
     --------
     >>> png = figure_to_png(new_figure(1, 1))
     >>> png[:4]
     b'\\x89PNG'
     """
+    if not isinstance(fig, Figure):
+        raise TypeError(f"fig must be a matplotlib Figure (see new_figure), got {fig!r:.60}")
+    flag(palette, "palette")
     canvas = fig.canvas if isinstance(fig.canvas, FigureCanvasAgg) else FigureCanvasAgg(fig)
     canvas.draw()
     image = Image.frombuffer("RGBA", canvas.get_width_height(), canvas.buffer_rgba(), "raw", "RGBA", 0, 1)
@@ -140,7 +169,7 @@ def _labels(labels: Sequence[str] | None, n: int, name: str) -> list[str]:
 
 #: The one table of curve styles. Each family is either a tuple, given in turn to the curves of
 #: a figure, or a dict, by the name a figure gives a curve. Every curve-drawing function of
-#: :mod:`attn_core.plot` takes its styles from here (see :func:`~attn_core.plot.named_curves`).
+#: :mod:`attn_core.plot` takes its styles from here (see :func:`~attn_core.plot.curves.named_curves`).
 CURVE_STYLES: dict[str, tuple[dict, ...] | dict[str, dict]] = {
     # any line plot: blue circles, purple squares, grey triangles, dashed green diamonds
     "default": (

@@ -13,7 +13,9 @@ import numpy as np
 from matplotlib.axes import Axes
 from numpy.typing import ArrayLike
 
-from attn_core.plot.heatmap import matrix_image
+from attn_core._checks import as_int_array, flag, positive_number
+from attn_core.plot import _checks as check
+from attn_core.plot.heatmap import _matrix_image
 from attn_core.plot.style import COLORS, CURVE_STYLES, LINE_COLORS
 
 __all__ = ["LOOKUP_COLOR", "weight_map", "row_profile", "error_curves"]
@@ -60,6 +62,14 @@ def weight_map(
     -------
     Axes
 
+    Raises
+    ------
+    TypeError, ValueError
+        ``ax`` is not a matplotlib Axes, or an argument is not what the list above says:
+        data that is not a non-empty array of finite numbers of that shape (NaN is drawn as
+        a gap), lengths that do not match, an index out of range, a flag that is not True
+        or False, a whole number given as ``2.0`` or ``True``.
+
     Examples
     --------
     >>> from attn_core.plot import new_figure
@@ -68,9 +78,20 @@ def weight_map(
     >>> ax.get_title(), len(ax.lines)
     ('identity', 1)
     """
+    check.check_axes(ax)
+    if isinstance(weights, np.ndarray) and weights.dtype.kind == "b":  # a mask: allowed pairs drawn as 1
+        n_q, n_k = check.matrix(weights.astype(float), "weights").shape
+    else:
+        n_q, n_k = check.matrix(weights, "weights").shape
+    positive_number(vmax, "vmax")
+    positive_number(gamma, "gamma")
+    if lookups is not None:
+        pairs = as_int_array(lookups, "lookups", low=0)
+        if pairs.size % 2 or (pairs.size and (pairs.reshape(-1, 2) >= (n_q, n_k)).any()):
+            raise ValueError(f"lookups must be (query, key) pairs inside weights of shape {(n_q, n_k)}; "
+                             f"got {pairs.tolist()!r:.60}")
+    flag(colorbar, "colorbar")
     w = np.asarray(weights, dtype=float)
-    if w.ndim != 2:
-        raise ValueError(f"weights must be a matrix (n_q, n_k), got shape {w.shape}")
     state = getattr(ax, "_attn_weight_map", None)
     clipped = np.clip(w, 0.0, None)
     if state is not None and state["shape"] == w.shape:
@@ -79,7 +100,7 @@ def weight_map(
             ax.set_title(title)
         return ax
     ax.clear()
-    image = matrix_image(ax, clipped, vmin=0.0, vmax=vmax, gamma=gamma, aspect="equal")
+    image = _matrix_image(ax, clipped, vmin=0.0, vmax=vmax, gamma=gamma, aspect="equal")
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.tick_params(length=2, labelsize=8)
@@ -129,6 +150,14 @@ def row_profile(
     -------
     Axes
 
+    Raises
+    ------
+    TypeError, ValueError
+        ``ax`` is not a matplotlib Axes, or an argument is not what the list above says:
+        data that is not a non-empty array of finite numbers of that shape (NaN is drawn as
+        a gap), lengths that do not match, an index out of range, a flag that is not True
+        or False, a whole number given as ``2.0`` or ``True``.
+
     Examples
     --------
     >>> from attn_core.plot import new_figure
@@ -137,12 +166,17 @@ def row_profile(
     >>> [line.get_label() for line in ax.lines]
     ['full', 'top-1', 'distant key']
     """
+    check.check_axes(ax)
+    if not isinstance(rows, Mapping) or not rows:
+        raise TypeError(f"rows must be a non-empty mapping of labels to vectors (n_k,), got {rows!r:.60}")
+    first = next(iter(rows))
+    n = check.vector(rows[first], f"rows[{first!r}]").size
+    check.curves(rows, "rows", n, f"rows[{first!r}]")
+    check.optional_index(mark, n, "mark", "key position")
+    check.pair(ylim, "ylim", optional=False)
+    flag(legend, "legend")
     arrays = {label: np.asarray(row, dtype=float) for label, row in rows.items()}
-    if not arrays or any(a.ndim != 1 for a in arrays.values()):
-        raise ValueError("rows must map labels to vectors (n_k,)")
     sizes = {a.size for a in arrays.values()}
-    if len(sizes) != 1:
-        raise ValueError(f"every row must have the same length, got {sorted(sizes)}")
     state = getattr(ax, "_attn_row_profile", None)
     if state is not None and state["labels"] == list(arrays):
         for line, (label, row) in zip(state["lines"], arrays.items()):
@@ -200,6 +234,14 @@ def error_curves(
     -------
     Axes
 
+    Raises
+    ------
+    TypeError, ValueError
+        ``ax`` is not a matplotlib Axes, or an argument is not what the list above says:
+        data that is not a non-empty array of finite numbers of that shape (NaN is drawn as
+        a gap), lengths that do not match, an index out of range, a flag that is not True
+        or False, a whole number given as ``2.0`` or ``True``.
+
     Examples
     --------
     >>> from attn_core.plot import new_figure
@@ -208,6 +250,10 @@ def error_curves(
     >>> len(ax.lines)
     3
     """
+    check.check_axes(ax)
+    check.curves(curves, "curves", check.vector(x, "x", positive=True).size, "x", max_ndim=2)
+    check.finite_number(reference, "reference", optional=True)
+    flag(logy, "logy")
     x = np.asarray(x, dtype=float)
     colors = LINE_COLORS
     for n, (label, values) in enumerate(curves.items()):

@@ -12,7 +12,8 @@ import numpy as np
 from matplotlib.axes import Axes
 from numpy.typing import ArrayLike
 
-from attn_core.plot.curves import named_curves
+from attn_core.plot import _checks as check
+from attn_core.plot.curves import _named_curves
 from attn_core.plot.style import COLORS, _labels
 
 __all__ = ["answer_bars", "retrieval_error_plot"]
@@ -67,9 +68,13 @@ def answer_bars(
     >>> [t.get_text() for t in ax.get_yticklabels()]
     ['average', 'true value']
     """
+    check.check_axes(ax)
+    v = check.vector(values, "values")
+    check.labels(labels, v.size, "labels", "values")
+    if colors is not None and (isinstance(colors, str) or not hasattr(colors, "__len__")):
+        raise TypeError(f"colors must be a sequence of colours, one per value, got {colors!r:.40}")
+    check.pair(xlim, "xlim")
     v = np.asarray(values, dtype=float)
-    if v.ndim != 1:
-        raise ValueError(f"values must be a vector (m,), got shape {v.shape}")
     names = _labels(labels, v.size, "labels")
     if colors is None:
         colors = [COLORS["main"]] * v.size
@@ -155,13 +160,21 @@ def retrieval_error_plot(
     >>> [line.get_label() for line in ax.get_lines()][:1]
     ['average']
     """
+    check.check_axes(ax)
+    count = check.vector(n_items, "n_items", positive=True).size
+    check.curves(errors, "errors", count, "n_items")
+    check.optional_positive_int(d_k, "d_k")
+    if reference is not None:
+        if not isinstance(reference, tuple) or len(reference) != 2:
+            raise TypeError(f"reference must be a (label, curve) pair, got {reference!r:.60}")
+        check.vector(reference[1], "reference", length=count, of="n_items")
     n = np.asarray(n_items, dtype=float)
     styles = dict(styles or {})  # the others: CURVE_STYLES["memory readers"] in turn
     curves = dict(errors)
     if reference is not None:
         curves[reference[0]] = reference[1]
         styles[reference[0]] = {"color": "black", "linestyle": ":", "linewidth": 1.2, "marker": ""}
-    named_curves(ax, n, curves, styles=styles, family="memory readers", x_name="n_items")
+    _named_curves(ax, n, curves, styles=styles, family="memory readers", x_name="n_items")
     ax.set_xscale("log", base=2)
     ax.set_xticks(n, [f"{int(x)}" if float(x).is_integer() else f"{x:g}" for x in n])
     ax.minorticks_off()

@@ -13,6 +13,7 @@ from matplotlib.figure import Figure
 from numpy.typing import ArrayLike
 
 import attn_core as ac
+from attn_core._checks import index_in, positive_int
 from attn_core.experiments.efficiency import online_softmax_state, online_softmax_walk, stepper_inputs
 from attn_core.plot.efficiency import output_comparison, score_blocks
 from attn_core.widgets.explorer import Explorer, Slider
@@ -59,7 +60,7 @@ def tile_stepper_explorer(
     Parameters
     ----------
     q, k, v : array_like, shapes (n_q, d_k), (n_k, d_k), (n_k, d_v), optional
-        Default :func:`stepper_inputs` (3 queries, 24 keys, d_k = 8, d_v = 3). At most 8
+        Default :func:`~attn_core.experiments.efficiency.stepper_inputs` (3 queries, 24 keys, d_k = 8, d_v = 3). At most 8
         queries, 2 to 12 blocks, and at most 60 pictures (queries times blocks).
     block_size : int, default 4
     query, block : int
@@ -75,8 +76,9 @@ def tile_stepper_explorer(
 
     Raises
     ------
-    ValueError
-        Inputs of the wrong shapes, too many pictures, or a starting control out of range.
+    TypeError, ValueError
+        Inputs of the wrong shapes, too many pictures, a ``block_size`` that is not a whole
+        number >= 1, or a starting ``query`` or ``block`` that is not an index in range.
 
     Examples
     --------
@@ -96,14 +98,13 @@ def tile_stepper_explorer(
     if q.ndim != 2 or k.ndim != 2 or v.ndim != 2:
         raise ValueError(f"the explorer takes one sequence: q {q.shape}, k {k.shape}, v {v.shape}")
     n_q, n_k = q.shape[0], k.shape[0]
-    if not isinstance(block_size, (int, np.integer)) or isinstance(block_size, bool) or block_size < 1:
-        raise ValueError(f"block_size must be a whole number >= 1, got {block_size!r}")
+    block_size = positive_int(block_size, "block_size")
     n_blocks = -(-n_k // block_size)
     if not 2 <= n_blocks <= 12 or n_q > 8 or n_q * n_blocks > 60:
         raise ValueError(f"{n_q} queries x {n_blocks} key blocks: keep 2 to 12 blocks, at most 8 queries "
                          "and at most 60 pictures")
-    if not (0 <= query < n_q and 0 <= block < n_blocks):
-        raise ValueError(f"query must be in 0..{n_q - 1} and block in 0..{n_blocks - 1}, got {query}, {block}")
+    query = index_in(query, n_q, "query", "query")
+    block = index_in(block, n_blocks, "block", "block")
     walk = online_softmax_walk(q, k, v, block_size=block_size)
     scores, steps, outputs_final = walk["scores"], walk["steps"], walk["final_output"]
     low, high = min(0.0, scores.min()), max(0.0, scores.max())

@@ -21,6 +21,7 @@ from typing import Any
 import ipywidgets as w
 from matplotlib.figure import Figure
 
+from attn_core._checks import flag, positive_int
 from attn_core.plot import figure_to_png, new_figure
 
 __all__ = ["Slider", "TextInput", "Explorer", "parse_numbers", "LIVE_ONLY_CLASS"]
@@ -49,6 +50,17 @@ class Slider:
     options: Sequence[tuple[str, Any]]
     value: Any = None
 
+    def __post_init__(self) -> None:
+        _check_text(self.label, "label")
+        if isinstance(self.options, (str, bytes)) or not isinstance(self.options, Sequence) or not self.options:
+            raise TypeError(f"options must be a non-empty sequence of (label, value) pairs, got {self.options!r:.60}")
+        for option in self.options:
+            if not (isinstance(option, tuple) and len(option) == 2 and isinstance(option[0], str)):
+                raise TypeError(f"options must hold (label, value) pairs with a str label, got {option!r:.60}")
+        if self.value is not None and self.value not in [v for _, v in self.options]:
+            listed = ", ".join(repr(v) for _, v in self.options)
+            raise ValueError(f"value must be None or one of the options' values ({listed}), got {self.value!r:.40}")
+
     def start_index(self) -> int:
         values = [v for _, v in self.options]
         return 0 if self.value is None else values.index(self.value)
@@ -67,12 +79,34 @@ class TextInput:
     parse: Callable[[str], Any]
     placeholder: str = ""
 
+    def __post_init__(self) -> None:
+        _check_text(self.label, "label")
+        _check_text(self.value, "value")
+        _check_text(self.placeholder, "placeholder")
+        _check_callable(self.parse, "parse")
+
+
+def _check_text(value: Any, name: str) -> str:
+    """``value`` if it is a str, or raise a TypeError naming ``name``."""
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be a str, got {type(value).__name__} {value!r:.40}")
+    return value
+
+
+def _check_callable(value: Any, name: str) -> Callable:
+    """``value`` if it can be called, or raise a TypeError naming ``name``."""
+    if not callable(value):
+        raise TypeError(f"{name} must be callable, got {type(value).__name__} {value!r:.40}")
+    return value
+
 
 def parse_numbers(text: str, *, count: int | None = None, name: str = "the numbers") -> list[float]:
     """Read numbers separated by commas or spaces, e.g. ``"1, 2.5 -3"``.
 
     Raises
     ------
+    TypeError
+        If ``text`` is not a str, or ``count`` is not None or a whole number >= 1.
     ValueError
         With a message for the reader: an entry that is not a number, the wrong count, or a
         value that is not finite.
@@ -86,6 +120,14 @@ def parse_numbers(text: str, *, count: int | None = None, name: str = "the numbe
     ...
     ValueError: scores: 'x' is not a number
     """
+    _check_text(text, "text")
+    if count is not None:
+        count = positive_int(count, "count")
+    return _parse_numbers(text, count=count, name=name)
+
+
+def _parse_numbers(text: str, *, count: int | None, name: str) -> list[float]:
+    """:func:`parse_numbers` without the checks of its arguments."""
     parts = [p for p in text.replace(",", " ").replace(";", " ").split() if p]
     values = []
     for part in parts:
@@ -167,8 +209,19 @@ class Explorer(w.VBox):
         figsize: tuple[float, float] = (4.8, 3.2),
         play: bool = False,
     ):
+        _check_callable(compute, "compute")
+        _check_callable(draw, "draw")
+        if describe is not None:
+            _check_callable(describe, "describe")
+        _check_text(title, "title")
+        play = flag(play, "play")
+        if not isinstance(sliders, Mapping) or not all(isinstance(s, Slider) for s in sliders.values()):
+            raise TypeError(f"sliders must be a mapping of name -> Slider, got {sliders!r:.60}")
+        if texts is not None and (not isinstance(texts, Mapping)
+                                  or not all(isinstance(t, TextInput) for t in texts.values())):
+            raise TypeError(f"texts must be None or a mapping of name -> TextInput, got {texts!r:.60}")
         if not 1 <= len(sliders) <= 2:
-            raise ValueError(f"an explorer has one or two sliders, got {len(sliders)}")
+            raise ValueError(f"sliders: an explorer has one or two sliders, got {len(sliders)}")
         sizes = [len(s.options) for s in sliders.values()]
         if sizes[0] * (sizes[1] if len(sizes) > 1 else 1) > MAX_FRAMES:
             raise ValueError(f"{' x '.join(map(str, sizes))} frames is more than {MAX_FRAMES}")

@@ -22,6 +22,7 @@ from attn_core.experiments.interpretability import (
     misleading_map_example,
     weight_and_effect,
 )
+from attn_core._checks import choice, index_in, positive_int, positive_number
 from attn_core.plot import attention_heatmap, weight_bars
 from attn_core.plot.interpretability import grouped_bars, value_plane
 from attn_core.widgets.explorer import Explorer, Slider
@@ -79,8 +80,10 @@ def rollout_explorer(tokens: Sequence[str] = SENTENCE, *, width: int = 10, stren
 
     Raises
     ------
-    ValueError
-        Fewer than 2 or more than ``width`` tokens; an unknown ``view``; ``query`` out of range.
+    TypeError, ValueError
+        ``tokens`` not strings, fewer than 2 or more than ``width`` of them; ``width`` not a
+        whole number >= 1; ``strength`` not a finite number > 0; an unknown ``view``;
+        ``query`` not a position of ``tokens``.
 
     Examples
     --------
@@ -91,16 +94,17 @@ def rollout_explorer(tokens: Sequence[str] = SENTENCE, *, width: int = 10, stren
     >>> ex.state["row"][[3, 7]].round(2)   # "saw" (induction head), "the" (unused head)
     array([0.47, 0.49])
     """
+    width = positive_int(width, "width")
+    strength = positive_number(strength, "strength")
+    if isinstance(tokens, (str, bytes)) or not all(isinstance(t, str) for t in tokens):
+        raise TypeError(f"tokens must be a sequence of str, got {tokens!r:.60}")
     tokens = tuple(tokens)
     if not 2 <= len(tokens) <= width:
         raise ValueError(f"tokens: need 2 to {width} tokens, got {len(tokens)}")
     maps = layer_maps(tokens, width=width, strength=strength)
-    if view not in maps:
-        raise ValueError(f"view must be one of {', '.join(maps)}; got {view!r}")
+    choice(view, maps, "view")
     n = len(tokens)
-    query = n - 1 if query is None else query
-    if not 0 <= query < n:
-        raise ValueError(f"query must be a position 0..{n - 1}, got {query}")
+    query = n - 1 if query is None else index_in(query, n, "query", "position")
 
     def compute(view: str, query: int) -> dict:
         return {"tokens": tokens, "view": view, "label": MAP_TITLES[view], "query": query,
@@ -182,7 +186,7 @@ def weight_effect_explorer(*, length: float = 4.0, removed: int = _REMOVED_NONE)
     lengths = [value for _, value in LENGTH_OPTIONS]
     if length not in lengths:
         raise ValueError(f"length must be one of {lengths}, got {length!r}")
-    if removed not in (_REMOVED_NONE, 0, 1, 2, 3, 4):
+    if isinstance(removed, (bool, np.bool_)) or removed not in (_REMOVED_NONE, 0, 1, 2, 3, 4):
         raise ValueError(f"removed must be -1 (no key) or a key index 0..4, got {removed!r}")
     keys = [str(k) for k in misleading_map_example()["keys"]]
 

@@ -9,10 +9,12 @@ the asked-for pair highlighted and the predicted and true values in the title.
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Sequence
 
 import numpy as np
 
+from attn_core._checks import choice, positive_int
 from attn_core.experiments.long_sequences import readers_by_distance
 from attn_core.plot.long_sequences import pair_bars
 from attn_core.training.models import AttentionReader, RecurrentReader
@@ -68,8 +70,11 @@ def recall_explorer(
 
     Raises
     ------
-    ValueError
-        ``model`` unknown, ``distance`` not in ``data``, or too few ``value_names``.
+    TypeError, ValueError
+        A reader without ``forward`` (or, for ``attention``, ``n_values``); ``data`` not a
+        dict holding keys, values, query, distance and labels; ``model`` unknown;
+        ``distance`` not a whole number among the distances in ``data``; too few
+        ``value_names``.
 
     Examples
     --------
@@ -79,13 +84,17 @@ def recall_explorer(
     >>> ex.frame_count(), round(float(ex.state["heights"].sum()), 6)
     (6, 1.0)
     """
-    if model not in MODELS:
-        raise ValueError(f"model must be one of {list(MODELS)}, got {model!r}")
-    n_values = attention.n_values
+    choice(model, MODELS, "model")
+    distance = positive_int(distance, "distance")
+    result = readers_by_distance(recurrent, attention, data)  # checks the readers and data
+    n_values = getattr(attention, "n_values", None)
+    if isinstance(n_values, bool) or not isinstance(n_values, numbers.Integral):
+        raise TypeError(f"attention must be a reader with a whole number n_values, got {type(attention).__name__}")
+    if isinstance(value_names, (str, bytes)):
+        raise TypeError(f"value_names must be a sequence of names, not the string {value_names!r:.40}")
     names = [str(name) for name in value_names]
     if len(names) < n_values:
         raise ValueError(f"value_names has {len(names)} names for {n_values} values")
-    result = readers_by_distance(recurrent, attention, data)
     distances, chosen = result["distances"], result["examples"]
     heights, predicted = result["heights"], result["predicted"]
     if distance not in distances:

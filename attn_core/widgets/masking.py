@@ -16,7 +16,8 @@ from numpy.typing import ArrayLike
 
 import attn_core as ac
 from attn_core.experiments.data import sentence_setup
-from attn_core.experiments.masking import editor_masks, masked_weights, toggle_cells
+from attn_core._checks import positive_int
+from attn_core.experiments.masking import _masked_weights, _toggle_cells, editor_masks
 from attn_core.plot import attention_heatmap
 from attn_core.plot.masking import mask_heatmap
 from attn_core.widgets.explorer import Explorer, Slider, TextInput
@@ -34,9 +35,12 @@ def parse_cells(text: str, n: int) -> tuple[tuple[int, int], ...]:
 
     Raises
     ------
+    TypeError
+        ``text`` is not a str, or ``n`` is not a whole number.
     ValueError
-        With a sentence for the reader: a pair without exactly two numbers, a number that is
-        not a whole number, a position outside ``0 .. n-1``, or a cell listed twice.
+        ``n`` < 1; or, with a sentence for the reader: a pair without exactly two numbers, a
+        number that is not a whole number, a position outside ``0 .. n-1``, or a cell listed
+        twice.
 
     Examples
     --------
@@ -49,6 +53,13 @@ def parse_cells(text: str, n: int) -> tuple[tuple[int, int], ...]:
     ...
     ValueError: '2 3 4' is not a cell: type a query and a key separated by a space, e.g. '2 3'
     """
+    if not isinstance(text, str):
+        raise TypeError(f"text must be a str, got {type(text).__name__} {text!r:.40}")
+    return _parse_cells(text, positive_int(n, "n"))
+
+
+def _parse_cells(text: str, n: int) -> tuple[tuple[int, int], ...]:
+    """:func:`parse_cells` without the checks of its arguments."""
     cells: list[tuple[int, int]] = []
     parts = text.replace(";", ",").split(",")
     if len(parts) > 1 and not parts[-1].strip():
@@ -158,9 +169,9 @@ def mask_editor_explorer(
     labels = [f"{i} {t}" for i, t in enumerate(tokens)]
 
     def compute(mask: str, query: int, cells: tuple[tuple[int, int], ...]) -> dict:
-        allowed = toggle_cells(masks[mask], cells)  # (n, n)
+        allowed = _toggle_cells(masks[mask], cells)  # (n, n): cells were checked by _parse_cells
         return {"mask_name": mask, "allowed": allowed, "cells": cells, "query": query,
-                "token": tokens[query], **masked_weights(scores, allowed)}
+                "token": tokens[query], **_masked_weights(scores, allowed)}
 
     def draw(fig: Figure, state: dict) -> None:
         if not fig.axes:
@@ -198,7 +209,7 @@ def mask_editor_explorer(
             "mask": Slider("Mask", [(name, name) for name in masks], value=mask),
             "query": Slider("Query row", [(label, i) for i, label in enumerate(labels)], value=query),
         },
-        texts={"cells": TextInput("Toggle cells (query key)", "", lambda text: parse_cells(text, n),
+        texts={"cells": TextInput("Toggle cells (query key)", "", lambda text: _parse_cells(text, n),
                                   placeholder="e.g. 2 3, 4 1")},
         describe=describe,
         title=("Pick a mask and a query row: the allowed keys of that row share all of its weight. "

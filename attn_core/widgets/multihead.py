@@ -8,6 +8,8 @@ no training afterwards, so the reader sees which heads lose their pattern when t
 
 from __future__ import annotations
 
+import numbers
+
 from collections.abc import Sequence
 
 import numpy as np
@@ -96,9 +98,11 @@ def head_sharing_explorer(tokens: Sequence[str] = SENTENCE, *, d_head: int = 8, 
     if not 2 <= len(tokens) <= d_head:
         raise ValueError(f"the planted heads read 2 to {d_head} tokens, got {len(tokens)}")
     layers = {value: mean_pool_kv_heads(base, value) for _, value in KV_HEAD_OPTIONS}
-    if kv_heads not in layers:
+    if isinstance(kv_heads, (bool, np.bool_)) or not isinstance(kv_heads, numbers.Integral) \
+            or kv_heads not in layers:
         raise ValueError(f"kv_heads must be 4, 2 or 1, got {kv_heads!r}")
-    if head not in (ALL_HEADS, 0, 1, 2, 3):
+    if isinstance(head, (bool, np.bool_)) or not isinstance(head, numbers.Integral) \
+            or head not in (ALL_HEADS, 0, 1, 2, 3):
         raise ValueError(f"head must be -1 (all heads) or a head index 0..3, got {head!r}")
 
     def compute(kv_heads: int, head: int, sentence: tuple[str, ...]) -> dict:

@@ -9,6 +9,8 @@ probability it gives each value, with its test accuracy at that step in the titl
 
 from __future__ import annotations
 
+import numbers
+
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -60,9 +62,11 @@ def training_explorer(
 
     Raises
     ------
-    ValueError
-        No runs, runs recorded at different steps, more than 60 pictures, an example that
-        is not a single one, or a starting step or reader that is not there.
+    TypeError, ValueError
+        ``runs`` not a mapping of name -> Snapshots, or empty; runs recorded at different
+        steps; more than 60 pictures; an example that is not a single one of associative
+        recall (see :func:`~attn_core.experiments.performance.pair_labels`); a starting step
+        or reader that is not there.
 
     Examples
     --------
@@ -76,6 +80,8 @@ def training_explorer(
     >>> ex.frame_count(), ex.state["model"], ex.state["step"]
     (2, 'attention', 0)
     """
+    if not isinstance(runs, Mapping) or not all(isinstance(run, Snapshots) for run in runs.values()):
+        raise TypeError(f"runs must be a mapping of reader name -> Snapshots, got {runs!r:.60}")
     if not runs:
         raise ValueError("runs must hold at least one reader's Snapshots")
     names = list(runs)
@@ -89,6 +95,8 @@ def training_explorer(
     if len(steps) * len(names) > 60:
         raise ValueError(f"{len(steps)} steps x {len(names)} readers is more than 60 pictures")
     pairs = pair_labels(example, key_names)  # checks that it is one example
+    if step is not None and (isinstance(step, (bool, np.bool_)) or not isinstance(step, numbers.Integral)):
+        raise TypeError(f"step must be None or a whole number (a recorded step), got {step!r:.40}")
     step = steps[-1] if step is None else int(step)
     model = names[0] if model is None else model
     if step not in steps:

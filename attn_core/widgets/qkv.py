@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from attn_core._checks import nonnegative_int, positive_int, positive_number
 from attn_core.experiments.qkv import kernel_regression_fit, regression_data, regression_target
 from attn_core.plot.qkv import kernel_weights_heatmap, regression_panel
 from attn_core.widgets.explorer import Explorer, Slider
@@ -53,6 +54,12 @@ def kernel_width_explorer(
         counting only rows with some weight), ``empty_queries`` (queries with no training
         point in their window) and ``largest_weight``.
 
+    Raises
+    ------
+    TypeError, ValueError
+        ``n_train``, ``n_heldout`` or ``n_queries`` not a whole number >= 1; ``seed`` not a
+        whole number >= 0; ``bandwidth`` not one of :data:`BANDWIDTHS`.
+
     Examples
     --------
     >>> explorer = kernel_width_explorer()
@@ -62,7 +69,11 @@ def kernel_width_explorer(
     >>> round(explorer.state["effective_points"], 1)     # about all 40 points
     40.0
     """
-    if bandwidth not in BANDWIDTHS:
+    n_train = positive_int(n_train, "n_train")
+    n_heldout = positive_int(n_heldout, "n_heldout")
+    n_queries = positive_int(n_queries, "n_queries")
+    seed = nonnegative_int(seed, "seed")
+    if positive_number(bandwidth, "bandwidth") not in BANDWIDTHS:
         raise ValueError(f"bandwidth must be one of {BANDWIDTHS}, got {bandwidth}")
     x_train, y_train = regression_data(n_train, seed=seed)
     x_heldout, y_heldout = regression_data(n_heldout, seed=seed + 1)

@@ -15,10 +15,11 @@ import numpy as np
 from matplotlib.figure import Figure
 from numpy.typing import ArrayLike
 
+from attn_core._checks import as_float_array, number_in_range
 from attn_core.experiments.scoring import (
+    _query_from_polar,
     example_keys,
     example_parameters,
-    query_from_polar,
     weights_by_score_function,
 )
 from attn_core.plot import attention_heatmap
@@ -97,8 +98,9 @@ def query_direction_explorer(
 
     Raises
     ------
-    ValueError
-        Keys that are not 2-D, or a starting value that is not on its slider.
+    TypeError, ValueError
+        Keys that are not 2-D vectors of finite numbers; ``angle`` or ``length`` not a real
+        number, or not on its slider.
 
     Examples
     --------
@@ -108,7 +110,7 @@ def query_direction_explorer(
     >>> explorer.state["favourite"]["dot"], explorer.state["favourite"]["cosine"]
     ('k₁', 'k₂')
     """
-    k = example_keys() if keys is None else np.asarray(keys, dtype=float)  # (n_k, 2)
+    k = example_keys() if keys is None else as_float_array(keys, "keys", nonempty=True, finite=True)  # (n_k, 2)
     if k.ndim != 2 or k.shape[1] != 2:
         raise ValueError(f"keys must be 2-D vectors, shape (n_k, 2), got {k.shape}")
     parameters = dict(example_parameters() if params is None else params)
@@ -116,14 +118,16 @@ def query_direction_explorer(
         if key_labels is None else [str(label) for label in key_labels]
     angles = [float(a) for a in angles]
     lengths = [float(r) for r in lengths]
-    if float(angle) not in angles or float(length) not in lengths:
+    angle = number_in_range(angle, "angle", -np.inf, np.inf, low_open=True, high_open=True)
+    length = number_in_range(length, "length", 0.0, np.inf, high_open=True)
+    if angle not in angles or length not in lengths:
         raise ValueError(f"angle must be one of {angles} and length one of {lengths}, "
                          f"got {angle} and {length}")
     longest = max(float(np.max(np.hypot(k[:, 0], k[:, 1]))), max(lengths))
     limit = 1.2 * longest
 
     def compute(angle: float, length: float) -> dict:
-        query = query_from_polar(angle, length)  # (2,)
+        query = _query_from_polar(angle, length)  # (2,)
         result = weights_by_score_function(query, k, **parameters)
         weights = result["weights"]  # (6, n_k)
         return {

@@ -16,7 +16,7 @@ from numpy.typing import ArrayLike
 from attn_core.experiments.data import sentence_setup
 from attn_core.experiments.sdpa import scaled_weights
 from attn_core.plot import attention_heatmap
-from attn_core.widgets.explorer import Explorer, Slider, TextInput, parse_numbers
+from attn_core.widgets.explorer import Explorer, Slider, TextInput, _parse_numbers
 
 __all__ = ["SENTENCE", "SCORE_SCALES", "sentence_attention_explorer"]
 
@@ -124,7 +124,7 @@ def sentence_attention_explorer(
     def parse(text: str) -> list[float] | None:
         if not text.strip():
             return None  # blank: the token's own query
-        return parse_numbers(text, count=d_k, name="Query vector")
+        return _parse_numbers(text, count=d_k, name="Query vector")
 
     def own_query_hint(index: int) -> str:
         return "blank = own query: " + ", ".join(f"{v:.2f}" for v in queries[index])

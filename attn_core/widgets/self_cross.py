@@ -58,9 +58,9 @@ def alignment_training_explorer(
 
     Raises
     ------
-    ValueError
-        No runs, runs that recorded different steps or no snapshots, ``probe`` out of
-        range, an unknown ``task`` or ``step``.
+    TypeError, ValueError
+        ``runs`` not a mapping of task name -> AlignmentRun, or empty; runs that recorded
+        different steps or no snapshots; ``probe`` out of range; an unknown ``task`` or ``step``.
 
     Examples
     --------
@@ -71,6 +71,8 @@ def alignment_training_explorer(
     >>> ex.frame_count(), ex.state["task"], ex.state["step"]
     (4, 'copy', 10)
     """
+    if not isinstance(runs, Mapping) or not all(isinstance(run, AlignmentRun) for run in runs.values()):
+        raise TypeError(f"runs must be a mapping of task name -> AlignmentRun, got {runs!r:.60}")
     runs = dict(runs)
     if not runs:
         raise ValueError("give at least one training run")

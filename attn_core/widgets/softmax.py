@@ -13,9 +13,10 @@ from collections.abc import Sequence
 import numpy as np
 from matplotlib.figure import Figure
 
-from attn_core.experiments.softmax import NORMALISATIONS, normalised_weights
+from attn_core._checks import as_float_array, choice, positive_int, positive_number
+from attn_core.experiments.softmax import NORMALISATIONS, _normalised_weights
 from attn_core.plot import weight_bars
-from attn_core.widgets.explorer import Explorer, Slider, TextInput, parse_numbers
+from attn_core.widgets.explorer import Explorer, Slider, TextInput, _parse_numbers
 
 __all__ = [
     "KEYS",
@@ -40,9 +41,11 @@ def parse_scores(text: str, count: int) -> list[float]:
 
     Raises
     ------
+    TypeError
+        ``text`` is not a str, or ``count`` is not a whole number.
     ValueError
-        With a sentence for the reader: not a number, the wrong count, not finite, or too
-        large.
+        ``count`` < 1; or, with a sentence for the reader: not a number, the wrong count,
+        not finite, or too large.
 
     Examples
     --------
@@ -53,7 +56,14 @@ def parse_scores(text: str, count: int) -> list[float]:
     ...
     ValueError: scores: expected 3 numbers, got 2
     """
-    values = parse_numbers(text, count=count, name="scores")
+    if not isinstance(text, str):
+        raise TypeError(f"text must be a str, got {type(text).__name__} {text!r:.40}")
+    return _parse_scores(text, positive_int(count, "count"))
+
+
+def _parse_scores(text: str, count: int) -> list[float]:
+    """:func:`parse_scores` without the checks of its arguments."""
+    values = _parse_numbers(text, count=count, name="scores")
     if any(abs(v) > LARGEST_SCORE for v in values):
         raise ValueError(f"scores: keep every score between -{LARGEST_SCORE:g} and {LARGEST_SCORE:g}")
     return values
@@ -108,8 +118,10 @@ def temperature_explorer(
 
     Raises
     ------
-    ValueError
-        ``scores`` and ``keys`` of different lengths.
+    TypeError, ValueError
+        ``scores`` not a row of finite numbers, or of another length than ``keys``;
+        ``temperatures`` not finite numbers > 0; ``temperature`` not one of them;
+        ``normalisation`` not one of :data:`~attn_core.experiments.softmax.NORMALISATIONS`.
 
     Examples
     --------
@@ -119,13 +131,23 @@ def temperature_explorer(
     >>> explorer.state["weights"].round(2).tolist()
     [0.03, 0.42, 0.16, 0.09, 0.03, 0.26]
     """
+    if isinstance(keys, (str, bytes)):
+        raise TypeError(f"keys must be a sequence of labels, not the string {keys!r:.40}")
     keys = [str(k) for k in keys]
-    default = [float(s) for s in scores]
+    default = as_float_array(scores, "scores", min_ndim=1, max_ndim=1, nonempty=True, finite=True).tolist()
     if len(default) != len(keys):
         raise ValueError(f"scores has {len(default)} entries for {len(keys)} keys")
+    if isinstance(temperatures, (str, bytes)):
+        raise TypeError(f"temperatures must be a sequence of numbers, not the string {temperatures!r:.40}")
+    temperatures = [positive_number(t, "temperatures") for t in temperatures]
+    temperature = positive_number(temperature, "temperature")
+    if temperature not in temperatures:
+        raise ValueError(f"temperature must be one of temperatures {temperatures}, got {temperature:g}")
+    choice(normalisation, NORMALISATIONS, "normalisation")
 
     def compute(temperature: float, normalisation: str, scores: list[float]) -> dict:
-        return {**normalised_weights(scores, temperature, normalisation), "keys": keys}
+        return {**_normalised_weights(np.asarray(scores, dtype=float), temperature, normalisation),  # (n_k,)
+                "keys": keys}
 
     def draw(fig: Figure, state: dict) -> None:
         ax = fig.axes[0] if fig.axes else fig.add_subplot()
@@ -143,7 +165,7 @@ def temperature_explorer(
             "normalisation": Slider("Normalisation", [(n, n) for n in NORMALISATIONS], value=normalisation),
         },
         texts={"scores": TextInput("Scores", ", ".join(f"{s:g}" for s in default),
-                                   lambda text: parse_scores(text, len(keys)),
+                                   lambda text: _parse_scores(text, len(keys)),
                                    placeholder=f"{len(keys)} numbers separated by commas")},
         describe=lambda state: _describe(state, keys),
         title="Lower T to sharpen the weights, raise it to flatten them; switch to sparsemax to see exact zeros.",

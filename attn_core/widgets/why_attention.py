@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from attn_core._checks import index_in, number_in_range
 from attn_core.experiments.why_attention import key_value_memory, selective_lookup
 from attn_core.plot import COLORS, weight_bars
 from attn_core.plot.why_attention import answer_bars
@@ -64,8 +65,9 @@ def selectivity_explorer(
 
     Raises
     ------
-    ValueError
-        A negative beta, a starting ``beta`` not in ``betas``, or ``item`` out of range.
+    TypeError, ValueError
+        A negative beta; a starting ``beta`` that is not a number or not in ``betas``;
+        ``item`` not a whole number in range.
 
     Examples
     --------
@@ -79,10 +81,9 @@ def selectivity_explorer(
     betas = [float(b) for b in betas]
     if any(not np.isfinite(b) or b < 0 for b in betas):
         raise ValueError(f"every selectivity beta must be a finite number >= 0, got {betas}")
-    if float(beta) not in betas:
+    if number_in_range(beta, "beta", 0.0, np.inf, high_open=True) not in betas:
         raise ValueError(f"the starting beta={beta} must be one of betas={betas}")
-    if not 0 <= item < len(names):
-        raise ValueError(f"item={item} is out of range for {len(names)} names")
+    item = index_in(item, len(names), "item", "number")
     keys, values = key_value_memory(len(names), d_k, seed=seed)  # (n, d_k), (n,)
     reach = 1.8 * float(np.abs(values).max())  # one fixed scale for every picture
 

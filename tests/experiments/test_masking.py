@@ -146,3 +146,30 @@ def test_toggle_cells_switches_only_the_listed_cells_and_copies():
     assert_array_equal(toggled.astype(int), expected)
     assert_array_equal(allowed, np.tril(np.ones((3, 3), dtype=bool)))  # the input is untouched
     assert_array_equal(toggle_cells(allowed, []), allowed)
+
+
+@pytest.mark.parametrize("call, error, message", [
+    (lambda: masked_weights(None, np.ones((2, 2), bool)), TypeError, "scores"),
+    (lambda: masked_weights([1.0, 2.0], np.ones(2, bool)), ValueError, r"scores must be a matrix"),
+    (lambda: masked_weights([[1.0, np.inf]], [[True, True]]), ValueError, "scores contains inf"),
+    (lambda: masked_weights([[1.0, -np.inf]], [[True, True]]), ValueError, "scores contains -inf"),
+    (lambda: masked_weights(np.zeros((0, 0)), np.ones((0, 0), bool)), ValueError, "scores must not be empty"),
+    (lambda: masked_weights([[1.0, 2.0]], [[1, 0]]), TypeError, "allowed must be boolean"),
+    (lambda: masked_weights([[1.0, 2.0]], None), TypeError, "allowed must be boolean"),
+    (lambda: masked_weights([[1.0, 2.0]], [[True, True, True]]), ValueError, "allowed of shape"),
+])
+def test_masked_weights_refuses_bad_input(call, error, message):
+    with pytest.raises(error, match=message):
+        call()
+
+
+def test_masked_weights_broadcasts_a_key_mask_and_passes_nan_through():
+    state = masked_weights([[0.0, 0.0], [0.0, np.log(3.0)]], [True, False])  # one key mask for every row
+    assert_allclose(state["weights"], [[1.0, 0.0], [1.0, 0.0]])
+    assert_allclose(state["share"], [0.5, 0.25])
+    assert np.isnan(masked_weights([[np.nan, 0.0]], [[True, True]])["weights"]).all()
+
+
+def test_masks_of_any_size_are_accepted():
+    assert editor_masks(np.ones(5, dtype=bool))["causal"].shape == (5, 5)
+    assert_array_equal(toggle_cells(np.zeros((2, 3), dtype=bool), [(1, 2)]).astype(int), [[0, 0, 0], [0, 0, 1]])

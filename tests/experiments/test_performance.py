@@ -150,13 +150,33 @@ def test_first_step_reaching():
 # ---------- names of the pairs (moved from the widget)
 from attn_core.experiments.performance import KEY_NAMES, pair_labels  # noqa: E402
 
+def _one_example(keys, values):
+    """A data set of one example with the given pairs (query: the first key, its value the label)."""
+    return {"keys": np.array([keys]), "values": np.array([values]), "query": np.array([keys[0]]),
+            "distance": np.array([len(keys)]), "labels": np.array([values[0]])}
+
+
 def test_pair_labels():
-    example = {"keys": np.array([[11, 0]]), "values": np.array([[3, 0]])}
+    example = _one_example([11, 0], [3, 0])
     assert pair_labels(example) == ["L→3", "A→0"]
     assert pair_labels(example, ["x"] * 12) == ["x→3", "x→0"]
+    assert pair_labels(_one_example([1, 0], [3, 0]), range(2)) == ["1→3", "0→0"]  # keys that are positions
     assert KEY_NAMES[:3] == ("A", "B", "C")
+    two = {name: np.concatenate([value, value]) for name, value in example.items()}
     with pytest.raises(ValueError, match="one example"):
-        pair_labels({"keys": np.zeros((2, 3), int), "values": np.zeros((2, 3), int)})
+        pair_labels(two)
+
+
+def test_pair_labels_refuses_bad_input():
+    example = _one_example([11, 0], [3, 0])
+    with pytest.raises(ValueError, match="example has no 'labels'"):
+        pair_labels({name: value for name, value in example.items() if name != "labels"})
+    with pytest.raises(TypeError, match="example"):
+        pair_labels([1, 2])
+    with pytest.raises(TypeError, match="key_names"):
+        pair_labels(example, "ABCDEFGHIJKL")
+    with pytest.raises(ValueError, match="key_names has 2 names"):
+        pair_labels(example, ["x", "y"])
 
 
 

@@ -51,3 +51,24 @@ def test_weights_by_score_function_dot_row_by_hand():
     np.testing.assert_allclose(state["weights"][dot], [x / sum(e) for x in e])
     assert state["weights"].shape == (len(SCORE_FUNCTIONS), 4)
     np.testing.assert_allclose(state["weights"].sum(axis=1), 1.0)
+
+
+@pytest.mark.parametrize("call, error, message", [
+    (lambda: query_from_polar(None, 1.0), TypeError, "angle must be a real number"),
+    (lambda: query_from_polar(True, 1.0), TypeError, "angle must be a real number"),
+    (lambda: query_from_polar(math.inf, 1.0), ValueError, "angle must be in"),
+    (lambda: query_from_polar(math.nan, 1.0), ValueError, "angle must be in"),
+    (lambda: query_from_polar(0.0, "1"), TypeError, "length must be a real number"),
+    (lambda: query_from_polar(0.0, -0.5), ValueError, r"length must be in \[0, inf\)"),
+    (lambda: example_parameters(hidden=2.0), TypeError, "hidden must be a whole number"),
+    (lambda: example_parameters(hidden=0), ValueError, "hidden must be >= 1"),
+    (lambda: example_parameters(seed=-1), ValueError, "seed must be >= 0"),
+    (lambda: example_parameters(seed="0"), TypeError, "seed must be a whole number"),
+])
+def test_bad_input_is_refused_naming_the_argument(call, error, message):
+    with pytest.raises(error, match=message):
+        call()
+
+
+def test_a_query_of_length_zero_is_the_origin():
+    np.testing.assert_array_equal(query_from_polar(30.0, 0.0), [0.0, 0.0])

@@ -28,3 +28,20 @@ def test_a_typed_query_replaces_one_row_and_leaves_the_input_alone():
     assert (queries == 0).all()
     with pytest.raises(ValueError, match="give query"):
         scaled_weights(queries, np.eye(2), 1.0, query_vector=[1.0, 0.0])
+
+
+def test_scale_zero_gives_uniform_weights_and_a_negative_scale_is_refused():
+    weights, _ = scaled_weights(np.eye(3), np.eye(3), 0.0)
+    assert_allclose(weights, np.full((3, 3), 1 / 3))
+    with pytest.raises(ValueError, match=r"scale must be in \[0, inf\)"):
+        scaled_weights(np.eye(3), np.eye(3), -1.0)
+    with pytest.raises(TypeError, match="scale must be a real number"):
+        scaled_weights(np.eye(3), np.eye(3), None)
+
+
+def test_nan_in_a_query_comes_out_as_nan_in_its_row_only():
+    queries = np.eye(3)
+    queries[1, 0] = np.nan
+    weights, _ = scaled_weights(queries, np.eye(3), 1.0)
+    assert np.isnan(weights[1]).all()
+    assert not np.isnan(weights[[0, 2]]).any()

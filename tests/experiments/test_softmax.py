@@ -101,3 +101,41 @@ def test_normalised_weights_by_hand():
     assert state["effective_keys"] == pytest.approx(np.exp(h))
     with pytest.raises(ValueError, match="normalisation must be one of"):
         normalised_weights([1.0, 2.0], 1.0, "argmax")
+
+
+@pytest.mark.parametrize("kwargs, error, message", [
+    ({"scores": None}, TypeError, "scores"),
+    ({"scores": "1 2"}, TypeError, "scores"),
+    ({"scores": [True, False]}, TypeError, "scores has boolean dtype"),
+    ({"scores": []}, ValueError, "scores must not be empty"),
+    ({"scores": [[1.0, 2.0]]}, ValueError, "scores must have at most 1 dimensions"),
+    ({"scores": [1.0, np.inf]}, ValueError, "scores contains inf"),
+    ({"scores": [1.0, -np.inf]}, ValueError, "scores contains -inf"),
+    ({"temperature": 0.0}, ValueError, "temperature must be a finite number > 0"),
+    ({"temperature": "1"}, TypeError, "temperature"),
+    ({"temperature": True}, TypeError, "temperature"),
+    ({"normalisation": None}, ValueError, "normalisation must be one of"),
+])
+def test_normalised_weights_refuses_bad_input(kwargs, error, message):
+    args = {"scores": [1.0, 2.0], "temperature": 1.0, "normalisation": "softmax"}
+    with pytest.raises(error, match=message):
+        normalised_weights(**(args | kwargs))
+
+
+def test_normalised_weights_passes_nan_through_and_accepts_integers():
+    assert np.isnan(normalised_weights([1.0, np.nan], 1.0, "softmax")["weights"]).all()
+    state = normalised_weights([0, 0], 2, "softmax")  # integers promote to float
+    np.testing.assert_allclose(state["weights"], [0.5, 0.5])
+    assert state["temperature"] == 2.0
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda: describe_row([0.5, np.inf], [0.5, 0.5]), "weights contains inf"),
+    (lambda: describe_row([0.5, 0.5], [-np.inf, 1.0]), "unmasked contains -inf"),
+    (lambda: empty_row_outcomes([]), "scores must not be empty"),
+    (lambda: empty_row_outcomes([1.0, np.inf]), "scores contains inf"),
+    (lambda: masked_by_recipe([1.0, -np.inf], [True, True], "add -1e9", "float64"), "scores contains -inf"),
+])
+def test_infinities_are_refused_at_the_door(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()

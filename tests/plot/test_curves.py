@@ -42,7 +42,7 @@ def test_chance_keeps_three_digits_and_curves_must_match_x():
     ax = reference_lines(new_figure().add_subplot(), chance=1 / 8)
     assert [line.get_label() for line in ax.get_lines()] == ["chance (0.125)"]
     assert ax.get_lines()[0].get_ydata()[0] == 0.125
-    with pytest.raises(ValueError, match="curve 'a' has shape"):
+    with pytest.raises(ValueError, match=r"curves\['a'\] has shape \(1,\), but x has 2 points"):
         accuracy_curves(new_figure().add_subplot(), [1, 2], {"a": [0.1]})
     with pytest.raises(ValueError, match="must be a vector"):
         named_curves(new_figure().add_subplot(), [[1, 2]], {"a": [0.1, 0.2]})

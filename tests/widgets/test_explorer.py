@@ -147,3 +147,51 @@ def test_play_button_starts_where_the_slider_starts():
     """jslink copies Play's value into the slider on page load: it must not reset it."""
     ex = temperature_explorer(play=True)
     assert ex.play.value == ex.controls["temperature"].index == 1
+
+
+# ---------------------------------------------------------------- the door checks of the machinery
+def _compute(**kwargs):
+    return {}
+
+
+def _draw(figure, state):
+    return None
+
+
+@pytest.mark.parametrize("build, error, message", [
+    (lambda: Slider(3, [("a", 1)]), TypeError, "label must be a str"),
+    (lambda: Slider("A", "ab"), TypeError, "options must be"),
+    (lambda: Slider("A", []), TypeError, "options must be"),
+    (lambda: Slider("A", [1, 2]), TypeError, r"options must hold \(label, value\) pairs"),
+    (lambda: Slider("A", [("a", 1), ("b", 2)], value=3), ValueError, "value must be None or one of"),
+    (lambda: TextInput(None, "1", float), TypeError, "label must be a str"),
+    (lambda: TextInput("A", 1.0, float), TypeError, "value must be a str"),
+    (lambda: TextInput("A", "1", "float"), TypeError, "parse must be callable"),
+    (lambda: Explorer(None, _draw, sliders={"x": Slider("A", [("a", 1)])}), TypeError, "compute must be callable"),
+    (lambda: Explorer(_compute, 3, sliders={"x": Slider("A", [("a", 1)])}), TypeError, "draw must be callable"),
+    (lambda: Explorer(_compute, _draw, sliders=[("a", 1)]), TypeError, "sliders must be a mapping"),
+    (lambda: Explorer(_compute, _draw, sliders={"x": ("a", 1)}), TypeError, "sliders must be a mapping"),
+    (lambda: Explorer(_compute, _draw, sliders={}), ValueError, "sliders: an explorer has one or two"),
+    (lambda: Explorer(_compute, _draw, sliders={"x": Slider("A", [("a", 1)])}, texts={"t": "1"}),
+     TypeError, "texts must be None or a mapping"),
+    (lambda: Explorer(_compute, _draw, sliders={"x": Slider("A", [("a", 1)])}, play=1), TypeError, "play must be"),
+    (lambda: parse_numbers(3), TypeError, "text must be a str"),
+    (lambda: parse_numbers(None), TypeError, "text must be a str"),
+    (lambda: parse_numbers("1 2", count=2.0), TypeError, "count must be a whole number"),
+    (lambda: parse_numbers("1 2", count=True), TypeError, "count must be a whole number"),
+    (lambda: parse_numbers("1 2", count=0), ValueError, "count must be >= 1"),
+])
+def test_bad_arguments_are_refused_naming_them(build, error, message):
+    with pytest.raises(error, match=message):
+        build()
+
+
+def test_a_slider_value_among_its_options_is_accepted():
+    assert Slider("A", [("a", 1), ("b", 2)], value=2).start_index() == 1
+    assert Slider("A", [("a", 1), ("b", 2)]).start_index() == 0
+
+
+def test_parse_numbers_still_gives_the_reader_a_sentence():
+    with pytest.raises(ValueError, match="scores: expected 3 numbers, got 2"):
+        parse_numbers("1 2", count=3, name="scores")
+    assert parse_numbers("4;5", count=2) == [4.0, 5.0]

@@ -90,6 +90,13 @@ def test_bad_arguments_are_refused(tiny):
         recall_explorer(*tiny, distance=9)
     with pytest.raises(ValueError, match="value_names has 2 names for 3 values"):
         recall_explorer(*tiny, value_names=["x", "y"])
+    with pytest.raises(TypeError, match="distance must be a whole number"):
+        recall_explorer(*tiny, distance=True)
+    with pytest.raises(TypeError, match="attention must be a reader"):
+        recall_explorer(tiny[0], None, tiny[2])
+    unlabelled = {name: value for name, value in tiny[2].items() if name != "labels"}
+    with pytest.raises(ValueError, match="data must be a dict of arrays with"):
+        recall_explorer(tiny[0], tiny[1], unlabelled)
 
 
 # ------------------------------------------------------------------ figures
@@ -99,7 +106,7 @@ def test_sensitivity_plot_is_logarithmic_with_one_line_per_curve():
     assert ax.get_yscale() == "log"
     assert [line.get_label() for line in ax.get_lines()] == ["recurrent", "attention"]
     assert_allclose(ax.get_lines()[0].get_ydata(), [1.0, 0.1, 0.01])
-    with pytest.raises(ValueError, match="curve 'x' has shape"):
+    with pytest.raises(ValueError, match=r"curves\['x'\] has shape \(1,\), but distances has 2 points"):
         sensitivity_plot(new_figure().add_subplot(), [1, 2], {"x": [1.0]})
 
 

@@ -162,6 +162,15 @@ def test_blank_cells_go_back_to_the_precomputed_frames(fresh):
     assert fresh.state["cells"] == ()
 
 
+def test_parse_cells_refuses_arguments_that_are_not_text_or_a_size():
+    with pytest.raises(TypeError, match="text must be a str"):
+        parse_cells(None, 3)
+    with pytest.raises(TypeError, match="n must be a whole number"):
+        parse_cells("0 1", 3.0)
+    with pytest.raises(ValueError, match="n must be >= 1"):
+        parse_cells("0 1", 0)
+
+
 def test_parse_cells():
     assert parse_cells("2 3, 4 1", 6) == ((2, 3), (4, 1))
     assert parse_cells("0 5;5 0", 6) == ((0, 5), (5, 0))

@@ -64,6 +64,12 @@ def test_bad_arguments_are_refused(runs):
     snapshots, example = runs
     with pytest.raises(ValueError, match="at least one"):
         training_explorer({}, example)
+    with pytest.raises(TypeError, match="runs must be a mapping"):
+        training_explorer(["attention"], example)
+    with pytest.raises(TypeError, match="step must be None or a whole number"):
+        training_explorer(snapshots, example, step="0")
+    with pytest.raises(ValueError, match="example has no 'labels'"):
+        training_explorer(snapshots, {name: value for name, value in example.items() if name != "labels"})
     with pytest.raises(ValueError, match="not one of the recorded steps"):
         training_explorer(snapshots, example, step=7)
     with pytest.raises(ValueError, match="is not one of"):
@@ -92,7 +98,7 @@ def test_accuracy_bars_show_mean_spread_and_runs():
     assert [t.get_text() for t in ax.texts] == ["1.00", "0.99", "0.44", "0.47"]
     whiskers = ax.collections[1].get_segments()  # pooling: lowest to highest run
     assert_allclose([seg[:, 1] for seg in whiskers], [[0.43, 0.45], [0.46, 0.48]])
-    with pytest.raises(ValueError, match=r"must be \(n_runs, 2\)"):
+    with pytest.raises(ValueError, match=r"results\['x'\] has shape \(1, 3\), but groups has 2 points"):
         accuracy_bars(new_figure().add_subplot(), ["a", "b"], {"x": [[1.0, 2.0, 3.0]]})
 
 
@@ -102,5 +108,5 @@ def test_paired_bars_star_the_right_answers():
     assert len(ax.patches) == 6
     stars = [t for t in ax.texts if t.get_text() == "★"]
     assert [round(s.get_position()[0], 1) for s in stars] == [1.8, 0.2]
-    with pytest.raises(ValueError, match="vectors of one length"):
+    with pytest.raises(ValueError, match="second has 1 entries, but first has 2"):
         paired_bars(new_figure().add_subplot(), [0.5, 0.5], [1.0])

@@ -118,7 +118,7 @@ def test_regression_panel_moves_only_the_prediction():
     assert len(ax.lines) == n_lines == 2
     assert ax.lines[-1].get_ydata().tolist() == [1.0, 1.0, 1.0]
     assert ax.get_title() == "flat"
-    with pytest.raises(ValueError, match="must match x_curve"):
+    with pytest.raises(ValueError, match="prediction has 1 entries, but x_curve has 2"):
         regression_panel(fig.add_subplot(), [0], [0], [0, 1], [0])
 
 
@@ -128,5 +128,5 @@ def test_error_curve_marks_the_best_width():
                                 best=(1.0, 1.0), floor=0.5)
     assert ax.get_xscale() == "log"
     assert "best $\\sigma$ = 1" in [t.get_text() for t in ax.texts]
-    with pytest.raises(ValueError, match="has shape"):
+    with pytest.raises(ValueError, match=r"errors\['held out'\] has 3 entries, but bandwidths has 2"):
         error_versus_bandwidth(fig.add_subplot(), [0.1, 1], {"held out": [1, 2, 3]})

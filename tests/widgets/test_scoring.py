@@ -114,7 +114,7 @@ def test_vector_arrows_updates_in_place_and_checks_input():
     assert [a.xy for a in before] == [(1.0, 0.0), (0.0, 2.0), (-1.0, 0.5)]
     assert [t.get_text() for t in ax.texts if getattr(t, "arrow_patch", None) is None] == ["a", "b", "q1"]
     assert ax.get_title() == "moved" and ax.get_xlim() == (-3.0, 3.0)
-    with pytest.raises(ValueError, match="2-D vectors"):
+    with pytest.raises(ValueError, match=r"keys must have 2 columns; got shape \(1, 3\)"):
         vector_arrows(ax, [[1.0, 0.0, 0.0]])
     with pytest.raises(ValueError, match="labels"):
         vector_arrows(ax, [[1.0, 0.0]], ["a", "b"])

@@ -93,6 +93,26 @@ def test_typed_scores_redraw_and_bad_text_shows_a_message():
     assert ex.message.value == "" and ex.view.selected_index == 0
 
 
+def test_parse_scores_refuses_arguments_that_are_not_text_or_a_count():
+    with pytest.raises(TypeError, match="text must be a str"):
+        parse_scores(1.0, 1)
+    with pytest.raises(TypeError, match="count must be a whole number"):
+        parse_scores("1", 1.0)
+    with pytest.raises(ValueError, match="count must be >= 1"):
+        parse_scores("1", 0)
+
+
+def test_temperature_explorer_refuses_bad_starting_values():
+    with pytest.raises(TypeError, match="temperature must be a positive real number"):
+        temperature_explorer(temperature="1")
+    with pytest.raises(ValueError, match="temperature must be one of temperatures"):
+        temperature_explorer(temperature=4.0)
+    with pytest.raises(ValueError, match="normalisation must be one of"):
+        temperature_explorer(normalisation="argmax")
+    with pytest.raises(ValueError, match="scores contains inf"):
+        temperature_explorer(scores=(1.0, np.inf, 0.0, 0.0, 0.0, 0.0))
+
+
 def test_parse_scores_and_mismatched_keys():
     assert parse_scores("1 2;3", 3) == [1.0, 2.0, 3.0]
     with pytest.raises(ValueError, match="every number must be finite"):

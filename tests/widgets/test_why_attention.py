@@ -81,7 +81,7 @@ def test_bad_arguments_are_refused():
         selectivity_explorer(beta=3.0)
     with pytest.raises(ValueError, match=">= 0"):
         selectivity_explorer(betas=(-1.0, 0.0), beta=0.0)
-    with pytest.raises(ValueError, match="out of range"):
+    with pytest.raises(ValueError, match=r"item must be a number in 0\.\.5, got 6"):
         selectivity_explorer(item=6)
 
 
@@ -111,3 +111,10 @@ def test_retrieval_error_plot_draws_one_curve_per_reader():
     assert [t.get_text() for t in ax.get_xticklabels()] == ["2", "4", "8"]
     with pytest.raises(ValueError, match="shape"):
         retrieval_error_plot(new_figure().add_subplot(), [2, 4], {"average": [1.0]})
+
+
+def test_starting_values_of_the_wrong_type_are_refused_naming_them():
+    with pytest.raises(ValueError, match="item must be a number in 0..5, got True"):
+        selectivity_explorer(item=True)
+    with pytest.raises(TypeError, match="beta must be a real number"):
+        selectivity_explorer(beta="2")
