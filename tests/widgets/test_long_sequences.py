@@ -5,8 +5,6 @@ import pytest
 from numpy.testing import assert_allclose
 
 from attn_core.experiments.long_sequences import state_change_by_pair
-from attn_core.plot import new_figure
-from attn_core.plot.long_sequences import pair_bars, sensitivity_plot
 from attn_core.widgets.long_sequences import (
     VALUE_NAMES,
     describe_recall,
@@ -99,23 +97,3 @@ def test_bad_arguments_are_refused(tiny):
         recall_explorer(tiny[0], tiny[1], unlabelled)
 
 
-# ------------------------------------------------------------------ figures
-def test_sensitivity_plot_is_logarithmic_with_one_line_per_curve():
-    ax = sensitivity_plot(new_figure().add_subplot(), [1, 2, 3],
-                          {"recurrent": [1.0, 0.1, 0.01], "attention": [0.2, 0.2, 0.2]})
-    assert ax.get_yscale() == "log"
-    assert [line.get_label() for line in ax.get_lines()] == ["recurrent", "attention"]
-    assert_allclose(ax.get_lines()[0].get_ydata(), [1.0, 0.1, 0.01])
-    with pytest.raises(ValueError, match=r"curves\['x'\] has shape \(1,\), but distances has 2 points"):
-        sensitivity_plot(new_figure().add_subplot(), [1, 2], {"x": [1.0]})
-
-
-def test_pair_bars_switch_between_linear_and_log():
-    ax = new_figure().add_subplot()
-    pair_bars(ax, [0.2, 0.8], ["A", "B"], highlight=0)
-    assert ax.get_yscale() == "linear" and len(ax.patches) == 2
-    assert ax.patches[0].get_facecolor() != ax.patches[1].get_facecolor()
-    pair_bars(ax, [1e-3, 1.0], ["A", "B"], log=True, ylim=(1e-4, 10))
-    assert ax.get_yscale() == "log" and len(ax.patches) == 2
-    with pytest.raises(ValueError, match="> 0 on a log axis"):
-        pair_bars(ax, [0.0, 1.0], log=True)

@@ -5,15 +5,13 @@ import pytest
 
 from attn_core import positions as pos
 from attn_core.experiments.data import embed_tokens
-from attn_core.plot import new_figure
-from attn_core.plot.positions import position_heatmap, rotated_pair
+from attn_core.experiments.positions import encoded_weights
 from attn_core.widgets.positions import (
     ENCODINGS,
     OFFSETS,
     SENTENCE,
     position_offset_explorer,
 )
-from attn_core.experiments.positions import encoded_weights
 
 D_MODEL, D_K, SEED = 8, 4, 7
 
@@ -121,28 +119,3 @@ def test_bad_arguments_are_refused():
         position_offset_explorer("the cat sat")
 
 
-# -------------------------------------------------------------------------- the figures
-def test_position_heatmap_labels_round_indices():
-    fig = new_figure()
-    ax = position_heatmap(fig.add_subplot(), np.zeros((64, 32)), xlabel="dimension", ylabel="position")
-    assert [t.get_text() for t in ax.get_yticklabels()] == ["0", "20", "40", "60"]
-    assert [t.get_text() for t in ax.get_xticklabels()] == ["0", "10", "20", "30"]
-    assert len(fig.axes) == 2  # the map and its colour bar
-    with pytest.raises(ValueError, match=r"matrix must be a matrix \(\.\.\., n, d\); got shape \(5,\)"):
-        position_heatmap(fig.add_subplot(), np.zeros(5), xlabel="", ylabel="")
-
-
-def test_rotated_pair_marks_the_angle_between_the_arrows():
-    fig = new_figure()
-    q, k = np.array([0.0, 2.0]), np.array([1.0, 0.0])
-    ax = rotated_pair(fig.add_subplot(), q, k, query_label="q at 1", key_label="k at 3")
-    assert ax.texts[-1].get_text() == "1.57 rad"
-    assert [t.get_text() for t in ax.texts if t.get_text() and t.get_text() != "1.57 rad"] == ["k at 3", "q at 1"]
-    tips = [t.xy for t in ax.texts if getattr(t, "arrow_patch", None) is not None]
-    np.testing.assert_allclose(tips, [k, q])  # the arrows end at the vectors
-    # rotating both by the same angle keeps the angle between them
-    turn = np.array([[np.cos(1.0), np.sin(1.0)], [-np.sin(1.0), np.cos(1.0)]])
-    ax2 = rotated_pair(new_figure().add_subplot(), q @ turn, k @ turn)
-    assert ax2.texts[-1].get_text() == "1.57 rad"
-    with pytest.raises(ValueError, match="query has 3 entries, but a vector of the plane has 2"):
-        rotated_pair(fig.add_subplot(), [1.0, 0.0, 0.0], [1.0, 0.0])

@@ -8,8 +8,6 @@ import pytest
 from numpy.testing import assert_allclose
 
 from attn_core.experiments.variants import lookup_sequence, run_variant
-from attn_core.plot import new_figure
-from attn_core.plot.variants import error_curves, row_profile, weight_map
 from attn_core.widgets.variants import (
     BUDGET_LABELS,
     EXPLORER_BUDGETS,
@@ -119,33 +117,3 @@ def test_bad_arguments_are_refused(data):
         variant_explorer(data["q"], data["k"], data["v"], np.zeros((0, 2), dtype=int))
 
 
-# ----------------------------------------------------------------- figures
-def test_weight_map_updates_in_place_and_clips_negatives():
-    fig = new_figure()
-    ax = fig.add_subplot()
-    weight_map(ax, np.eye(6), lookups=[[4, 1]], title="first")
-    image = ax.images[0]
-    weight_map(ax, -np.eye(6), title="second")
-    assert list(ax.images) == [image] and ax.get_title() == "second"
-    assert image.get_array().min() == 0.0  # negative weights drawn as 0
-    with pytest.raises(ValueError, match="matrix"):
-        weight_map(ax, np.ones(3))
-
-
-def test_row_profile_updates_in_place_and_checks_rows():
-    fig = new_figure()
-    ax = fig.add_subplot()
-    row_profile(ax, {"full": [0.5, 0.5], "other": [1.0, 0.0]}, mark=1)
-    line = ax.lines[1]
-    row_profile(ax, {"full": [0.5, 0.5], "other": [0.0, 1.0]})
-    assert ax.lines[1] is line and list(line.get_ydata()) == [0.0, 1.0]
-    with pytest.raises(ValueError, match=r"rows\['b'\] has shape \(2,\), but rows\['a'\] has 1 points"):
-        row_profile(ax, {"a": [1.0], "b": [0.5, 0.5]})
-
-
-def test_error_curves_checks_lengths():
-    fig = new_figure()
-    ax = error_curves(fig.add_subplot(), [8, 32], {"a": [[0.5, 0.2], [0.4, 0.3]], "b": [0.1, 0.0]})
-    assert ax.get_xscale() == "log" and ax.get_yscale() == "log"
-    with pytest.raises(ValueError, match=r"curves\['a'\] has shape \(3,\), but x has 2 points"):
-        error_curves(fig.add_subplot(), [8, 32], {"a": [1.0, 2.0, 3.0]})
