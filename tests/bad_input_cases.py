@@ -772,11 +772,10 @@ SPECS |= {
     "attn_core.experiments.scoring.weights_by_score_function": spec(
         query=data([1.0, 0.0], link=0), keys=data(_example_keys(), link=-1),
         **{name: free(value) for name, value in _score_parameters().items()}),
-    "attn_core.experiments.sdpa.scaled_weights": spec(
-        # scale 0 is valid (uniform weights, the explorer's first stop); query=1 so that the NaN
-        # case's NaN (in row 0) is not overwritten by query_vector
-        queries=data(Q, link=-1), keys=data(K, link=-1), scale=number(1.0, low=0), query=index(1),
-        query_vector=data([1.0, 0.0, 0.0], optional=True, link=0)),
+    "attn_core.experiments.sdpa.projection_weights": spec(
+        x=data(np.eye(3), link=-1), w_q=data(np.ones((3, 2)), link=-2), w_k=data(np.ones((3, 2)), link=-2),
+        projection=option("separate W_Q and W_K")),
+    "attn_core.experiments.sdpa.self_peaks": spec(weights=data(np.full((3, 3), 1 / 3), nan=False)),
     "attn_core.experiments.self_cross.task_alignment": spec(task=option("reverse"), length=size(3)),
     "attn_core.experiments.self_cross.reordering_data": spec(n_examples=size(2), task=option("reverse"),
                                                              length=size(3), n_symbols=size(4), seed=seed()),
@@ -982,7 +981,8 @@ SPECS |= {
                                                         seed=seed(1), bandwidth=positive(0.2)),
     "attn_core.widgets.scoring.query_direction_explorer": spec(keys=free(None), angle=number(60.0),
                                                                length=number(1.0, low=0)),
-    "attn_core.widgets.sdpa.sentence_attention_explorer": spec(d_model=size(8), seed=seed(), query=index(1)),
+    "attn_core.widgets.sdpa.sentence_attention_explorer": spec(d_model=size(8), seed=seed(), query=index(1),
+                                                               projection=option("tokens as they are")),
     "attn_core.widgets.self_cross.alignment_training_explorer": spec(
         runs=instance(_alignment_runs), probe=index(0),
         task=option(None, optional=True), step=index(None, optional=True)),

@@ -1,8 +1,9 @@
-"""Explorers of chapter 5, scaled dot-product attention: one sentence's weight map, row by row.
+"""Explorers of chapter 5, scaled dot-product attention: where a sentence's queries and keys come from.
 
-The sentence is embedded with :func:`attn_core.embed_tokens` and projected to queries and
-keys with fixed matrices; the explorer highlights one query's row of the weight map and
-scales the scores, so the reader sees how that row spreads over the keys.
+The sentence is embedded with :func:`attn_core.experiments.data.embed_tokens`; the explorer
+switches between three ways of making its queries and keys (the tokens themselves, one shared
+projection, two separate projections) and highlights one query's row of the weight map, so
+the reader sees which ways let a token look past itself.
 """
 
 from __future__ import annotations
@@ -13,19 +14,16 @@ import numpy as np
 from matplotlib.figure import Figure
 from numpy.typing import ArrayLike
 
+from attn_core._checks import choice
 from attn_core.experiments.data import sentence_setup
-from attn_core.experiments.sdpa import scaled_weights
+from attn_core.experiments.sdpa import PROJECTIONS, _projection_weights, self_peaks
 from attn_core.plot import attention_heatmap
-from attn_core.widgets.explorer import Explorer, Slider, TextInput, _parse_numbers
+from attn_core.widgets.explorer import Explorer, Slider
 
-__all__ = ["SENTENCE", "SCORE_SCALES", "sentence_attention_explorer"]
+__all__ = ["SENTENCE", "sentence_attention_explorer"]
 
 #: The chapter's sentence: eight tokens, one word ("the") twice.
 SENTENCE = ("the", "cat", "sat", "on", "the", "mat", "and", "slept")
-
-#: Multiples of the standard scale ``1/sqrt(d_k)`` offered by the "Score scale" slider.
-SCORE_SCALES = ((0.0, "0 (uniform)"), (0.5, "0.5/√d_k"), (1.0, "1/√d_k"), (2.0, "2/√d_k"), (4.0, "4/√d_k"))
-
 
 
 def sentence_attention_explorer(
@@ -36,19 +34,19 @@ def sentence_attention_explorer(
     d_model: int = 8,
     seed: int = 0,
     query: int = 1,
+    projection: str = PROJECTIONS[2],
 ) -> Explorer:
-    r"""The weight map of one sentence, one query row highlighted, with the scores rescaled.
+    r"""The weight map of one sentence, one query row highlighted, for three ways of making Q and K.
 
-    Computes :math:`A = \operatorname{softmax}(c\,QK^\top/\sqrt{d_k})` for the sentence,
-    with ``Q = X W_Q``, ``K = X W_K`` and ``X = embed_tokens(tokens, d_model)``.
+    Computes :math:`A = \operatorname{softmax}(Q K^\top / \sqrt{d})` for the sentence
+    ``X = embed_tokens(tokens, d_model)`` with the queries and keys of
+    :func:`attn_core.experiments.sdpa.projection_weights`.
 
     Controls:
 
-    * **Query token** (slider): the row to highlight, one option per token;
-    * **Score scale** (slider): ``c / sqrt(d_k)`` for ``c`` in 0, 0.5, 1, 2, 4; ``c = 0``
-      makes every row uniform, ``c = 1`` is scaled dot-product attention itself;
-    * **Query vector** (text, live kernel only): ``d_k`` numbers that replace the highlighted
-      token's query; blank means the token's own query.
+    * **Queries and keys** (slider): the tokens as they are (``Q = K = X``), one matrix
+      (``Q = K = X W_K``), or separate matrices (``Q = X W_Q``, ``K = X W_K``);
+    * **Query token** (slider): the row to highlight, one option per token.
 
     Parameters
     ----------
@@ -64,13 +62,15 @@ def sentence_attention_explorer(
         Seed of the default projections.
     query : int, default 1
         The token highlighted at first.
+    projection : one of :data:`attn_core.experiments.sdpa.PROJECTIONS`
+        The way shown at first, by default separate matrices.
 
     Returns
     -------
     Explorer
-        ``state`` holds ``weights`` (n, n), ``query`` (int), ``token``, ``scale`` (the number
-        multiplying ``Q K^T``), ``query_vector`` (the highlighted query, d_k numbers) and
-        ``typed`` (whether that vector was typed by the reader).
+        ``state`` holds ``weights`` and ``scores`` (n, n), ``projection``, ``query`` (int),
+        ``token``, ``symmetric`` (whether the scores equal their transpose) and
+        ``self_peaks`` (how many rows put their largest weight on their own token).
 
     Raises
     ------
@@ -78,35 +78,30 @@ def sentence_attention_explorer(
         ``tokens`` is not a sequence of strings.
     ValueError
         Fewer than 2 or more than 12 tokens; projections of the wrong shape; ``query`` out
-        of range.
+        of range; an unknown ``projection``.
 
     Examples
     --------
     >>> ex = sentence_attention_explorer()
-    >>> ex.frame_count(), ex.state["token"], ex.state["weights"].shape
-    (40, 'cat', (8, 8))
-    >>> ex.controls["scale"].value = 0.0
-    >>> ex.state["weights"][1].round(3).tolist() == [0.125] * 8
-    True
+    >>> ex.frame_count(), ex.state["token"], ex.state["weights"].shape, ex.state["symmetric"]
+    (24, 'cat', (8, 8), False)
+    >>> ex.controls["projection"].value = "tokens as they are"
+    >>> ex.state["symmetric"], ex.state["self_peaks"]
+    (True, 7)
     """
+    choice(projection, PROJECTIONS, "projection")
     x, tokens, _, w_q, w_k = sentence_setup(tokens, d_model, query, seed, w_q=w_q, w_k=w_k)
-    d_k = w_q.shape[1]
-    queries = x @ w_q  # (n, d_k)
-    keys = x @ w_k  # (n, d_k)
-    standard = 1.0 / np.sqrt(d_k)
-    scale_names = {c * standard: name for c, name in SCORE_SCALES}
 
-    def compute(query: int, scale: float, query_vector: list[float] | None) -> dict:
-        weights, q = scaled_weights(queries, keys, scale, query=query, query_vector=query_vector)  # (n, n)
-        return {"weights": weights, "query": query, "token": tokens[query], "scale": scale,
-                "scale_name": scale_names.get(scale, f"{scale:.3g}"),
-                "query_vector": q[query].copy(), "typed": query_vector is not None}
+    def compute(projection: str, query: int) -> dict:
+        scores, weights = _projection_weights(x, w_q, w_k, projection)  # (n, n) each
+        return {"scores": scores, "weights": weights, "projection": projection, "query": query,
+                "token": tokens[query], "symmetric": bool(np.allclose(scores, scores.T)),
+                "self_peaks": self_peaks(weights)}
 
     def draw(fig: Figure, state: dict) -> None:
         ax = fig.axes[0] if fig.axes else fig.add_subplot()
-        title = f"scale {state['scale_name']} = {state['scale']:.3g}"
-        if state["typed"]:
-            title += ", typed query"
+        title = (f"{state['projection']}: {state['self_peaks']} of {len(tokens)} rows peak "
+                 f"on their own token")
         attention_heatmap(ax, state["weights"], row_labels=tokens, col_labels=tokens,
                           highlight_row=state["query"], title=title)
 
@@ -114,36 +109,22 @@ def sentence_attention_explorer(
         row = state["weights"][state["query"]]
         spread = ", ".join(f"{tok} {w:.2f}" for tok, w in zip(tokens, row))
         top = int(np.argmax(row))
-        source = "a typed query" if state["typed"] else "its own query"
-        return (f"Attention weights of the sentence '{' '.join(tokens)}' at score scale "
-                f"{state['scale_name']} = {state['scale']:.3g}, queries on the rows, keys on the "
-                f"columns. Highlighted row {state['query'] + 1}, '{state['token']}' with {source}, "
-                f"spreads its weight as: {spread}; the largest weight, {row[top]:.2f}, "
-                f"is on '{tokens[top]}'.")
+        symmetric = "symmetric" if state["symmetric"] else "not symmetric"
+        return (f"Attention weights of the sentence '{' '.join(tokens)}' with queries and keys made "
+                f"from {state['projection']}, queries on the rows, keys on the columns; the scores "
+                f"are {symmetric}, and {state['self_peaks']} of {len(tokens)} rows peak on their own "
+                f"token. Highlighted row {state['query'] + 1}, '{state['token']}', spreads its weight "
+                f"as: {spread}; the largest weight, {row[top]:.2f}, is on '{tokens[top]}'.")
 
-    def parse(text: str) -> list[float] | None:
-        if not text.strip():
-            return None  # blank: the token's own query
-        return _parse_numbers(text, count=d_k, name="Query vector")
-
-    def own_query_hint(index: int) -> str:
-        return "blank = own query: " + ", ".join(f"{v:.2f}" for v in queries[index])
-
-    explorer = Explorer(
+    return Explorer(
         compute, draw,
         sliders={
+            "projection": Slider("Queries and keys", [(name, name) for name in PROJECTIONS], value=projection),
             "query": Slider("Query token", [(f"{tok} ({i + 1})", i) for i, tok in enumerate(tokens)], value=query),
-            "scale": Slider("Score scale", [(name, c * standard) for c, name in SCORE_SCALES], value=standard),
         },
-        texts={"query_vector": TextInput(f"Query vector ({d_k} numbers)", "", parse,
-                                         placeholder=own_query_hint(query))},
         describe=describe,
-        title=("Pick a query token to outline its row; slide the score scale from 0 (every row "
-               f"uniform) to 4/√d_k (rows close to one-hot). In a live notebook, type {d_k} "
-               "numbers to replace the outlined token's query."),
+        title=("Switch how the queries and keys are made, and watch the diagonal: with the tokens "
+               "as they are or one shared matrix the map is symmetric and rows tend to peak on "
+               "their own token; with separate matrices a token can look elsewhere."),
         figsize=(4.8, 3.8),
     )
-    box = explorer.controls["query_vector"]
-    explorer.controls["query"].observe(lambda change: setattr(box, "placeholder", own_query_hint(change["new"])),
-                                       names="value")
-    return explorer
