@@ -263,3 +263,19 @@ def as_int_array(
             raise ValueError(f"{name} must lie in {low_text or '..'}{high_text}; "
                              f"got {arr[index]} at index {index}")
     return arr
+
+
+def as_gradient(value: Any, name: str, shape: tuple[int, ...]) -> np.ndarray:
+    """Return ``value`` as the gradient of a parameter of ``shape``: real numbers, that shape, finite.
+
+    A gradient that is NaN or inf means training has diverged; it is refused rather than
+    written into the parameters.
+    """
+    g = np.asarray(value)
+    if g.dtype.kind not in "iuf":
+        raise TypeError(f"{name} must hold real numbers, got dtype {g.dtype}")
+    if g.shape != shape:
+        raise ValueError(f"{name} has shape {g.shape}, the parameter {shape}")
+    if not np.isfinite(g).all():
+        raise ValueError(f"{name} is not finite (NaN or inf): training has diverged")
+    return g

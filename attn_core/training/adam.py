@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from attn_core._checks import number_in_range, positive_number
+from attn_core._checks import as_gradient, number_in_range, positive_number
 
 __all__ = ["Adam"]
 
@@ -87,14 +87,7 @@ class Adam:
                              f"{sorted(set(self.params) - set(grads))}, unknown {sorted(set(grads) - set(self.params))}")
         checked = {}
         for name, p in self.params.items():
-            g = np.asarray(grads[name])
-            if g.dtype.kind not in "iuf":
-                raise TypeError(f"grads[{name!r}] must hold real numbers, got dtype {g.dtype}")
-            if g.shape != p.shape:
-                raise ValueError(f"grads[{name!r}] has shape {g.shape}, the parameter {p.shape}")
-            if not np.isfinite(g).all():
-                raise ValueError(f"grads[{name!r}] is not finite (NaN or inf): training has diverged")
-            checked[name] = g
+            checked[name] = as_gradient(grads[name], f"grads[{name!r}]", p.shape)
         self._step(checked)
 
     def _step(self, grads: dict[str, np.ndarray]) -> None:

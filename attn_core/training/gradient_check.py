@@ -8,7 +8,12 @@ from collections.abc import Callable
 
 import numpy as np
 
-from attn_core._checks import nonnegative_int, positive_int, positive_number
+from attn_core._checks import (
+    as_gradient,
+    nonnegative_int,
+    positive_int,
+    positive_number,
+)
 
 __all__ = ["gradient_check"]
 
@@ -92,13 +97,7 @@ def gradient_check(
                             f"got {type(p).__name__} {getattr(p, 'dtype', '')}")
         if p.size == 0:
             raise ValueError(f"params[{name!r}] is empty (shape {p.shape}); there is nothing to check")
-        g = np.asarray(grads[name])
-        if g.dtype.kind not in "iuf":
-            raise TypeError(f"grads[{name!r}] must hold real numbers, got dtype {g.dtype}")
-        if g.shape != p.shape:
-            raise ValueError(f"gradient of {name} has shape {g.shape}, parameter {p.shape}")
-        if not np.isfinite(g).all():
-            raise ValueError(f"grads[{name!r}] is not finite (NaN or inf)")
+        as_gradient(grads[name], f"grads[{name!r}]", p.shape)
     _loss_value(loss, "at the given parameters")
     rng = np.random.default_rng(seed)
     worst = 0.0

@@ -74,7 +74,7 @@ GRADS = {"w": 2 * W["w"]}
     (lambda: gradient_check(LOSS, None, GRADS), TypeError, r"params must be a non-empty dict"),
     (lambda: gradient_check(LOSS, W, {}), TypeError, r"grads must be a non-empty dict"),
     (lambda: gradient_check(LOSS, W, {"u": np.zeros(2)}), ValueError, r"missing \['w'\], unknown \['u'\]"),
-    (lambda: gradient_check(LOSS, W, {"w": np.zeros(3)}), ValueError, r"gradient of w has shape \(3,\), parameter \(2,\)"),
+    (lambda: gradient_check(LOSS, W, {"w": np.zeros(3)}), ValueError, r"grads\['w'\] has shape \(3,\), the parameter \(2,\)"),
     (lambda: gradient_check(LOSS, W, {"w": np.array([np.inf, 0])}), ValueError, r"grads\['w'\] is not finite"),
     (lambda: gradient_check(LOSS, {"w": [1.0, 2.0]}, GRADS), TypeError, r"params\['w'\] must be a float ndarray"),
     (lambda: gradient_check(LOSS, {"w": np.zeros(0)}, {"w": np.zeros(0)}), ValueError, r"params\['w'\] is empty"),

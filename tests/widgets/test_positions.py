@@ -3,8 +3,6 @@
 import numpy as np
 import pytest
 
-from attn_core import positions as pos
-from attn_core.experiments.data import embed_tokens
 from attn_core.experiments.positions import encoded_weights
 from attn_core.widgets.positions import (
     ENCODINGS,
@@ -13,17 +11,10 @@ from attn_core.widgets.positions import (
     position_offset_explorer,
 )
 
-D_MODEL, D_K, SEED = 8, 4, 7
-
-
-def setup(seed=SEED):
-    """The explorer's default projections and tables, drawn as its docstring says."""
-    rng = np.random.default_rng(seed)
-    w_q = rng.standard_normal((D_MODEL, D_K)) / np.sqrt(D_MODEL)
-    w_k = rng.standard_normal((D_MODEL, D_K)) / np.sqrt(D_MODEL)
-    rel_keys = rng.standard_normal((5, D_K))
-    table = pos.learned_position_table(16, D_MODEL, seed=seed + 1, std=1.0)
-    return embed_tokens(list(SENTENCE), D_MODEL), w_q, w_k, rel_keys, table
+from ..experiments.test_positions import (  # the explorer's default inputs
+    SEED,
+    setup,
+)
 
 
 @pytest.fixture(scope="module")
