@@ -100,8 +100,7 @@ def sentence_attention_explorer(
 
     def draw(fig: Figure, state: dict) -> None:
         ax = fig.axes[0] if fig.axes else fig.add_subplot()
-        title = (f"{state['projection']}: {state['self_peaks']} of {len(tokens)} rows peak "
-                 f"on their own token")
+        title = f"{state['projection']} · diagonal peaks {state['self_peaks']}/{len(tokens)}"
         attention_heatmap(ax, state["weights"], row_labels=tokens, col_labels=tokens,
                           highlight_row=state["query"], title=title)
 
