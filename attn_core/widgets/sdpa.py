@@ -20,7 +20,10 @@ from attn_core.experiments.sdpa import PROJECTIONS, _projection_weights, self_pe
 from attn_core.plot import attention_heatmap
 from attn_core.widgets.explorer import Explorer, Slider
 
-__all__ = ["SENTENCE", "sentence_attention_explorer"]
+__all__ = ["SENTENCE", "PROJECTION_LABELS", "sentence_attention_explorer"]
+
+#: Short names of :data:`~attn_core.experiments.sdpa.PROJECTIONS` for the slider's readout.
+PROJECTION_LABELS = ("Q = K = X", "W_Q = W_K", "separate")
 
 #: The chapter's sentence: eight tokens, one word ("the") twice.
 SENTENCE = ("the", "cat", "sat", "on", "the", "mat", "and", "slept")
@@ -118,7 +121,7 @@ def sentence_attention_explorer(
     return Explorer(
         compute, draw,
         sliders={
-            "projection": Slider("Queries and keys", [(name, name) for name in PROJECTIONS], value=projection),
+            "projection": Slider("Queries and keys", list(zip(PROJECTION_LABELS, PROJECTIONS)), value=projection),
             "query": Slider("Query token", [(f"{tok} ({i + 1})", i) for i, tok in enumerate(tokens)], value=query),
         },
         describe=describe,
