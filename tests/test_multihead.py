@@ -203,3 +203,39 @@ def test_nan_in_the_input_comes_out_as_nan():
     out, weights = mha(query, memory)
     assert np.isnan(out[1]).all() and np.isnan(weights[:, 1]).all()
     assert np.isfinite(out[[0, 2]]).all()
+
+
+def decode_by_hand(layer, x, keys, values):
+    """Chapter 8's decoding step, line for line: append the new key/value row, then attend."""
+    q = layer.split_heads(x @ layer.w_q + layer.b_q)  # (h, 1, d_k)
+    k = layer.split_heads(x @ layer.w_k + layer.b_k)  # (h_kv, 1, d_k)
+    v = layer.split_heads(x @ layer.w_v + layer.b_v)  # (h_kv, 1, d_k)
+    keys = np.concatenate([keys, k], axis=1)  # (h_kv, t + 1, d_k)
+    values = np.concatenate([values, v], axis=1)  # (h_kv, t + 1, d_k)
+    big_k = np.repeat(keys, layer.group_size, axis=0)  # (h, t + 1, d_k)
+    big_v = np.repeat(values, layer.group_size, axis=0)  # (h, t + 1, d_k)
+    scores = q @ big_k.swapaxes(1, 2) / np.sqrt(layer.d_head)  # (h, 1, t + 1)
+    out = layer.merge_heads(ac.softmax(scores) @ big_v) @ layer.w_o + layer.b_o  # (1, d_model)
+    return out, keys, values
+
+
+@settings(max_examples=20, deadline=None)
+@given(configs, st.integers(1, 6), st.integers(0, 10**6))
+def test_decode_by_hand_equals_cache(config, n, seed):
+    d_model, h, h_kv = config
+    layer = MultiHeadAttention(d_model, h, n_kv_heads=h_kv, seed=seed)
+    rng = np.random.default_rng(seed + 1)
+    for name in ("b_q", "b_k", "b_v", "b_o"):  # non-zero biases
+        setattr(layer, name, rng.standard_normal(getattr(layer, name).shape))
+    x = rng.standard_normal((n, d_model))
+    keys = values = np.zeros((h_kv, 0, layer.d_head))
+    cache = layer.new_cache()
+    rows = []
+    for t in range(n):
+        out_hand, keys, values = decode_by_hand(layer, x[t:t + 1], keys, values)
+        out_cache, _ = layer.decode_step(x[t:t + 1], cache)
+        assert_allclose(out_hand, out_cache, atol=1e-12)
+        rows.append(out_hand)
+    assert_array_equal(keys, cache.keys)
+    assert_array_equal(values, cache.values)
+    assert_allclose(np.concatenate(rows), layer(x, causal=True)[0], atol=1e-12)  # the full causal pass

@@ -10,6 +10,13 @@ the weight maps of a sentence can be read at a glance. The sentence enters as
 :func:`mean_pool_kv_heads` turns a layer into one with fewer key/value heads by averaging
 the key and value projections of the heads in each group, the conversion Ainslie et al.
 (2023) use to start grouped-query attention from a multi-head checkpoint.
+
+The cost of decoding is counted by :func:`decode_step_bytes` (the bytes one step reads: every
+weight once, and every sequence's key/value cache), :func:`decode_step_flops` (the
+arithmetic of the same step), :func:`cache_crossover_tokens` (the batch x context at which the
+cache reads as many bytes as the weights) and :func:`generation_flops` (generating a whole
+sequence with and without the cache, every layer counted). They take a model's shape as
+keywords, e.g. ``**LLAMA2_7B``; Pope et al. (2023) analyse inference the same way.
 """
 
 from __future__ import annotations
@@ -18,11 +25,13 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from attn_core._checks import nonnegative_int, positive_int, positive_number
+from attn_core._checks import flag, nonnegative_int, positive_int, positive_number
 from attn_core.experiments.data import _as_tokens
 from attn_core.multihead import MultiHeadAttention
 
-__all__ = ["PLANTED_HEAD_NAMES", "word_position_codes", "planted_heads", "mean_pool_kv_heads"]
+__all__ = ["PLANTED_HEAD_NAMES", "word_position_codes", "planted_heads", "mean_pool_kv_heads",
+           "LLAMA2_7B", "LLAMA2_70B", "decode_step_bytes", "decode_step_flops",
+           "cache_crossover_tokens", "generation_flops"]
 
 #: What the four heads of :func:`planted_heads` look at, in order.
 PLANTED_HEAD_NAMES = ("previous token", "next token", "same word", "broad")
@@ -196,3 +205,192 @@ def mean_pool_kv_heads(layer: MultiHeadAttention, n_kv_heads: int) -> MultiHeadA
     pooled.w_k, pooled.b_k = pool_columns(layer.w_k), pool_bias(layer.b_k)
     pooled.w_v, pooled.b_v = pool_columns(layer.w_v), pool_bias(layer.b_v)
     return pooled
+
+
+# ---------------------------------------------------------------- the cost of decoding
+
+#: Llama 2 7B (Touvron et al., 2023): 32 layers of 32 heads of width 128 (d_model 4096), every
+#: head with its own keys and values; the parameter count of the released checkpoint.
+LLAMA2_7B = {"parameters": 6_738_415_616, "n_layers": 32, "n_heads": 32, "n_kv_heads": 32, "d_head": 128}
+
+#: Llama 2 70B (Touvron et al., 2023): 80 layers of 64 query heads of width 128 (d_model 8192),
+#: grouped-query attention with 8 key/value heads, trained that way from the start.
+LLAMA2_70B = {"parameters": 68_976_648_192, "n_layers": 80, "n_heads": 64, "n_kv_heads": 8, "d_head": 128}
+
+
+def _model_shape(parameters, n_layers, n_heads, n_kv_heads, d_head) -> tuple[int, int, int, int, int]:
+    """The door check shared by the cost functions: whole numbers >= 1, n_kv_heads dividing n_heads."""
+    shape = tuple(positive_int(v, name) for v, name in [
+        (parameters, "parameters"), (n_layers, "n_layers"), (n_heads, "n_heads"),
+        (n_kv_heads, "n_kv_heads"), (d_head, "d_head")])
+    if shape[2] % shape[3]:
+        raise ValueError(f"n_kv_heads={shape[3]} does not divide n_heads={shape[2]}")
+    return shape
+
+
+def decode_step_bytes(context: int, *, parameters: int, n_layers: int, n_heads: int, n_kv_heads: int,
+                      d_head: int, batch: int = 1, bytes_per_number: int = 2) -> dict[str, int]:
+    """Bytes one decoding step reads from memory: every weight once, and every sequence's cache.
+
+    A step produces one new token for each of ``batch`` sequences. The weights are read once
+    for the whole batch (each weight is used for every sequence while it is in fast memory);
+    the key/value cache is read once per sequence, since each sequence has its own:
+
+    ``weights = parameters * bytes_per_number``,
+    ``cache = 2 * n_layers * n_kv_heads * d_head * context * batch * bytes_per_number``.
+
+    Activations, which are small at one token a sequence, are not counted.
+
+    Parameters
+    ----------
+    context : int
+        Tokens in each sequence's cache at this step, the new one included.
+    parameters, n_layers, n_heads, n_kv_heads, d_head : int
+        The model's shape (e.g. ``**LLAMA2_7B``); ``n_kv_heads`` must divide ``n_heads``.
+    batch : int, default 1
+        Sequences decoded together.
+    bytes_per_number : int, default 2
+        2 for 16-bit numbers (bfloat16, float16).
+
+    Returns
+    -------
+    dict
+        ``{"weights": bytes, "cache": bytes}``.
+
+    Raises
+    ------
+    TypeError, ValueError
+        A size that is not a whole number >= 1; ``n_kv_heads`` not dividing ``n_heads``.
+
+    Examples
+    --------
+    >>> step = decode_step_bytes(4096, **LLAMA2_7B)
+    >>> round(step["weights"] / 1e9, 2), round(step["cache"] / 1e9, 2)     # GB
+    (13.48, 2.15)
+    """
+    context = positive_int(context, "context")
+    parameters, n_layers, _, n_kv_heads, d_head = _model_shape(parameters, n_layers, n_heads, n_kv_heads, d_head)
+    batch = positive_int(batch, "batch")
+    bytes_per_number = positive_int(bytes_per_number, "bytes_per_number")
+    cache = 2 * n_layers * n_kv_heads * d_head * context * batch * bytes_per_number  # keys and values
+    return {"weights": parameters * bytes_per_number, "cache": cache}
+
+
+def decode_step_flops(context: int, *, parameters: int, n_layers: int, n_heads: int, n_kv_heads: int,
+                      d_head: int, batch: int = 1) -> dict[str, int]:
+    """Floating-point operations of one decoding step (a multiply-add counts as 2).
+
+    ``weights = 2 * parameters * batch``: each weight multiplies one number of each new token
+    and adds it (the usual estimate, which also counts the embedding matrix);
+    ``attention = 4 * n_layers * n_heads * d_head * context * batch``: each query head forms
+    ``context`` scores of ``d_head`` multiply-adds and as long a weighted average. Grouped
+    key/value heads do not reduce it: every query head still reads every cached key.
+
+    Parameters
+    ----------
+    context : int
+        Tokens each new query attends to.
+    parameters, n_layers, n_heads, n_kv_heads, d_head : int
+        The model's shape; ``n_kv_heads`` is checked but does not change the count.
+    batch : int, default 1
+
+    Returns
+    -------
+    dict
+        ``{"weights": flops, "attention": flops}``.
+
+    Raises
+    ------
+    TypeError, ValueError
+        As :func:`decode_step_bytes`.
+
+    Examples
+    --------
+    >>> step = decode_step_flops(4096, **LLAMA2_7B)
+    >>> round(step["weights"] / 1e9, 2), round(step["attention"] / 1e9, 2)   # GFLOP
+    (13.48, 2.15)
+    """
+    context = positive_int(context, "context")
+    parameters, n_layers, n_heads, _, d_head = _model_shape(parameters, n_layers, n_heads, n_kv_heads, d_head)
+    batch = positive_int(batch, "batch")
+    return {"weights": 2 * parameters * batch, "attention": 4 * n_layers * n_heads * d_head * context * batch}
+
+
+def cache_crossover_tokens(*, parameters: int, n_layers: int, n_heads: int, n_kv_heads: int,
+                           d_head: int) -> float:
+    """The batch x context at which a decoding step reads as many cache bytes as weight bytes.
+
+    Setting the two terms of :func:`decode_step_bytes` equal (weights and cache in the same
+    precision) gives ``batch * context = parameters / (2 * n_layers * n_kv_heads * d_head)``.
+    Only the product matters: one sequence of that many tokens, or ``batch`` sequences of
+    ``1 / batch`` of it. Below it the weights dominate the bytes a step reads, above it the cache.
+
+    Parameters
+    ----------
+    parameters, n_layers, n_heads, n_kv_heads, d_head : int
+        The model's shape.
+
+    Returns
+    -------
+    float
+        Tokens (batch x context).
+
+    Raises
+    ------
+    TypeError, ValueError
+        As :func:`decode_step_bytes`.
+
+    Examples
+    --------
+    >>> round(cache_crossover_tokens(**LLAMA2_7B))
+    25705
+    >>> round(cache_crossover_tokens(**LLAMA2_70B))
+    421000
+    """
+    parameters, n_layers, _, n_kv_heads, d_head = _model_shape(parameters, n_layers, n_heads, n_kv_heads, d_head)
+    return parameters / (2 * n_layers * n_kv_heads * d_head)
+
+
+def generation_flops(n_tokens: int, *, parameters: int, n_layers: int, n_heads: int, n_kv_heads: int,
+                     d_head: int, cached: bool = True) -> int:
+    """Floating-point operations to generate ``n_tokens`` tokens one at a time, with or without a cache.
+
+    Step ``t`` (``t = 1 .. n_tokens``) has ``t`` tokens. With a key/value cache it runs the new
+    token only: ``2 * parameters`` for the weights and ``4 * n_layers * n_heads * d_head * t``
+    to attend to ``t`` keys. Without a cache it must run the whole prefix through every layer
+    again, because layer ``l``'s keys and values at a position are computed from layer
+    ``l - 1``'s output there: ``2 * parameters * t`` for the weights and, under the causal
+    mask, ``4 * n_layers * n_heads * d_head * t (t + 1) / 2`` for attention.
+
+    Parameters
+    ----------
+    n_tokens : int
+    parameters, n_layers, n_heads, n_kv_heads, d_head : int
+        The model's shape.
+    cached : bool, default True
+
+    Returns
+    -------
+    int
+
+    Raises
+    ------
+    TypeError, ValueError
+        As :func:`decode_step_bytes`; ``cached`` not True or False.
+
+    Examples
+    --------
+    >>> shape = dict(parameters=10, n_layers=1, n_heads=1, n_kv_heads=1, d_head=1)
+    >>> generation_flops(2, **shape), generation_flops(2, cached=False, **shape)   # 20+4 + 20+8; 20+4 + 40+12
+    (52, 76)
+    """
+    n_tokens = positive_int(n_tokens, "n_tokens")
+    parameters, n_layers, n_heads, _, d_head = _model_shape(parameters, n_layers, n_heads, n_kv_heads, d_head)
+    cached = flag(cached, "cached")
+    t = np.arange(1, n_tokens + 1, dtype=np.int64)  # tokens at each step
+    per_key = 4 * n_layers * n_heads * d_head  # scores and weighted average, every layer and head
+    if cached:
+        steps = 2 * parameters + per_key * t  # the new token only
+    else:
+        steps = 2 * parameters * t + per_key * t * (t + 1) // 2  # the whole prefix again, causal
+    return int(sum(int(s) for s in steps))

@@ -1,8 +1,10 @@
-"""Figures of chapter 8 (multi-head attention): which query heads share which key/value head.
+"""Figures of chapter 8 (multi-head attention): which query heads share which key/value head, and
+what one decoding step reads from memory.
 
-Like the rest of :mod:`attn_core.plot`, the function here draws onto an Axes what the
+Like the rest of :mod:`attn_core.plot`, the functions here draw onto an Axes what the
 caller passes in; the grouping rule itself (query head ``j`` uses key/value head
-``j // (n_heads // n_kv_heads)``) is the one :class:`attn_core.MultiHeadAttention` follows.
+``j // (n_heads // n_kv_heads)``, heads counted from 0) is the one
+:class:`attn_core.MultiHeadAttention` follows.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from attn_core._checks import positive_int, positive_number
 from attn_core.plot import _checks as check
 from attn_core.plot.style import COLORS, _map_colors
 
-__all__ = ["head_grouping"]
+__all__ = ["head_grouping", "decode_bytes_bars"]
 
 #: The outline of a highlighted head and of its line.
 HIGHLIGHT_COLOR = COLORS["highlight"]
@@ -40,7 +42,7 @@ def head_grouping(
     """Query heads in a row at the top, key/value heads below, a line from each to the one it uses.
 
     Query head ``j`` is joined to key/value head ``j // (n_heads // n_kv_heads)``; the heads
-    of one group share a colour. Calling it again on the same Axes replaces the drawing (its
+    of one group share a colour. Heads are labelled from 0 (``Q0``, ``KV0``), as in Python. Calling it again on the same Axes replaces the drawing (its
     boxes, lines and labels) and keeps the Axes' position.
 
     Parameters
@@ -106,18 +108,101 @@ def head_grouping(
         on = highlight == j
         ax.plot([j, kv_x[g]], [q_y - box_h / 2, kv_y + box_h / 2], color=HIGHLIGHT_COLOR if on else colors[g],
                 linewidth=2.5 if on else 1.5, zorder=2 if on else 1)
-        draw_box(j, q_y, f"Q{j + 1}", colors[g], on)
+        draw_box(j, q_y, f"Q{j}", colors[g], on)
         if head_labels is not None:
             ax.text(j, q_y + box_h / 2 + 0.1, head_labels[j], ha="center", va="bottom",
                     fontsize=fontsize - 1)
     for g, x in enumerate(kv_x):
         on = highlight is not None and highlight // group == g
-        draw_box(x, kv_y, f"KV{g + 1}", colors[g], on)
+        draw_box(x, kv_y, f"KV{g}", colors[g], on)
     top = q_y + box_h / 2 + (0.75 if head_labels is not None else 0.1)
     ax.set_xlim(-0.6, n_heads - 0.4)
     ax.set_ylim(kv_y - box_h / 2 - 0.1, top)
     ax.set_aspect("equal", adjustable="box")
     ax.set_axis_off()
+    if title is not None:
+        ax.set_title(title, fontsize=fontsize + 1)
+    return ax
+
+
+def decode_bytes_bars(
+    ax: Axes,
+    labels: Sequence[str],
+    weight_bytes: Sequence[float],
+    cache_bytes: Sequence[float],
+    *,
+    bytes_per_second: float | None = None,
+    xmax: float | None = None,
+    title: str | None = None,
+    fontsize: float = 8.0,
+) -> Axes:
+    """One horizontal bar per row: the gigabytes a decoding step reads, weights then cache.
+
+    Each bar is split into the weights (grey) and the key/value cache (blue); the text at its
+    end gives the total, the cache's share and, with ``bytes_per_second``, the time the step
+    takes to read them at that bandwidth.
+
+    Parameters
+    ----------
+    ax : Axes
+    labels : sequence of str
+        One per bar, top to bottom.
+    weight_bytes, cache_bytes : sequence of float
+        Bytes, one per bar, >= 0.
+    bytes_per_second : float, optional
+        A memory bandwidth; adds the time to read each bar.
+    xmax : float, optional
+        The right end of the axis in GB; default a little more than the longest bar.
+    title : str, optional
+    fontsize : float
+
+    Returns
+    -------
+    Axes
+
+    Raises
+    ------
+    TypeError, ValueError
+        ``labels`` not one string per bar; bytes that are negative, infinite or of other
+        lengths; ``bytes_per_second`` or ``xmax`` not a number > 0.
+
+    Examples
+    --------
+    >>> from attn_core.plot import new_figure
+    >>> ax = decode_bytes_bars(new_figure().add_subplot(), ["a", "b"], [2e9, 2e9], [1e9, 4e9])
+    >>> len(ax.patches)   # a weights bar and a cache bar per row
+    4
+    """
+    check.check_axes(ax)
+    weights = check.vector(weight_bytes, "weight_bytes")
+    cache = check.vector(cache_bytes, "cache_bytes", length=weights.size, of="weight_bytes")
+    check.labels(labels, weights.size, "labels", "weight_bytes", optional=False, text_only=True)
+    if (weights < 0).any() or (cache < 0).any():
+        raise ValueError("weight_bytes and cache_bytes must be >= 0")
+    if bytes_per_second is not None:
+        bytes_per_second = positive_number(bytes_per_second, "bytes_per_second")
+    if xmax is not None:
+        xmax = positive_number(xmax, "xmax")
+    positive_number(fontsize, "fontsize")
+    ax.clear()
+    rows = np.arange(weights.size)[::-1]  # the first label on top
+    weights_gb, cache_gb = weights / 1e9, cache / 1e9
+    ax.barh(rows, weights_gb, color=COLORS["muted"], height=0.6, label="weights")
+    ax.barh(rows, cache_gb, left=weights_gb, color=COLORS["main"], height=0.6, label="key/value cache")
+    total = weights_gb + cache_gb
+    right = xmax if xmax is not None else 1.9 * max(total.max(), 1e-9)
+    for row, w_gb, c_gb in zip(rows, weights_gb, cache_gb):
+        share = c_gb / max(w_gb + c_gb, 1e-30)
+        note = f"{w_gb + c_gb:,.1f} GB, cache {share:.0%}" if share >= 0.1 or share == 0 else \
+            f"{w_gb + c_gb:,.1f} GB, cache {share:.1%}"
+        if bytes_per_second is not None:
+            note += f", {(w_gb + c_gb) * 1e9 / bytes_per_second * 1e3:,.1f} ms"
+        ax.text(min(w_gb + c_gb, right) + 0.01 * right, row, note, va="center", fontsize=fontsize)
+    ax.set_yticks(rows, list(labels), fontsize=fontsize)
+    ax.set_xlim(0, right)
+    ax.set_xlabel("GB read from memory per step", fontsize=fontsize)
+    ax.tick_params(axis="x", labelsize=fontsize)
+    ax.legend(fontsize=fontsize - 1, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2, frameon=False)
     if title is not None:
         ax.set_title(title, fontsize=fontsize + 1)
     return ax

@@ -1,4 +1,5 @@
-"""Adam (Kingma & Ba, 2015), the optimiser every model of the book is trained with.
+"""Adam (Kingma & Ba, 2015), the optimiser every model of the book is trained with, and
+gradient clipping by the global norm (Pascanu, Mikolov & Bengio, 2013).
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ import numpy as np
 
 from attn_core._checks import as_gradient, number_in_range, positive_number
 
-__all__ = ["Adam"]
+__all__ = ["Adam", "clip_by_global_norm"]
 
 
 def _check_params(params: Any) -> dict[str, np.ndarray]:
@@ -100,3 +101,68 @@ class Adam:
             m_hat = self.m[name] / (1 - self.beta1**self.t)
             v_hat = self.v[name] / (1 - self.beta2**self.t)
             p -= self.lr * m_hat / (np.sqrt(v_hat) + self.eps)
+
+
+def _clip_by_global_norm(grads: dict[str, np.ndarray], max_norm: float) -> tuple[dict[str, np.ndarray], float]:
+    """The kernel of :func:`clip_by_global_norm`, without checks (for the training loop)."""
+    norm = float(np.sqrt(sum(float(np.sum(np.square(g))) for g in grads.values())))
+    if norm <= max_norm:
+        return dict(grads), norm
+    scale = max_norm / norm
+    return {name: g * scale for name, g in grads.items()}, norm
+
+
+def clip_by_global_norm(grads: dict[str, np.ndarray], max_norm: float) -> tuple[dict[str, np.ndarray], float]:
+    r"""Scale all the gradients together so that their joint L2 norm is at most ``max_norm``.
+
+    The norm is taken over every entry of every parameter's gradient, as if they were one
+    vector :math:`g`:
+
+    .. math:: \lVert g \rVert = \sqrt{\textstyle\sum_{\text{name}} \sum_i g_{\text{name}, i}^2},
+              \qquad g \leftarrow g \cdot \min\!\left(1, \frac{\text{max\_norm}}{\lVert g \rVert}\right)
+
+    Clipping keeps the direction of the step and bounds its length, so that one exploding
+    gradient (a recurrent network's, through many steps) cannot throw the parameters far
+    away (Pascanu, Mikolov & Bengio, 2013). Gradients whose norm is at most ``max_norm`` are
+    returned unchanged.
+
+    Parameters
+    ----------
+    grads : dict of name -> array
+        One finite array of real numbers per parameter.
+    max_norm : float
+        The largest norm allowed, finite and > 0.
+
+    Returns
+    -------
+    clipped : dict of name -> ndarray
+        The gradients, scaled by one common factor if their norm exceeded ``max_norm``
+        (new arrays; ``grads`` is not changed).
+    norm : float
+        The global norm before clipping.
+
+    Raises
+    ------
+    TypeError
+        ``grads`` not a non-empty dict of arrays of real numbers; ``max_norm`` not a number.
+    ValueError
+        A gradient that is NaN or infinite; ``max_norm`` not finite and > 0.
+
+    Examples
+    --------
+    >>> clipped, norm = clip_by_global_norm({"a": np.array([3.0]), "b": np.array([0.0, 4.0])}, 1.0)
+    >>> norm, clipped["a"].tolist(), clipped["b"].tolist()     # norm 5, scaled by 1/5
+    (5.0, [0.6], [0.0, 0.8])
+    >>> clip_by_global_norm({"a": np.array([0.3])}, 1.0)[0]["a"].tolist()   # below: unchanged
+    [0.3]
+    """
+    if not isinstance(grads, dict) or not grads:
+        raise TypeError(f"grads must be a non-empty dict of name -> array, got {grads!r:.40}")
+    max_norm = positive_number(max_norm, "max_norm")
+    checked = {}
+    for name, g in grads.items():
+        array = np.asarray(g)
+        if array.dtype.kind not in "iuf":
+            raise TypeError(f"grads[{name!r}] must hold real numbers, got {g!r:.40}")
+        checked[name] = as_gradient(array, f"grads[{name!r}]", array.shape)
+    return _clip_by_global_norm(checked, max_norm)

@@ -1,11 +1,16 @@
 """One training loop: cross-entropy, Adam, mini-batches, an evaluation and a progress line.
 
+The mini-batches come from a fixed training set or, for a task whose examples can be drawn
+without end, from a sampler called afresh at every step; gradients may be clipped by their
+global norm before each step.
+
 Every model in the book keeps its parameters in a dict of arrays and has ``forward`` and
 ``backward`` methods written by hand; nothing here knows what the model is.
 """
 
 from __future__ import annotations
 
+import inspect
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -14,7 +19,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from attn_core._checks import flag, nonnegative_int, positive_int, positive_number
-from attn_core.training.adam import Adam
+from attn_core.training.adam import Adam, _clip_by_global_norm
 from attn_core.training.losses import _accuracy, _cross_entropy, accuracy, cross_entropy
 
 __all__ = ["Model", "History", "train", "evaluate"]
@@ -39,13 +44,20 @@ class Model(Protocol):
 
 @dataclass
 class History:
-    """What happened during training, one entry per evaluation."""
+    """What happened during training, one entry per evaluation.
+
+    ``seconds_at[i]`` is the wall-clock time elapsed since training began when evaluation
+    ``i`` started (the time of the earlier evaluations included); ``seconds`` is the total.
+    With a sampler, ``train_loss`` and ``train_accuracy`` are measured on the fixed monitor
+    batch (see :func:`train`).
+    """
 
     steps: list[int] = field(default_factory=list)
     train_loss: list[float] = field(default_factory=list)
     train_accuracy: list[float] = field(default_factory=list)
     test_accuracy: list[float] = field(default_factory=list)
     seconds: float = 0.0
+    seconds_at: list[float] = field(default_factory=list)
 
 
 def _check_model(model: Any) -> None:
@@ -99,9 +111,29 @@ def _batches(n: int, batch_size: int, rng: np.random.Generator) -> Iterable[np.n
             yield order[start:start + batch_size]
 
 
+def _check_sampler(sampler: Callable) -> None:
+    """A sampler must accept two positional arguments, ``(batch_size, rng)``."""
+    try:
+        inspect.signature(sampler).bind(1, None)
+    except TypeError:
+        raise TypeError(f"train_set, a function, must take two arguments sample(batch_size, rng); "
+                        f"{sampler!r:.60} does not") from None
+    except ValueError:  # a builtin without a signature: trust it
+        pass
+
+
+def _sample(model: Any, sampler: Callable, size: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """``size`` fresh examples from the sampler, checked like a data set (they come from outside)."""
+    name = f"train_set({size}, rng)"
+    data = _check_data(model, sampler(size, rng), name)
+    if len(data["labels"]) != size:
+        raise ValueError(f"{name} must return {size} examples; it returned {len(data['labels'])}")
+    return data
+
+
 def train(
     model: Model,
-    train_set: dict[str, np.ndarray],
+    train_set: dict[str, np.ndarray] | Callable[[int, np.random.Generator], dict[str, np.ndarray]],
     test_set: dict[str, np.ndarray] | None = None,
     *,
     steps: int = 1000,
@@ -112,21 +144,32 @@ def train(
     eval_at: Iterable[int] | None = None,
     progress: bool = True,
     callback: Callable[[int, Model], None] | None = None,
+    clip_norm: float | None = None,
+    monitor_size: int = 1024,
 ) -> History:
     """Minimise cross-entropy with Adam on mini-batches; report progress as it goes.
 
-    Each pass over the training set visits the examples in a new random order, in
-    mini-batches of ``batch_size`` (a last, incomplete batch is skipped).
+    With a fixed training set (a dict), each pass visits the examples in a new random order,
+    in mini-batches of ``batch_size`` (a last, incomplete batch is skipped). With a sampler
+    (a function), every step trains on ``batch_size`` examples drawn afresh, so no example is
+    seen twice and the model cannot memorise its training set; the "train" loss and accuracy
+    are then measured on one fixed *monitor batch* of ``monitor_size`` examples, drawn once
+    from the sampler before the first step, with a generator of its own.
 
     Parameters
     ----------
     model : Model
         Has ``params``, ``forward(inputs) -> (logits, cache)`` and
         ``backward(cache, grad_logits) -> grads``.
-    train_set, test_set : dict of name -> ndarray
+    train_set : dict of name -> ndarray, or callable
         Inputs by name plus ``"labels"``; the first axis of every array indexes examples.
         ``labels`` may have more axes (one label per position): the logits then have one row
-        per label, and the loss is the mean over all of them.
+        per label, and the loss is the mean over all of them. Or a sampler,
+        ``sample(batch_size, rng) -> dict``, returning ``batch_size`` fresh labelled examples
+        drawn with the numpy Generator ``rng`` (which derives from ``seed``); each batch it
+        returns is checked like a data set.
+    test_set : dict of name -> ndarray, optional
+        As a fixed ``train_set``.
     steps : int, default 1000
         Number of Adam steps.
     batch_size : int, default 64
@@ -134,7 +177,8 @@ def train(
     lr : float, default 1e-2
         Adam's step size.
     seed : int, default 0
-        Orders the mini-batches.
+        Orders the mini-batches; with a sampler, seeds the generators of the training
+        batches and of the monitor batch (two independent streams), so a run is reproducible.
     eval_every : int, default 100
         Steps between evaluations (recorded in the history, and printed); the last step is
         always evaluated.
@@ -146,6 +190,12 @@ def train(
     callback : callable, optional
         ``callback(step, model)`` after each evaluation (e.g. to keep snapshots of the
         attention weights as training goes).
+    clip_norm : float, optional
+        Before each Adam step, scale the gradients of all parameters together so that their
+        global L2 norm is at most ``clip_norm`` (:func:`~attn_core.training.adam.clip_by_global_norm`;
+        Pascanu, Mikolov & Bengio, 2013). Default: no clipping.
+    monitor_size : int, default 1024
+        Examples in the monitor batch, when ``train_set`` is a sampler (ignored otherwise).
 
     Returns
     -------
@@ -154,12 +204,13 @@ def train(
     Raises
     ------
     TypeError
-        A model without ``params``/``forward``/``backward``, data sets that are not dicts of
-        arrays, settings of the wrong type, a callback that is not callable.
+        A model without ``params``/``forward``/``backward``, a ``train_set`` neither a dict nor
+        a function, data sets (or sampled batches) that are not dicts of arrays, settings of the
+        wrong type, a callback that is not callable.
     ValueError
         Data sets without ``labels``, arrays with different numbers of examples, inputs the
-        model refuses (named by the model), a ``batch_size`` larger than the training set,
-        settings out of range.
+        model refuses (named by the model), a ``batch_size`` larger than the training set, a
+        sampler that returns another number of examples than asked, settings out of range.
 
     Examples
     --------
@@ -169,6 +220,15 @@ def train(
     >>> history = train(AttentionReader(4, 2, width=8), data, steps=60, batch_size=32, eval_every=30)
     [#####     ] step   30/60 loss 0.604 train 0.648
     [##########] step   60/60 loss 0.322 train 0.875
+
+    Fresh examples at every step, gradients clipped; "train" is the monitor batch:
+
+    >>> def sample(n, rng):
+    ...     return associative_recall(n, n_pairs=3, n_keys=4, n_values=2, seed=int(rng.integers(2**31)))
+    >>> history = train(AttentionReader(4, 2, width=8), sample, steps=60, batch_size=32, eval_every=30,
+    ...                 clip_norm=1.0, monitor_size=256, progress=False)
+    >>> history.steps, len(history.seconds_at)
+    ([30, 60], 2)
     """
     _check_model(model)
     steps, batch_size = positive_int(steps, "steps"), positive_int(batch_size, "batch_size")
@@ -182,27 +242,47 @@ def train(
     progress = flag(progress, "progress")
     if callback is not None and not callable(callback):
         raise TypeError(f"callback must be a function callback(step, model) or None, got {callback!r:.40}")
-    train_set = _check_data(model, train_set, "train_set")
+    clip_norm = positive_number(clip_norm, "clip_norm", allow_none=True)
+    monitor_size = positive_int(monitor_size, "monitor_size")
+    sampler = train_set if callable(train_set) and not isinstance(train_set, dict) else None
+    if sampler is None and not isinstance(train_set, dict):
+        raise TypeError(f"train_set must be a dict of name -> array (with 'labels') or a function "
+                        f"sample(batch_size, rng) -> dict, got {type(train_set).__name__}")
+    if sampler is None:
+        train_set = _check_data(model, train_set, "train_set")
+    else:
+        _check_sampler(sampler)
     if test_set is not None:
         test_set = _check_data(model, test_set, "test_set")
-    n = len(train_set["labels"])
-    if batch_size > n:
-        raise ValueError(f"batch_size={batch_size} is larger than the training set ({n} examples)")
+    if sampler is None:
+        n = len(train_set["labels"])
+        if batch_size > n:
+            raise ValueError(f"batch_size={batch_size} is larger than the training set ({n} examples)")
+        batches = _batches(n, batch_size, np.random.default_rng(seed))
+        monitor = train_set
+    else:
+        batch_rng, monitor_rng = (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(2))
+        monitor = _sample(model, sampler, monitor_size, monitor_rng)
     forward, backward, loss_fn, _ = _kernels(model)
-    rng = np.random.default_rng(seed)
     optimiser = Adam(model.params, lr=lr)
     history = History()
     start = time.perf_counter()
-    batches = _batches(n, batch_size, rng)
     for step in range(1, steps + 1):
-        idx = next(batches)
-        batch = {name: value[idx] for name, value in train_set.items()}
+        if sampler is None:
+            idx = next(batches)
+            batch = {name: value[idx] for name, value in train_set.items()}
+        else:
+            batch = _sample(model, sampler, batch_size, batch_rng)
         logits, cache = forward(batch)
         _, grad = _loss_and_grad(loss_fn, logits, batch["labels"])
-        optimiser._step(backward(cache, grad))
+        grads = backward(cache, grad)
+        if clip_norm is not None:
+            grads, _ = _clip_by_global_norm(grads, clip_norm)
+        optimiser._step(grads)
         due = step % eval_every == 0 if eval_at is None else step in eval_at
         if due or step == steps:
-            loss, acc = _evaluate(model, train_set)
+            history.seconds_at.append(time.perf_counter() - start)
+            loss, acc = _evaluate(model, monitor)
             history.steps.append(step)
             history.train_loss.append(loss)
             history.train_accuracy.append(acc)

@@ -8,7 +8,7 @@ an id outside the vocabulary are named); the training loop checks each data set 
 calls the unchecked kernels ``_forward`` and ``_backward``. Weight matrices come from the one
 initialiser, :func:`attn_core.training.init.init_weights`.
 
-Three readers of the associative recall task (chapters 12 to 14) read the same inputs
+Five readers of the associative recall task (chapters 12 and 13) read the same inputs
 (:func:`attn_core.experiments.data.associative_recall`): a sequence of (key, value) pairs and
 a query key, and output one logit per possible value.
 
@@ -19,6 +19,15 @@ a query key, and output one logit per possible value.
 * :class:`PoolingReader` averages the pairs, ignoring the query while reading, then combines
   the average with the query: the same capacity as the recurrent reader's readout, no
   attention.
+* :class:`DeepSetsReader` encodes each pair with a nonlinear layer before the average
+  (Zaheer et al., 2017): still no attention, and still blind to the query while reading.
+* :class:`GatedRecurrentReader` reads the pairs like the recurrent reader, with a gated
+  recurrent unit (a GRU; Cho et al., 2014) in place of the Elman step.
+
+The two recurrent readers can also read the query first (``query_first=True``), so that
+their state knows what to keep. Every reader but the attention reader meets the query in
+the same readout; its ``state(inputs)`` is the summary vector that readout sees, and the
+recurrent readers' ``states(inputs)`` are their hidden states after every token.
 
 Each pair is embedded as ``E[key] + E[n_keys + value]`` (the product of a one-hot code of
 the pair with a table ``E``); embeddings are parameters like the rest.
@@ -52,7 +61,8 @@ from attn_core.attention import (
 from attn_core.training.init import _init_weights
 from attn_core.training.losses import _embedding_backward
 
-__all__ = ["AttentionReader", "RecurrentReader", "PoolingReader", "CrossAttentionAligner", "NextTokenModel"]
+__all__ = ["AttentionReader", "RecurrentReader", "GatedRecurrentReader", "PoolingReader", "DeepSetsReader",
+           "CrossAttentionAligner", "NextTokenModel"]
 
 
 class _Model:
@@ -236,7 +246,40 @@ class AttentionReader(_Reader):
 
 
 class _QueryReadout(_Reader):
-    """Readout shared by the baselines: ``logits = tanh(state W_1 + E_q[query] + b_1) W_2 + b_2``."""
+    """Readout shared by the baselines: ``logits = tanh(state W_1 + E_q[query] + b_1) W_2 + b_2``.
+
+    A subclass's ``_forward`` puts the summary vector it hands the readout in its cache as
+    ``"state"``.
+    """
+
+    def state(self, inputs: dict[str, np.ndarray]) -> np.ndarray:
+        """The summary vector the readout sees, one row per example (e.g. for a linear probe).
+
+        The final hidden state of a recurrent reader, the pooled vector of a pooling one.
+
+        Parameters
+        ----------
+        inputs : dict
+            ``keys``, ``values`` (n_examples, n_pairs) and ``query`` (n_examples,), as for
+            ``forward``; ``labels`` are checked if present.
+
+        Returns
+        -------
+        ndarray, shape (n_examples, state_width)
+
+        Raises
+        ------
+        TypeError, ValueError
+            As ``check_inputs``.
+
+        Examples
+        --------
+        >>> from attn_core.experiments.data import associative_recall
+        >>> data = associative_recall(3, n_pairs=4, n_keys=5, n_values=2)
+        >>> PoolingReader(5, 2, width=6).state(data).shape
+        (3, 6)
+        """
+        return self._forward(self.check_inputs(inputs))[1]["state"]
 
     def _readout_params(self, rng: np.random.Generator, state_width: int) -> None:
         self.params.update({
@@ -262,11 +305,90 @@ class _QueryReadout(_Reader):
         return grads, grad_pre @ p["w_1"].T  # gradient with respect to the state
 
 
-class RecurrentReader(_QueryReadout):
+def _token_sequence(table: np.ndarray, data: dict[str, np.ndarray], n_keys: int,
+                    query_first: bool) -> np.ndarray:
+    """The recurrent readers' input tokens: the pairs' embeddings, after the query's if ``query_first``.
+
+    The query token is its key's row of the same table (no value row added).
+    """
+    x = _embed_pairs(table, data["keys"], data["values"], n_keys)  # (B, L, d)
+    if query_first:
+        x = np.concatenate([table[data["query"]][:, None, :], x], axis=1)  # (B, 1 + L, d)
+    return x
+
+
+def _token_sequence_backward(grad: np.ndarray, shape: tuple[int, ...], data: dict[str, np.ndarray],
+                             n_keys: int, query_first: bool) -> np.ndarray:
+    """Gradient of the table from the gradient of :func:`_token_sequence`'s output (B, T, d)."""
+    if not query_first:
+        return _embed_pairs_backward(grad, shape, data["keys"], data["values"], n_keys)
+    return (_embed_pairs_backward(grad[:, 1:], shape, data["keys"], data["values"], n_keys)
+            + _embedding_backward(shape[0], data["query"], grad[:, 0]))
+
+
+class _SequenceReader(_QueryReadout):
+    """What the two recurrent readers share: the token sequence and the states after each token.
+
+    A subclass's ``_forward`` keeps its hidden states ``h_0 = 0, h_1, ..., h_T`` in its cache
+    as ``"hs"``.
+    """
+
+    query_first: bool
+
+    def states(self, inputs: dict[str, np.ndarray]) -> np.ndarray:
+        """The hidden state after every input token: ``h_1, ..., h_T`` (``h_0 = 0`` left out).
+
+        ``T`` is the number of pairs, plus one when the query is read first (then
+        ``states[:, 0]`` is the state after the query, ``states[:, t]`` after pair ``t - 1``).
+
+        Parameters
+        ----------
+        inputs : dict
+            ``keys``, ``values`` (n_examples, n_pairs) and ``query`` (n_examples,), as for
+            ``forward``.
+
+        Returns
+        -------
+        ndarray, shape (n_examples, T, width)
+
+        Raises
+        ------
+        TypeError, ValueError
+            As ``check_inputs``.
+
+        Examples
+        --------
+        >>> from attn_core.experiments.data import associative_recall
+        >>> data = associative_recall(3, n_pairs=4, n_keys=5, n_values=2)
+        >>> RecurrentReader(5, 2, width=6).states(data).shape
+        (3, 4, 6)
+        >>> RecurrentReader(5, 2, width=6, query_first=True).states(data).shape   # the query, then 4 pairs
+        (3, 5, 6)
+        """
+        return np.stack(self._forward(self.check_inputs(inputs))[1]["hs"][1:], axis=1)  # (N, T, d)
+
+    def __repr__(self) -> str:
+        return (f"{type(self).__name__}(width={self.width}, parameters={self.parameter_count()}"
+                + (", query_first=True)" if self.query_first else ")"))
+
+
+class RecurrentReader(_SequenceReader):
     """An Elman network reads the pairs into a fixed-size state, then the readout meets the query.
 
     ``h_t = tanh(x_t + h_{t-1} W_h + b_h)``, ``h_0 = 0``, with ``x_t`` the pair's embedding.
     The backward pass is backpropagation through time.
+
+    Parameters
+    ----------
+    n_keys, n_values : int
+        Vocabulary sizes of the task.
+    width : int, default 32
+        ``d``: width of the state (and of the readout's hidden layer).
+    seed : int, default 0
+    query_first : bool, default False
+        Read the query key before the pairs (its row of the embedding table is the first
+        input ``x_1``), so the state knows, while it reads, which value to keep. The readout
+        still meets the query at the end, as without.
 
     Examples
     --------
@@ -276,8 +398,9 @@ class RecurrentReader(_QueryReadout):
     (4, 4)
     """
 
-    def __init__(self, n_keys: int, n_values: int, *, width: int = 32, seed: int = 0):
+    def __init__(self, n_keys: int, n_values: int, *, width: int = 32, seed: int = 0, query_first: bool = False):
         super().__init__(n_keys, n_values, width)
+        self.query_first = flag(query_first, "query_first")
         rng = np.random.default_rng(nonnegative_int(seed, "seed"))
         self.params = {
             "w_x": _init_weights(rng, n_keys + n_values, width),
@@ -288,12 +411,12 @@ class RecurrentReader(_QueryReadout):
 
     def _forward(self, data: dict[str, np.ndarray]) -> tuple[np.ndarray, dict]:
         p = self.params
-        x = _embed_pairs(p["w_x"], data["keys"], data["values"], self.n_keys)  # (B, L, d)
+        x = _token_sequence(p["w_x"], data, self.n_keys, self.query_first)  # (B, T, d)
         hs = [np.zeros((x.shape[0], self.width))]
         for t in range(x.shape[1]):
             hs.append(np.tanh(x[:, t] + hs[-1] @ p["w_h"] + p["b_h"]))  # (B, d)
         logits, z = self._readout(hs[-1], data["query"])
-        return logits, {"hs": hs, "z": z, "data": data}
+        return logits, {"hs": hs, "state": hs[-1], "z": z, "data": data}
 
     def _backward(self, cache: dict, grad_logits: np.ndarray) -> dict[str, np.ndarray]:
         p, hs, data = self.params, cache["hs"], cache["data"]
@@ -306,7 +429,125 @@ class RecurrentReader(_QueryReadout):
             grads["b_h"] += grad_pre.sum(0)
             grad_x[:, t - 1] = grad_pre
             grad_h = grad_pre @ p["w_h"].T
-        grads["w_x"] = _embed_pairs_backward(grad_x, p["w_x"].shape, data["keys"], data["values"], self.n_keys)
+        grads["w_x"] = _token_sequence_backward(grad_x, p["w_x"].shape, data, self.n_keys, self.query_first)
+        return grads
+
+
+def _sigmoid(a: np.ndarray) -> np.ndarray:
+    """The logistic function, written through tanh so that no exponential overflows."""
+    return 0.5 * (1.0 + np.tanh(0.5 * a))
+
+
+def _gru_step(x_t: np.ndarray, h_prev: np.ndarray, w_h_gates: np.ndarray,
+              w_h_candidate: np.ndarray) -> tuple[np.ndarray, tuple]:
+    """One GRU step for a batch: ``x_t`` (B, 3d) already holds ``x W + b`` of the three parts."""
+    d = h_prev.shape[1]
+    gates = _sigmoid(x_t[:, :2 * d] + h_prev @ w_h_gates)  # (B, 2d): update z | reset r
+    update, reset = gates[:, :d], gates[:, d:]
+    candidate = np.tanh(x_t[:, 2 * d:] + (reset * h_prev) @ w_h_candidate)  # (B, d)
+    h = update * h_prev + (1 - update) * candidate  # (B, d): z keeps, 1 - z writes
+    return h, (h_prev, update, reset, candidate)
+
+
+def _gru_step_backward(grad_h: np.ndarray, step: tuple, w_h_gates: np.ndarray, w_h_candidate: np.ndarray,
+                       grads: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """The same step backwards: adds to ``grads``' two state matrices, returns dL/dh_prev and dL/dx_t."""
+    h_prev, update, reset, candidate = step
+    grad_candidate = grad_h * (1 - update) * (1 - candidate**2)  # (B, d): through tanh
+    grad_update = grad_h * (h_prev - candidate) * update * (1 - update)  # (B, d): through sigmoid
+    grads["w_h_candidate"] += (reset * h_prev).T @ grad_candidate  # (d, d)
+    grad_reset_h = grad_candidate @ w_h_candidate.T  # (B, d): dL/d(r * h_prev)
+    grad_reset = grad_reset_h * h_prev * reset * (1 - reset)  # (B, d)
+    grad_gates = np.concatenate([grad_update, grad_reset], axis=1)  # (B, 2d)
+    grads["w_h_gates"] += h_prev.T @ grad_gates  # (d, 2d)
+    grad_h_prev = grad_h * update + grad_reset_h * reset + grad_gates @ w_h_gates.T  # (B, d)
+    return grad_h_prev, np.concatenate([grad_gates, grad_candidate], axis=1)  # (B, d), (B, 3d)
+
+
+class GatedRecurrentReader(_SequenceReader):
+    r"""A gated recurrent unit (GRU; Cho et al., 2014) reads the pairs, then the readout meets the query.
+
+    It reads the same tokens as :class:`RecurrentReader` (the pairs' embeddings, after the
+    query's with ``query_first=True``) and has the same readout; only the step differs. With
+    :math:`\sigma` the logistic function and :math:`h_0 = 0`:
+
+    .. math::
+        z_t &= \sigma(x_t W_z + h_{t-1} U_z + b_z) \\
+        r_t &= \sigma(x_t W_r + h_{t-1} U_r + b_r) \\
+        \tilde h_t &= \tanh\big(x_t W_c + (r_t \odot h_{t-1}) U_c + b_c\big) \\
+        h_t &= z_t \odot h_{t-1} + (1 - z_t) \odot \tilde h_t
+
+    with the update gate :math:`z_t`, the reset gate :math:`r_t` and the candidate state
+    :math:`\tilde h_t`. This is the convention of Cho et al. (2014): :math:`z_t` near 1 *keeps*
+    the old state (some texts swap :math:`z_t` and :math:`1 - z_t`), and the reset gate
+    multiplies the old state *before* :math:`U_c` (PyTorch's ``nn.GRU`` resets after it,
+    :math:`r_t \odot (h_{t-1} U_c + b')`, a variant of equal standing). The derivative of
+    :math:`h_t` with respect to :math:`h_{t-1}` holds the term :math:`\operatorname{diag}(z_t)`,
+    with no weight matrix in it: where the update gate stays near 1, a value and its gradient
+    pass through many steps nearly unchanged. Backpropagation through time is written by hand,
+    one step's backward next to its forward.
+
+    Parameters
+    ----------
+    n_keys, n_values : int
+        Vocabulary sizes of the task.
+    width : int, default 32
+        ``d``: width of the state (and of the readout's hidden layer).
+    seed : int, default 0
+    query_first : bool, default False
+        Read the query key before the pairs, as :class:`RecurrentReader` does.
+
+    Attributes
+    ----------
+    params : dict of name -> ndarray
+        ``w_x`` (n_keys + n_values, 3d): the token's contribution to the update gate, reset
+        gate and candidate, in three column blocks (a pair's is the sum of its key's row and
+        its value's row, as in every reader); ``w_h_gates`` (d, 2d) holds ``[U_z | U_r]``,
+        ``w_h_candidate`` (d, d) is ``U_c``, ``b`` (3d,) is ``[b_z | b_r | b_c]``; then the
+        readout's ``w_query``, ``w_1``, ``b_1``, ``w_2``, ``b_2``.
+
+    Examples
+    --------
+    >>> from attn_core.experiments.data import associative_recall
+    >>> data = associative_recall(4, n_pairs=5, n_keys=8, n_values=4)
+    >>> model = GatedRecurrentReader(8, 4, width=16)
+    >>> model.forward(data)[0].shape, model.states(data).shape
+    ((4, 4), (4, 5, 16))
+    """
+
+    def __init__(self, n_keys: int, n_values: int, *, width: int = 32, seed: int = 0, query_first: bool = False):
+        super().__init__(n_keys, n_values, width)
+        self.query_first = flag(query_first, "query_first")
+        rng = np.random.default_rng(nonnegative_int(seed, "seed"))
+        self.params = {
+            "w_x": _init_weights(rng, n_keys + n_values, 3 * width),
+            "w_h_gates": _init_weights(rng, width, 2 * width),
+            "w_h_candidate": _init_weights(rng, width, width),
+            "b": np.zeros(3 * width),
+        }
+        self._readout_params(rng, width)
+
+    def _forward(self, data: dict[str, np.ndarray]) -> tuple[np.ndarray, dict]:
+        p = self.params
+        x = _token_sequence(p["w_x"], data, self.n_keys, self.query_first) + p["b"]  # (B, T, 3d)
+        hs, steps = [np.zeros((x.shape[0], self.width))], []
+        for t in range(x.shape[1]):
+            h, step = _gru_step(x[:, t], hs[-1], p["w_h_gates"], p["w_h_candidate"])
+            hs.append(h)
+            steps.append(step)
+        logits, z = self._readout(hs[-1], data["query"])
+        return logits, {"hs": hs, "steps": steps, "state": hs[-1], "z": z, "data": data}
+
+    def _backward(self, cache: dict, grad_logits: np.ndarray) -> dict[str, np.ndarray]:
+        p, data, steps = self.params, cache["data"], cache["steps"]
+        grads, grad_h = self._readout_backward(cache["state"], cache["z"], data["query"], grad_logits)
+        grads["w_h_gates"] = np.zeros_like(p["w_h_gates"])
+        grads["w_h_candidate"] = np.zeros_like(p["w_h_candidate"])
+        grad_x = np.zeros((grad_logits.shape[0], len(steps), 3 * self.width))  # (B, T, 3d)
+        for t in range(len(steps) - 1, -1, -1):  # backpropagation through time
+            grad_h, grad_x[:, t] = _gru_step_backward(grad_h, steps[t], p["w_h_gates"], p["w_h_candidate"], grads)
+        grads["b"] = grad_x.sum(axis=(0, 1))
+        grads["w_x"] = _token_sequence_backward(grad_x, p["w_x"].shape, data, self.n_keys, self.query_first)
         return grads
 
 
@@ -331,13 +572,87 @@ class PoolingReader(_QueryReadout):
         x = _embed_pairs(self.params["w_x"], data["keys"], data["values"], self.n_keys)  # (B, L, d)
         pooled = x.mean(axis=1)  # (B, d): every pair counts the same, whatever the query
         logits, z = self._readout(pooled, data["query"])
-        return logits, {"pooled": pooled, "z": z, "length": x.shape[1], "data": data}
+        return logits, {"pooled": pooled, "state": pooled, "z": z, "length": x.shape[1], "data": data}
 
     def _backward(self, cache: dict, grad_logits: np.ndarray) -> dict[str, np.ndarray]:
         data = cache["data"]
         grads, grad_pooled = self._readout_backward(cache["pooled"], cache["z"], data["query"], grad_logits)
         grad_x = np.repeat(grad_pooled[:, None, :] / cache["length"], cache["length"], axis=1)  # (B, L, d)
         grads["w_x"] = _embed_pairs_backward(grad_x, self.params["w_x"].shape, data["keys"], data["values"], self.n_keys)
+        return grads
+
+
+class DeepSetsReader(_QueryReadout):
+    r"""Encode each pair with a nonlinear layer, average the codes, then the readout meets the query.
+
+    Deep Sets (Zaheer et al., 2017): a function of a set written as
+    :math:`\rho(\frac1L \sum_j \phi(x_j))`. Here
+
+    .. math:: h_j = \tanh(x_j W_E + b_E), \qquad s = \frac{1}{L} \sum_{j=1}^{L} h_j,
+
+    with :math:`x_j` the pair's embedding (as in :class:`PoolingReader`), and :math:`\rho` the
+    readout that every baseline shares, which meets the query only after the average. Unlike the
+    plain average, the code :math:`h_j` is not linear in the pair, so the average can keep
+    products of a pair's key and value (which value came with which key); it still reads every
+    pair the same way, whatever the query.
+
+    Parameters
+    ----------
+    n_keys, n_values : int
+        Vocabulary sizes of the task.
+    width : int, default 32
+        ``d``: width of the pair embeddings ``x_j`` (and of the readout's hidden layer).
+    encoder_width : int, default 64
+        ``m``: width of the codes ``h_j``, and so of the pooled vector ``s``; ``W_E`` is
+        ``(d, m)``.
+    seed : int, default 0
+
+    Attributes
+    ----------
+    params : dict of name -> ndarray
+        ``w_x`` (n_keys + n_values, d), ``w_e`` (d, m), ``b_e`` (m,), then the readout's
+        ``w_query`` (n_keys, d), ``w_1`` (m, d), ``b_1`` (d,), ``w_2`` (d, n_values), ``b_2``.
+
+    Examples
+    --------
+    >>> from attn_core.experiments.data import associative_recall
+    >>> data = associative_recall(4, n_pairs=5, n_keys=8, n_values=4)
+    >>> model = DeepSetsReader(8, 4, width=16, encoder_width=24)
+    >>> model.forward(data)[0].shape, model.state(data).shape
+    ((4, 4), (4, 24))
+    """
+
+    def __init__(self, n_keys: int, n_values: int, *, width: int = 32, encoder_width: int = 64, seed: int = 0):
+        super().__init__(n_keys, n_values, width)
+        self.encoder_width = positive_int(encoder_width, "encoder_width")
+        rng = np.random.default_rng(nonnegative_int(seed, "seed"))
+        self.params = {
+            "w_x": _init_weights(rng, n_keys + n_values, width),
+            "w_e": _init_weights(rng, width, self.encoder_width),
+            "b_e": np.zeros(self.encoder_width),
+        }
+        self._readout_params(rng, self.encoder_width)
+
+    def __repr__(self) -> str:
+        return (f"DeepSetsReader(width={self.width}, encoder_width={self.encoder_width}, "
+                f"parameters={self.parameter_count()})")
+
+    def _forward(self, data: dict[str, np.ndarray]) -> tuple[np.ndarray, dict]:
+        p = self.params
+        x = _embed_pairs(p["w_x"], data["keys"], data["values"], self.n_keys)  # (B, L, d)
+        codes = np.tanh(x @ p["w_e"] + p["b_e"])  # (B, L, m): each pair on its own
+        pooled = codes.mean(axis=1)  # (B, m)
+        logits, z = self._readout(pooled, data["query"])
+        return logits, {"x": x, "codes": codes, "state": pooled, "z": z, "data": data}
+
+    def _backward(self, cache: dict, grad_logits: np.ndarray) -> dict[str, np.ndarray]:
+        p, data, x, codes = self.params, cache["data"], cache["x"], cache["codes"]
+        grads, grad_pooled = self._readout_backward(cache["state"], cache["z"], data["query"], grad_logits)
+        grad_pre = grad_pooled[:, None, :] / x.shape[1] * (1 - codes**2)  # (B, L, m): mean, then tanh
+        grads["w_e"] = np.einsum("bld,blm->dm", x, grad_pre)  # (d, m)
+        grads["b_e"] = grad_pre.sum(axis=(0, 1))
+        grad_x = grad_pre @ p["w_e"].T  # (B, L, d)
+        grads["w_x"] = _embed_pairs_backward(grad_x, p["w_x"].shape, data["keys"], data["values"], self.n_keys)
         return grads
 
 
@@ -542,9 +857,11 @@ class NextTokenModel(_Model):
               O = \operatorname{Attention}(X W_Q, X W_K, X W_V), \quad
               \text{logits} = O W_O + b_O
 
-    with a learned token table ``E`` and a learned vector per position ``P`` (without
-    positions, attention could not tell "the next token" from any other). Row ``t`` of the
-    logits predicts token ``t + 1``.
+    with a learned token table ``E`` and a learned vector per position ``P``. Row ``t`` of
+    the logits predicts token ``t + 1``. With ``positions="none"`` there is no ``P``
+    (``X = E[tokens]``): without a causal mask the model then cannot tell positions apart at
+    all, and with one it can still infer them from how many keys each query sees (Haviv et
+    al., 2022; chapter 9).
 
     Parameters
     ----------
@@ -558,12 +875,14 @@ class NextTokenModel(_Model):
         Whether position ``t`` may attend only to positions ``<= t``.
     seed : int, default 0
         Seeds the initial parameters.
+    positions : {"learned", "none"}, default "learned"
+        A learned vector per position added to the tokens, or no position information.
 
     Attributes
     ----------
     params : dict of name -> ndarray
-        ``token`` (vocab, d), ``position`` (n_positions, d), ``w_q``, ``w_k``, ``w_v`` (d, d),
-        ``w_o`` (d, vocab), ``b_o`` (vocab,).
+        ``token`` (vocab, d), ``position`` (n_positions, d; only with learned positions),
+        ``w_q``, ``w_k``, ``w_v`` (d, d), ``w_o`` (d, vocab), ``b_o`` (vocab,).
 
     Examples
     --------
@@ -573,11 +892,13 @@ class NextTokenModel(_Model):
     ((1, 5, 5), (1, 6, 6))
     """
 
-    def __init__(self, vocab: int, n_positions: int, *, width: int = 16, causal: bool = True, seed: int = 0):
+    def __init__(self, vocab: int, n_positions: int, *, width: int = 16, causal: bool = True, seed: int = 0,
+                 positions: str = "learned"):
         self.vocab = positive_int(vocab, "vocab")
         self.n_positions = positive_int(n_positions, "n_positions")
         self.width = positive_int(width, "width")
         self.causal = flag(causal, "causal")
+        self.positions = choice(positions, ("learned", "none"), "positions")
         rng = np.random.default_rng(nonnegative_int(seed, "seed"))
         d = self.width
         self.params = {
@@ -589,10 +910,13 @@ class NextTokenModel(_Model):
             "w_o": _init_weights(rng, d, self.vocab),
             "b_o": np.zeros(self.vocab),
         }
+        if self.positions == "none":
+            del self.params["position"]  # drawn all the same, so the other parameters match
 
     def __repr__(self) -> str:
         return (f"NextTokenModel(vocab={self.vocab}, n_positions={self.n_positions}, "
-                f"width={self.width}, causal={self.causal})")
+                f"width={self.width}, causal={self.causal}"
+                + (")" if self.positions == "learned" else f", positions={self.positions!r})"))
 
     def _fields(self, n_examples: int, inputs: dict[str, np.ndarray]) -> dict[str, tuple[tuple, int]]:
         n = np.shape(inputs["tokens"])[-1] if "tokens" in inputs else 0
@@ -636,7 +960,7 @@ class NextTokenModel(_Model):
         """Logits at every position (batch, n, vocab), the last included; no checks."""
         p = self.params
         n = tokens.shape[1]
-        x = p["token"][tokens] + p["position"][:n]  # (B, n, d)
+        x = p["token"][tokens] + (p["position"][:n] if "position" in p else 0.0)  # (B, n, d)
         q, k, v = x @ p["w_q"], x @ p["w_k"], x @ p["w_v"]  # (B, n, d) each
         out, weights = scaled_dot_product_attention(q, k, v, causal=self.causal)  # (B, n, d), (B, n, n)
         logits = out @ p["w_o"] + p["b_o"]  # (B, n, vocab)
@@ -659,6 +983,7 @@ class NextTokenModel(_Model):
             grads[name] = np.einsum("bnd,bne->de", x, g)  # (d, d)
         grad_x = grad_q @ p["w_q"].T + grad_k @ p["w_k"].T + grad_v @ p["w_v"].T  # (B, n, d)
         grads["token"] = _embedding_backward(len(p["token"]), cache["tokens"], grad_x)
-        grads["position"] = np.zeros_like(p["position"])
-        grads["position"][:x.shape[1]] = grad_x.sum(axis=0)
+        if "position" in p:
+            grads["position"] = np.zeros_like(p["position"])
+            grads["position"][:x.shape[1]] = grad_x.sum(axis=0)
         return grads

@@ -1,189 +1,118 @@
-"""Explorer of chapter 8, multi-head attention: four planted heads, and what sharing keys does to them.
+"""Explorer of chapter 8, multi-head attention: what one decoding step reads from memory.
 
-The layer is :func:`attn_core.experiments.multihead.planted_heads` (heads that look at the previous token,
-the next token, the same word, and everywhere). Fewer key/value heads are made with
-:func:`attn_core.experiments.multihead.mean_pool_kv_heads`, the conversion of Ainslie et al. (2023), with
-no training afterwards, so the reader sees which heads lose their pattern when they share.
+:func:`decode_bytes_explorer`: batch and context move, and the bytes of one decoding step of the
+Llama 2 7B shape split between the weights and the key/value cache, for 32, 8 and 1 key/value
+heads (:func:`attn_core.experiments.multihead.decode_step_bytes`).
 """
 
 from __future__ import annotations
 
 import numbers
 
-from collections.abc import Sequence
-
 import numpy as np
 from matplotlib.figure import Figure
 
 from attn_core.experiments.multihead import (
-    PLANTED_HEAD_NAMES,
-    mean_pool_kv_heads,
-    planted_heads,
-    word_position_codes,
+    LLAMA2_7B,
+    cache_crossover_tokens,
+    decode_step_bytes,
+    decode_step_flops,
 )
-from attn_core.plot import attention_heatmap
-from attn_core.plot.multihead import head_grouping
-from attn_core.widgets.explorer import Explorer, Slider, TextInput
+from attn_core.plot.multihead import decode_bytes_bars
+from attn_core.widgets.explorer import Explorer, Slider
 
-__all__ = ["SENTENCE", "KV_HEAD_OPTIONS", "head_sharing_explorer"]
+__all__ = ["BATCH_OPTIONS", "CONTEXT_OPTIONS", "KV_CHOICES", "BANDWIDTH", "decode_bytes_explorer"]
 
-#: The chapter's sentence: eight tokens, "the" three times and "cat" twice.
-SENTENCE = ("the", "cat", "saw", "the", "dog", "chase", "the", "cat")
-
-#: The "Key/value heads" slider: multi-head, grouped-query and multi-query attention.
-KV_HEAD_OPTIONS = (("4 (multi-head)", 4), ("2 (grouped)", 2), ("1 (multi-query)", 1))
-
-#: Short names of the four planted heads, written above their boxes.
-_SHORT_NAMES = ("previous", "next", "same\nword", "broad")
-
-ALL_HEADS = -1
-
-def _parse_sentence(text: str, max_tokens: int) -> tuple[str, ...]:
-    tokens = tuple(text.split())
-    if not 2 <= len(tokens) <= max_tokens:
-        raise ValueError(f"Sentence: type 2 to {max_tokens} words separated by spaces, got {len(tokens)}")
-    return tokens
+#: The "Batch" slider: sequences decoded together.
+BATCH_OPTIONS = (1, 4, 16, 64)
+#: The "Context" slider: tokens in each sequence's cache.
+CONTEXT_OPTIONS = (1024, 4096, 16384, 65536)
+#: The three bars: the Llama 2 7B shape with 32, 8 and 1 key/value heads.
+KV_CHOICES = (("multi-head, 32 kv heads", 32), ("grouped, 8 kv heads", 8), ("multi-query, 1 kv head", 1))
+#: Memory bandwidth for the time of a step: an NVIDIA A100 80GB (SXM), 2,039 GB/s.
+BANDWIDTH = 2.039e12
 
 
-def head_sharing_explorer(tokens: Sequence[str] = SENTENCE, *, d_head: int = 8, strength: float = 4.0,
-                          seed: int = 7, kv_heads: int = 4, head: int = ALL_HEADS) -> Explorer:
-    """The four planted heads' weight maps, with 4, 2 or 1 key/value heads shared among them.
+def decode_bytes_explorer(*, batch: int = 1, context: int = 4096) -> Explorer:
+    """The bytes one decoding step reads, weights and cache, as batch and context move.
 
-    Controls:
+    Three bars, the Llama 2 7B shape (:data:`~attn_core.experiments.multihead.LLAMA2_7B`, 16-bit
+    numbers) with 32 key/value heads (as released), 8 and 1: each bar is the weights (the
+    same for all three, read once per step) and the key/value cache of every sequence
+    (:func:`~attn_core.experiments.multihead.decode_step_bytes`), with the time to read them
+    at :data:`BANDWIDTH`.
 
-    * **Key/value heads** (slider): 4 (multi-head attention), 2 (grouped-query: query heads
-      1-2 and 3-4 each share one key/value head) or 1 (multi-query: all four share one);
-      the shared heads are the mean of the heads they replace (:func:`~attn_core.experiments.multihead.mean_pool_kv_heads`);
-    * **Head** (slider): all four maps side by side, or one head's map with its numbers;
-    * **Sentence** (text, live kernel only): 2 to ``d_head`` words separated by spaces.
+    Controls: **Batch** (sequences decoded together) and **Context** (tokens in each cache).
+    The cache grows with batch x context; the weights do not.
 
     Parameters
     ----------
-    tokens : sequence of str
-        The sentence, 2 to ``d_head`` tokens.
-    d_head, strength, seed
-        Passed to :func:`~attn_core.experiments.multihead.planted_heads`.
-    kv_heads : int, default 4
-        The starting number of key/value heads: 4, 2 or 1.
-    head : int, default -1
-        The starting head: -1 for all four, else 0 to 3.
+    batch : int, default 1
+        The starting batch, one of :data:`BATCH_OPTIONS`.
+    context : int, default 4096
+        The starting context, one of :data:`CONTEXT_OPTIONS`.
 
     Returns
     -------
     Explorer
-        ``state`` holds ``weights`` (4, n, n), ``kv_heads``, ``head`` (-1 = all),
-        ``tokens``, ``kv_of_head`` (the key/value head each query head uses) and
-        ``head_names``.
+        ``state`` holds ``batch``, ``context``, ``labels``, ``weights`` and ``cache`` (bytes,
+        one per bar), ``cache_share``, ``milliseconds``, ``flops_per_byte`` and ``crossover``
+        (the batch x context at which each bar's cache equals the weights).
 
     Raises
     ------
-    TypeError
-        ``tokens`` is not a sequence of strings.
     ValueError
-        Fewer than 2 or more than ``d_head`` tokens; ``kv_heads`` not 4, 2 or 1; ``head``
-        not -1, 0, 1, 2 or 3.
+        ``batch`` or ``context`` not one of the options.
 
     Examples
     --------
-    >>> ex = head_sharing_explorer()
-    >>> ex.frame_count(), ex.state["weights"].shape
-    (15, (4, 8, 8))
-    >>> ex.controls["kv_heads"].value = 1
-    >>> ex.state["kv_of_head"]
-    [0, 0, 0, 0]
+    >>> ex = decode_bytes_explorer()
+    >>> ex.frame_count(), ex.state["cache_share"].round(2)
+    (16, array([0.14, 0.04, 0.  ]))
     """
-    base = planted_heads(d_head=d_head, strength=strength, seed=seed)
-    word_position_codes(tokens, width=2 * d_head)  # checks the tokens
-    tokens = tuple(tokens)
-    if not 2 <= len(tokens) <= d_head:
-        raise ValueError(f"the planted heads read 2 to {d_head} tokens, got {len(tokens)}")
-    layers = {value: mean_pool_kv_heads(base, value) for _, value in KV_HEAD_OPTIONS}
-    if isinstance(kv_heads, (bool, np.bool_)) or not isinstance(kv_heads, numbers.Integral) \
-            or kv_heads not in layers:
-        raise ValueError(f"kv_heads must be 4, 2 or 1, got {kv_heads!r}")
-    if isinstance(head, (bool, np.bool_)) or not isinstance(head, numbers.Integral) \
-            or head not in (ALL_HEADS, 0, 1, 2, 3):
-        raise ValueError(f"head must be -1 (all heads) or a head index 0..3, got {head!r}")
+    for name, value, options in (("batch", batch, BATCH_OPTIONS), ("context", context, CONTEXT_OPTIONS)):
+        if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral) or value not in options:
+            raise ValueError(f"{name} must be one of {', '.join(map(str, options))}, got {value!r}")
+    shapes = [{**LLAMA2_7B, "n_kv_heads": kv} for _, kv in KV_CHOICES]
+    labels = [label for label, _ in KV_CHOICES]
 
-    def compute(kv_heads: int, head: int, sentence: tuple[str, ...]) -> dict:
-        layer = layers[kv_heads]
-        x = word_position_codes(sentence, width=2 * d_head)  # (n, d_model)
-        _, weights = layer(x)  # (heads, n, n)
-        return {"weights": weights, "kv_heads": kv_heads, "head": head, "tokens": sentence,
-                "kv_of_head": [j // layer.group_size for j in range(layer.n_heads)],
-                "head_names": PLANTED_HEAD_NAMES}
-
-    def layout(fig: Figure) -> tuple:
-        """Every axes the frames use, made once on one grid: the explorer lays it out once."""
-        grid = fig.add_gridspec(2, 3, width_ratios=[1.25, 1, 1])
-        grouping = fig.add_subplot(grid[:, 0])
-        small = [fig.add_subplot(grid[r, c]) for r in range(2) for c in (1, 2)]
-        single = fig.add_subplot(grid[:, 1:])
-        return grouping, small, single
+    def compute(batch: int, context: int) -> dict:
+        steps = [decode_step_bytes(context, batch=batch, **shape) for shape in shapes]
+        flops = [sum(decode_step_flops(context, batch=batch, **shape).values()) for shape in shapes]
+        weights = np.array([step["weights"] for step in steps], dtype=float)
+        cache = np.array([step["cache"] for step in steps], dtype=float)
+        total = weights + cache
+        return {"batch": batch, "context": context, "labels": labels, "weights": weights, "cache": cache,
+                "cache_share": cache / total, "milliseconds": total / BANDWIDTH * 1e3,
+                "flops_per_byte": np.array(flops) / total,
+                "crossover": [cache_crossover_tokens(**shape) for shape in shapes]}
 
     def draw(fig: Figure, state: dict) -> None:
-        if not hasattr(fig, "_multihead_axes"):
-            fig._multihead_axes = layout(fig)
-            fig._multihead_tokens = None
-        grouping, small, single = fig._multihead_axes
-        labels = list(state["tokens"])
-        if fig._multihead_tokens != state["tokens"]:  # new words: redraw the maps' labels too
-            for ax in small + [single]:
-                ax.__dict__.pop("_attn_heatmap", None)
-            fig._multihead_tokens = state["tokens"]
-        kv, j = state["kv_heads"], state["head"]
-        name = {4: "multi-head", 2: "grouped-query", 1: "multi-query"}[kv]
-        head_grouping(grouping, 4, kv, head_labels=_SHORT_NAMES, highlight=None if j == ALL_HEADS else j,
-                      title=f"{name}: 4 query heads,\n{kv} key/value head{'s' if kv > 1 else ''}")
-        show_one = j != ALL_HEADS
-        first = not hasattr(fig, "_multihead_drawn")  # the first frame fills every axes (for the layout)
-        fig._multihead_drawn = True
-        if show_one or first:
-            attention_heatmap(single, state["weights"][max(j, 0)], row_labels=labels, col_labels=labels,
-                              title=f"head {max(j, 0) + 1}: {state['head_names'][max(j, 0)]}")
-            single.title.set_fontsize(9)
-            single.tick_params(labelsize=8)
-        if not show_one or first:
-            for m, ax in enumerate(small):
-                attention_heatmap(ax, state["weights"][m], row_labels=labels, col_labels=labels,
-                                  annotate=False, xlabel="keys" if m >= 2 else "",
-                                  ylabel="queries" if m % 2 == 0 else "",
-                                  title=f"{m + 1}: {state['head_names'][m]}")
-                ax.title.set_fontsize(9)
-                ax.tick_params(labelsize=8, labelbottom=m >= 2, labelleft=m % 2 == 0)
-        single.set_visible(show_one)
-        for ax in small:
-            ax.set_visible(not show_one)
+        if not fig.axes:
+            fig.add_subplot()
+        ax = fig.axes[0]
+        decode_bytes_bars(ax, state["labels"], state["weights"], state["cache"], bytes_per_second=BANDWIDTH,
+                          title=f"Llama 2 7B shape: batch {state['batch']} x context {state['context']:,}"
+                                f" = {state['batch'] * state['context']:,} cached tokens")
 
     def describe(state: dict) -> str:
-        kv, tokens_ = state["kv_heads"], state["tokens"]
-        groups = "; ".join(
-            f"query head{'s' if 4 // kv > 1 else ''} "
-            f"{' and '.join(str(j + 1) for j in range(4) if state['kv_of_head'][j] == g)} "
-            f"{'share' if 4 // kv > 1 else 'uses'} key/value head {g + 1}" for g in range(kv))
-        text = (f"Sentence '{' '.join(tokens_)}', {kv} key/value head{'s' if kv > 1 else ''} "
-                f"({groups}). ")
-        heads = range(4) if state["head"] == ALL_HEADS else [state["head"]]
-        parts = []
-        for j in heads:
-            w = state["weights"][j]
-            tops = ", ".join(f"{tokens_[i]}→{tokens_[int(np.argmax(w[i]))]} {w[i].max():.2f}"
-                             for i in range(len(tokens_)))
-            parts.append(f"Head {j + 1} ({state['head_names'][j]}), each query's largest weight: {tops}.")
-        return text + " ".join(parts)
+        bars = "; ".join(
+            f"{label}: {(w + c) / 1e9:,.1f} GB a step, cache {share:.0%}, {ms:,.1f} ms at 2,039 GB/s, "
+            f"{intensity:.2f} FLOP per byte, cache equals weights at {cross:,.0f} cached tokens"
+            for label, w, c, share, ms, intensity, cross in zip(
+                state["labels"], state["weights"], state["cache"], state["cache_share"], state["milliseconds"],
+                state["flops_per_byte"], state["crossover"]))
+        return (f"Bytes one decoding step reads, Llama 2 7B shape, batch {state['batch']}, context "
+                f"{state['context']:,}: {bars}.")
 
     return Explorer(
         compute, draw,
         sliders={
-            "kv_heads": Slider("Key/value heads", list(KV_HEAD_OPTIONS), value=kv_heads),
-            "head": Slider("Head", [("all four", ALL_HEADS)]
-                           + [(f"{j + 1}: {n}", j) for j, n in enumerate(PLANTED_HEAD_NAMES)], value=head),
+            "batch": Slider("Batch", [(str(b), b) for b in BATCH_OPTIONS], value=batch),
+            "context": Slider("Context", [(f"{n:,}", n) for n in CONTEXT_OPTIONS], value=context),
         },
-        texts={"sentence": TextInput(f"Sentence (2 to {d_head} words)", " ".join(tokens),
-                                     lambda text: _parse_sentence(text, d_head))},
         describe=describe,
-        title=("Start with 4 key/value heads and look at each head's map; then share the keys and "
-               "values between 2 groups, then among all four heads, and see which patterns survive. "
-               f"In a live notebook, type a sentence of your own (up to {d_head} words)."),
-        figsize=(6.4, 4.0),
+        title=("Move the batch and the context and watch each bar split between the weights (grey, "
+               "read once per step) and the key/value cache (blue, read once per sequence)."),
+        figsize=(6.4, 2.8),
     )

@@ -6,7 +6,13 @@ from numpy.testing import assert_allclose, assert_array_equal
 
 import attn_core as ac
 from attn_core.experiments.multihead import (
+    LLAMA2_7B,
+    LLAMA2_70B,
     PLANTED_HEAD_NAMES,
+    cache_crossover_tokens,
+    decode_step_bytes,
+    decode_step_flops,
+    generation_flops,
     mean_pool_kv_heads,
     planted_heads,
     word_position_codes,
@@ -93,7 +99,64 @@ def test_pooling_heads_with_equal_keys_keeps_their_maps():
     assert w1[0, 1, 0] < w4[0, 1, 0]
 
 
+TINY = {"parameters": 1000, "n_layers": 2, "n_heads": 4, "n_kv_heads": 2, "d_head": 3}
+
+
+def test_decode_step_bytes_by_hand():
+    step = decode_step_bytes(5, batch=7, bytes_per_number=4, **TINY)
+    assert step == {"weights": 1000 * 4, "cache": 2 * 2 * 2 * 3 * 5 * 7 * 4}  # keys+values, layers, kv heads
+
+
+def test_decode_step_bytes_cache_agrees_with_the_library_formula():
+    for shape in (LLAMA2_7B, LLAMA2_70B):
+        for context, batch in [(1, 1), (4096, 1), (1000, 16)]:
+            step = decode_step_bytes(context, batch=batch, **shape)
+            assert step["cache"] == ac.kv_cache_bytes(context, n_layers=shape["n_layers"], batch=batch,
+                                                      n_kv_heads=shape["n_kv_heads"], d_head=shape["d_head"])
+
+
+def test_published_shapes_match_their_parameter_counts():
+    """d_model = n_heads * d_head: 4096 and 8192, the widths of Llama 2 7B and 70B."""
+    assert LLAMA2_7B["n_heads"] * LLAMA2_7B["d_head"] == 4096
+    assert LLAMA2_70B["n_heads"] * LLAMA2_70B["d_head"] == 8192
+    assert LLAMA2_70B["n_kv_heads"] == 8 and LLAMA2_7B["n_kv_heads"] == LLAMA2_7B["n_heads"]
+
+
+def test_crossover_is_where_cache_equals_weights():
+    for shape in (LLAMA2_7B, LLAMA2_70B, TINY):
+        tokens = cache_crossover_tokens(**shape)
+        for batch in (1, 2, 8):
+            below, above = int(tokens // batch), int(tokens // batch) + 1
+            assert decode_step_bytes(below, batch=batch, **shape)["cache"] <= shape["parameters"] * 2
+            assert decode_step_bytes(above, batch=batch, **shape)["cache"] > shape["parameters"] * 2 * (1 - 1e-12)
+    assert cache_crossover_tokens(**TINY) == 1000 / (2 * 2 * 2 * 3)
+
+
+def test_decode_step_flops_by_hand_and_intensity_one_at_batch_one():
+    step = decode_step_flops(5, batch=3, **TINY)
+    assert step == {"weights": 2 * 1000 * 3, "attention": 4 * 2 * 4 * 3 * 5 * 3}
+    flops = decode_step_flops(1, **LLAMA2_7B)["weights"]
+    assert flops / decode_step_bytes(1, **LLAMA2_7B)["weights"] == 1.0  # 2 flops, 2 bytes a weight
+
+
+def test_generation_flops_equals_a_loop_over_steps():
+    n = 6
+    cached = uncached = 0
+    for t in range(1, n + 1):  # the step with t tokens
+        attend_one = 4 * 2 * 4 * 3 * t  # one query over t keys, every layer and head
+        cached += 2 * 1000 + attend_one
+        uncached += 2 * 1000 * t + sum(4 * 2 * 4 * 3 * i for i in range(1, t + 1))  # causal prefix
+    assert generation_flops(n, **TINY) == cached
+    assert generation_flops(n, cached=False, **TINY) == uncached
+    assert generation_flops(1, cached=False, **TINY) == generation_flops(1, **TINY)
+
+
 @pytest.mark.parametrize("call, error, message", [
+    (lambda: decode_step_bytes(0, **TINY), ValueError, "context"),
+    (lambda: decode_step_bytes(4, **{**TINY, "n_kv_heads": 3}), ValueError, "n_kv_heads=3 does not divide"),
+    (lambda: decode_step_flops(4, batch=1.5, **TINY), TypeError, "batch"),
+    (lambda: cache_crossover_tokens(**{**TINY, "parameters": -1}), ValueError, "parameters"),
+    (lambda: generation_flops(3, cached="no", **TINY), TypeError, "cached"),
     (lambda: word_position_codes("the cat"), TypeError, "sequence of strings"),
     (lambda: word_position_codes([], width=4), ValueError, "at least one token"),
     (lambda: word_position_codes(list("abcde"), width=4), ValueError, "got 5"),

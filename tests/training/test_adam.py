@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose
 
-from attn_core.training.adam import Adam
+from attn_core.training.adam import Adam, clip_by_global_norm
 
 
 def test_first_step_moves_each_entry_by_lr_against_its_gradient_sign():
@@ -64,3 +64,36 @@ def test_bad_gradients_are_refused_and_nothing_moves(grads, error, message):
         opt.step(grads)
     assert_allclose(p["w"], [1.0, 2.0])
     assert opt.t == 0
+
+
+def test_clipping_scales_every_gradient_by_one_factor():
+    # norm = sqrt(1 + 4 + 4 + 16) = 5 over both arrays together; max_norm 2 -> factor 2/5
+    grads = {"a": np.array([[1.0, 2.0]]), "b": np.array([2.0, 4.0])}
+    clipped, norm = clip_by_global_norm(grads, 2.0)
+    assert norm == 5.0
+    assert_allclose(clipped["a"], [[0.4, 0.8]])
+    assert_allclose(clipped["b"], [0.8, 1.6])
+    assert_allclose(np.sqrt(sum((g**2).sum() for g in clipped.values())), 2.0)
+    assert_allclose(grads["a"], [[1.0, 2.0]])  # the input is not changed
+
+
+@pytest.mark.parametrize("max_norm", [5.0, 7.5])
+def test_gradients_within_the_norm_are_unchanged(max_norm):
+    grads = {"a": np.array([3.0]), "b": np.array([[0.0, -4.0]])}  # norm exactly 5
+    clipped, norm = clip_by_global_norm(grads, max_norm)
+    assert norm == 5.0
+    assert clipped["a"].tolist() == [3.0] and clipped["b"].tolist() == [[0.0, -4.0]]
+
+
+@pytest.mark.parametrize("grads, max_norm, error, message", [
+    ({"a": np.ones(2)}, 0.0, ValueError, r"max_norm must be a finite number > 0, got 0.0"),
+    ({"a": np.ones(2)}, None, TypeError, r"max_norm must be a positive real number"),
+    ({}, 1.0, TypeError, r"grads must be a non-empty dict"),
+    ([np.ones(2)], 1.0, TypeError, r"grads must be a non-empty dict"),
+    ({"a": np.array([1.0, np.inf])}, 1.0, ValueError, r"grads\['a'\] is not finite"),
+    ({"a": np.array([1.0, np.nan])}, 1.0, ValueError, r"grads\['a'\] is not finite"),
+    ({"a": "text"}, 1.0, TypeError, r"grads\['a'\] must hold real numbers"),
+])
+def test_clipping_refuses_bad_input(grads, max_norm, error, message):
+    with pytest.raises(error, match=message):
+        clip_by_global_norm(grads, max_norm)

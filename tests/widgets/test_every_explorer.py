@@ -32,9 +32,6 @@ EXPLORERS = explorer_functions()
 #: Frames that are equal on purpose: "module.name" -> still(control, fixed, value_a, value_b),
 #: with ``fixed`` the values of the other controls.
 EXPECTED_STILL: dict[str, Callable[[str, dict, object, object], bool]] = {
-    # full and linear attention have no budget: one picture at every budget
-    "variants.variant_explorer":
-        lambda control, fixed, a, b: control == "level" and fixed["variant"] in ("full", "linear"),
     # a boxcar of width 5 or 10 covers every training point: the same weights
     "qkv.kernel_width_explorer":
         lambda control, fixed, a, b: control == "bandwidth" and fixed["kernel"] == "boxcar" and {a, b} == {5.0, 10.0},
@@ -93,7 +90,7 @@ def unchanged_pictures(explorer: Explorer, still: Callable | None = None) -> lis
 def test_every_explorer_is_found_and_can_be_built():
     chapter_modules = {info.name for info in pkgutil.iter_modules(attn_core.widgets.__path__)} - {"explorer"}
     assert {name.split(".")[0] for name in EXPLORERS} == chapter_modules  # every chapter's module has one
-    assert {"softmax.temperature_explorer", "interpretability.weight_effect_explorer"} <= set(EXPLORERS)
+    assert {"softmax.temperature_explorer", "interpretability.same_output_explorer"} <= set(EXPLORERS)
     for name, function in EXPLORERS.items():
         if required_parameters(function):
             assert name in REQUIRED_INPUTS, f"{name} needs {required_parameters(function)}: add it to REQUIRED_INPUTS"
@@ -128,25 +125,25 @@ class FrozenPicture(Explorer):
         super().__init__(compute, frozen, **kwargs)
 
 
-class IgnoresHead(Explorer):
-    """An explorer whose compute ignores the "head" control (always its first option)."""
+class IgnoresContext(Explorer):
+    """An explorer whose compute ignores the "context" control (always its first option)."""
 
     def __init__(self, compute, draw, **kwargs):
-        first_head = kwargs["sliders"]["head"].options[0][1]
-        super().__init__(lambda **values: compute(**{**values, "head": first_head}), draw, **kwargs)
+        first = kwargs["sliders"]["context"].options[0][1]
+        super().__init__(lambda **values: compute(**{**values, "context": first}), draw, **kwargs)
 
 
 def test_the_checker_flags_a_picture_that_ignores_the_controls(monkeypatch):
     monkeypatch.setattr(multihead_widgets, "Explorer", FrozenPicture)
-    mutant = multihead_widgets.head_sharing_explorer()
+    mutant = multihead_widgets.decode_bytes_explorer()
     problems = unchanged_pictures(mutant)
-    assert {control for control, *_ in problems} == {"kv_heads", "head"}
+    assert {control for control, *_ in problems} == {"batch", "context"}
     frames = [frame for row in mutant.frames for frame in row]
     assert len({frame.value for frame in frames}) == len(frames)  # the old <img> comparison passed it
 
 
 def test_the_checker_flags_one_control_that_changes_nothing(monkeypatch):
-    monkeypatch.setattr(multihead_widgets, "Explorer", IgnoresHead)
-    mutant = multihead_widgets.head_sharing_explorer()
+    monkeypatch.setattr(multihead_widgets, "Explorer", IgnoresContext)
+    mutant = multihead_widgets.decode_bytes_explorer()
     problems = unchanged_pictures(mutant)
-    assert problems and {control for control, *_ in problems} == {"head"}
+    assert problems and {control for control, *_ in problems} == {"context"}
