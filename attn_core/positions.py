@@ -14,22 +14,29 @@ from numpy.typing import ArrayLike
 
 from attn_core._checks import (
     as_float_array,
+    choice,
+    flag,
     nonnegative_int,
     positive_int,
     positive_number,
 )
 from attn_core.attention import _attention, _checked_qkv_mask
-from attn_core.masks import _lengths
+from attn_core.masks import _lengths, _offsets
 
 __all__ = [
     "sinusoidal_positions",
     "learned_position_table",
     "relative_position_index",
     "relative_position_attention",
+    "t5_relative_buckets",
+    "rotary_angles",
     "rotary_embedding",
     "alibi_slopes",
     "alibi_bias",
 ]
+
+#: The two ways of grouping RoPE's coordinates into rotated pairs (see :func:`rotary_embedding`).
+ROTARY_PAIRINGS = ("interleaved", "half")
 
 
 def sinusoidal_positions(n: int, d_model: int, *, base: float = 10000.0) -> np.ndarray:
@@ -102,10 +109,13 @@ def learned_position_table(n_max: int, d_model: int, *, seed: int = 0, std: floa
 def relative_position_index(n_q: int, n_k: int | None = None, *, max_distance: int) -> np.ndarray:
     """Index into a table of ``2 * max_distance + 1`` relative positions (Shaw et al., 2018).
 
-    Entry ``[i, j]`` is ``clip(j - i, -max_distance, max_distance) + max_distance``: keys
-    further than ``max_distance`` away share the end rows of the table. ``n_q``, ``n_k``
-    are whole numbers >= 1 (``n_k`` defaults to ``n_q``), ``max_distance`` >= 0. Positions
-    count from 0 for queries and keys alike (self-attention).
+    Entry ``[i, j]`` is ``clip(j - p_i, -max_distance, max_distance) + max_distance``, where
+    ``p_i`` is the position of query ``i``: keys further than ``max_distance`` away share
+    the end rows of the table. ``n_q``, ``n_k`` are whole numbers >= 1 (``n_k`` defaults to
+    ``n_q``), ``max_distance`` >= 0. The queries are the LAST ``n_q`` of the ``n_k``
+    positions, ``p_i = n_k - n_q + i``, aligned bottom-right as in
+    :func:`attn_core.masks.causal_mask`: a decoding step (one query, a cache of ``n_k``
+    keys) gets the last row of the full index, and with ``n_q = n_k`` it is ``j - i``.
 
     Examples
     --------
@@ -113,14 +123,93 @@ def relative_position_index(n_q: int, n_k: int | None = None, *, max_distance: i
     array([[1, 2, 2],
            [0, 1, 2],
            [0, 0, 1]])
+    >>> relative_position_index(1, 3, max_distance=1)   # one new query after two cached keys
+    array([[0, 0, 1]])
     """
     n_q, n_k = _lengths(n_q, n_k)
     return _relative_position_index(n_q, n_k, nonnegative_int(max_distance, "max_distance"))
 
 
 def _relative_position_index(n_q: int, n_k: int, max_distance: int) -> np.ndarray:
-    offset = np.arange(n_k)[None, :] - np.arange(n_q)[:, None]  # (n_q, n_k): j - i
+    offset = -_offsets(n_q, n_k)  # (n_q, n_k): j - (n_k - n_q + i), key minus query position
     return np.clip(offset, -max_distance, max_distance) + max_distance
+
+
+def t5_relative_buckets(
+    n_q: int,
+    n_k: int | None = None,
+    *,
+    n_buckets: int = 32,
+    max_distance: int = 128,
+    bidirectional: bool = True,
+) -> np.ndarray:
+    r"""T5's bucket of every (query, key) pair: exact near offsets, log-spaced far ones.
+
+    Raffel et al. (2020) add to each score a learned scalar chosen by the bucket of the
+    offset, one scalar per bucket and head, the same table in every layer. With ``bidirectional`` the buckets are split
+    in two halves, keys before the query (and the query itself) in ``0 .. n_buckets/2 - 1``,
+    keys after it in the upper half. Within a half of ``b`` buckets, the distance
+    :math:`\delta = |j - p_i|` goes to bucket :math:`\delta` while
+    :math:`\delta < b/2`; beyond that to
+    :math:`b/2 + \lfloor \log(\delta / (b/2)) / \log(	ext{max\_distance} / (b/2))
+    \cdot (b - b/2) 
+floor`, capped at ``b - 1``: every distance from ``max_distance`` on
+    shares the last bucket. Without ``bidirectional`` (a decoder) only keys before the query
+    are told apart, all ``b = n_buckets`` buckets for them, and later keys get bucket 0.
+    Queries are aligned bottom-right, ``p_i = n_k - n_q + i``, as in
+    :func:`relative_position_index`.
+
+    Parameters
+    ----------
+    n_q : int
+    n_k : int, optional
+        Default ``n_q``.
+    n_buckets : int, default 32
+        An even number >= 2 when ``bidirectional``, else >= 2.
+    max_distance : int, default 128
+        The distance from which on every key shares one bucket (>= 1).
+    bidirectional : bool, default True
+
+    Returns
+    -------
+    ndarray of int, shape (n_q, n_k)
+        Values in ``0 .. n_buckets - 1``.
+
+    Raises
+    ------
+    TypeError, ValueError
+        Lengths, ``n_buckets`` or ``max_distance`` not whole numbers >= 1; an odd or too
+        small ``n_buckets``.
+
+    Examples
+    --------
+    >>> by_distance = t5_relative_buckets(1, 200, n_buckets=16, bidirectional=False)[0, ::-1]
+    >>> by_distance[[0, 1, 7, 8, 16, 32, 127, 128, 199]]
+    array([ 0,  1,  7,  8, 10, 12, 15, 15, 15])
+    """
+    n_q, n_k = _lengths(n_q, n_k)
+    n_buckets = positive_int(n_buckets, "n_buckets")
+    max_distance = positive_int(max_distance, "max_distance")
+    bidirectional = flag(bidirectional, "bidirectional")
+    if n_buckets < 2 or (bidirectional and (n_buckets < 4 or n_buckets % 2)):
+        raise ValueError(f"n_buckets must be >= 2 (an even number >= 4 when bidirectional), got {n_buckets}")
+    behind = _offsets(n_q, n_k)  # (n_q, n_k): p_i - j, how far the key lies behind the query
+    return _t5_relative_buckets(behind, n_buckets, max_distance, bidirectional)
+
+
+def _t5_relative_buckets(behind: np.ndarray, n_buckets: int, max_distance: int, bidirectional: bool) -> np.ndarray:
+    bucket = np.zeros(behind.shape, dtype=int)
+    if bidirectional:
+        n_buckets //= 2
+        bucket += (behind < 0) * n_buckets  # keys after the query: the upper half
+        distance = np.abs(behind)
+    else:
+        distance = np.maximum(behind, 0)
+    exact = n_buckets // 2
+    ratio = np.maximum(distance, exact) / exact  # >= 1: no log of 0
+    far = exact + (np.log(ratio) / np.log(max(max_distance / exact, 1.0 + 1e-12)) * (n_buckets - exact)).astype(int)
+    far = np.minimum(far, n_buckets - 1)
+    return bucket + np.where(distance < exact, distance, far)
 
 
 def relative_position_attention(
@@ -187,21 +276,84 @@ def relative_position_attention(
     return output, weights
 
 
-def rotary_embedding(x: ArrayLike, positions: ArrayLike | None = None, *, base: float = 10000.0) -> np.ndarray:
+def rotary_angles(positions: ArrayLike, d: int, *, base: float = 10000.0) -> np.ndarray:
+    r"""The angles by which RoPE turns each pair: :math:`p\,\theta_i`, :math:`\theta_i = \text{base}^{-2i/d}`.
+
+    Pair 0 turns fastest (one radian per position); the last pair turns
+    :math:`\text{base}^{-(d-2)/d}` radians per position. A model trained on positions below
+    ``n_train`` has seen pair ``i`` only at angles below ``n_train * theta_i``: the slow pairs
+    never complete a turn in training. Long-context methods (position interpolation, NTK,
+    YaRN) change these angles, by rescaling ``positions`` or ``base``.
+
+    Parameters
+    ----------
+    positions : array_like, shape (n,)
+        Positions (or distances); any finite numbers.
+    d : int
+        The even width of the rotated vectors.
+    base : float, default 10000
+        Llama 3 uses 500,000.
+
+    Returns
+    -------
+    ndarray, shape (n, d // 2)
+        Column ``i`` is ``positions * theta_i``, in radians (not reduced modulo 2 pi).
+
+    Raises
+    ------
+    TypeError, ValueError
+        Non-numeric, empty or infinite ``positions``; ``d`` not an even whole number >= 2;
+        ``base`` not finite and > 0.
+
+    Examples
+    --------
+    >>> rotary_angles([0, 1, 2], 4, base=100.0)
+    array([[0. , 0. ],
+           [1. , 0.1],
+           [2. , 0.2]])
+    """
+    p = as_float_array(positions, "positions", min_ndim=1, max_ndim=1, nonempty=True, finite=True)
+    d = positive_int(d, "d")
+    if d % 2:
+        raise ValueError(f"d must be even (pairs of coordinates), got {d}")
+    return _rotary_angles(p, d, positive_number(base, "base"))
+
+
+def _rotary_angles(p: np.ndarray, d: int, base: float) -> np.ndarray:
+    theta = base ** (-np.arange(0, d, 2) / d)  # (d/2,)
+    return p[:, None] * theta[None, :]  # (n, d/2)
+
+
+def rotary_embedding(
+    x: ArrayLike,
+    positions: ArrayLike | None = None,
+    *,
+    base: float = 10000.0,
+    pairing: str = "interleaved",
+) -> np.ndarray:
     r"""Rotary position embedding, RoPE (Su et al., 2024): rotate each pair of coordinates.
 
-    Coordinates ``(2i, 2i+1)`` of the vector at position ``p`` are rotated by the angle
-    :math:`p\,\theta_i`, :math:`\theta_i = \text{base}^{-2i/d}`. Because rotations compose,
-    the dot product of a rotated query at position m and a rotated key at position n depends
-    on the positions only through ``n - m``.
+    Pair ``i`` of the vector at position ``p`` is rotated by the angle :math:`p\,\theta_i`,
+    :math:`\theta_i = \text{base}^{-2i/d}` (:func:`rotary_angles`). Because rotations
+    compose, the dot product of a rotated query at position m and a rotated key at position
+    n depends on the positions only through ``n - m``. A model applies it to the queries and
+    keys of every head in every layer, after the projections; the values are not rotated.
+
+    ``pairing`` says which coordinates form pair ``i``: ``"interleaved"`` (the default, as in
+    the RoFormer paper and Meta's Llama code) pairs ``(2i, 2i + 1)``; ``"half"`` pairs
+    ``(i, i + d/2)``, the "rotate half" of the GPT-NeoX code and of Hugging Face's Llama. The two differ only by a fixed permutation
+    of the coordinates, applied to queries and keys alike, so they give the same scores when
+    the projections are permuted to match.
 
     Parameters
     ----------
     x : array_like, shape (..., n, d)
         Queries or keys; ``d`` must be even.
     positions : array_like of shape (n,), optional
-        Default ``0, 1, ..., n - 1``.
+        Default ``0, 1, ..., n - 1``. For a decoding step with a cache of ``n_k`` keys, pass
+        the new query's position, ``[n_k - 1]``.
     base : float, default 10000
+    pairing : {"interleaved", "half"}, default "interleaved"
 
     Returns
     -------
@@ -211,7 +363,7 @@ def rotary_embedding(x: ArrayLike, positions: ArrayLike | None = None, *, base: 
     ------
     TypeError, ValueError
         Non-numeric, empty or infinite ``x`` or ``positions``; an odd width; ``positions``
-        not ``(n,)``; ``base`` not finite and > 0.
+        not ``(n,)``; ``base`` not finite and > 0; an unknown ``pairing``.
 
     Examples
     --------
@@ -224,17 +376,24 @@ def rotary_embedding(x: ArrayLike, positions: ArrayLike | None = None, *, base: 
     if d % 2:
         raise ValueError(f"rotary embedding needs an even width, got x of shape {x.shape}")
     base = positive_number(base, "base")
+    pairing = choice(pairing, ROTARY_PAIRINGS, "pairing")
     p = np.arange(n, dtype=float) if positions is None else as_float_array(
         positions, "positions", min_ndim=1, nonempty=True, finite=True)
     if p.shape != (n,):
         raise ValueError(f"positions must have shape ({n},) to match x {x.shape}, got {p.shape}")
-    theta = base ** (-np.arange(0, d, 2) / d)  # (d/2,)
-    angle = p[:, None] * theta[None, :]  # (n, d/2)
+    return _rotary_embedding(x, p, base, pairing)
+
+
+def _rotary_embedding(x: np.ndarray, p: np.ndarray, base: float, pairing: str = "interleaved") -> np.ndarray:
+    d = x.shape[-1]
+    angle = _rotary_angles(p, d, base)  # (n, d/2)
     cos, sin = np.cos(angle), np.sin(angle)
-    even, odd = x[..., 0::2], x[..., 1::2]  # (..., n, d/2) each
+    first, second = (slice(0, None, 2), slice(1, None, 2)) if pairing == "interleaved" else (
+        slice(0, d // 2), slice(d // 2, None))
+    even, odd = x[..., first], x[..., second]  # (..., n, d/2) each: the two coordinates of every pair
     out = np.empty_like(x)
-    out[..., 0::2] = even * cos - odd * sin
-    out[..., 1::2] = even * sin + odd * cos
+    out[..., first] = even * cos - odd * sin
+    out[..., second] = even * sin + odd * cos
     return out
 
 
@@ -267,15 +426,34 @@ def _alibi_slopes(n_heads: int) -> np.ndarray:
 
 
 def alibi_bias(n_q: int, n_k: int | None = None, *, n_heads: int) -> np.ndarray:
-    r"""ALiBi's linear distance penalty, :math:`-m_h\,|i - j|`, one matrix per head.
+    r"""ALiBi's linear distance penalty, :math:`-m_h\,|p_i - j|`, one matrix per head.
 
     Add it to the scores (``scaled_dot_product_attention(..., bias=...)``): the further a
     key, the lower its score, each head with its own slope ``m_h``. No position vectors are
     added to the tokens at all.
 
+    The queries are the LAST ``n_q`` of the ``n_k`` positions, ``p_i = n_k - n_q + i``
+    (aligned bottom-right, as in :func:`attn_core.masks.causal_mask`): a decoding step, one
+    query after a cache of ``n_k - 1`` keys, gets the last row of the full bias, 0 on its
+    own (newest) key and the steepest penalty on the oldest. With ``n_q = n_k`` this is
+    :math:`-m_h |i - j|`, two-sided; Press et al. use it with a causal mask.
+
+    Parameters
+    ----------
+    n_q : int
+    n_k : int, optional
+        Default ``n_q``.
+    n_heads : int
+        The slopes are :func:`alibi_slopes` of ``n_heads``.
+
     Returns
     -------
     ndarray, shape (n_heads, n_q, n_k)
+
+    Raises
+    ------
+    TypeError, ValueError
+        A length or ``n_heads`` that is not a whole number >= 1.
 
     Examples
     --------
@@ -283,8 +461,10 @@ def alibi_bias(n_q: int, n_k: int | None = None, *, n_heads: int) -> np.ndarray:
     array([[-0.        , -0.00390625, -0.0078125 ],
            [-0.00390625, -0.        , -0.00390625],
            [-0.0078125 , -0.00390625, -0.        ]])
+    >>> alibi_bias(1, 3, n_heads=1)     # one decoding query after 2 cached keys: 0 on the newest
+    array([[[-0.0078125 , -0.00390625, -0.        ]]])
     """
     n_q, n_k = _lengths(n_q, n_k)
     n_heads = positive_int(n_heads, "n_heads")
-    distance = np.abs(np.arange(n_q)[:, None] - np.arange(n_k)[None, :])  # (n_q, n_k)
+    distance = np.abs(_offsets(n_q, n_k))  # (n_q, n_k): |p_i - j|, queries at the end
     return -_alibi_slopes(n_heads)[:, None, None] * distance[None, :, :]  # (h, n_q, n_k)

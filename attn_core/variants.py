@@ -37,6 +37,8 @@ __all__ = [
     "random_feature_attention",
     "local_attention",
     "sparse_attention",
+    "block_selection_mask",
+    "block_top_k_attention",
 ]
 
 
@@ -140,8 +142,9 @@ def top_k_attention(
 def linformer_projection(n_k: int, rank: int, *, seed: int = 0) -> np.ndarray:
     """A random ``(rank, n_k)`` projection with N(0, 1/rank) entries, for :func:`low_rank_attention`.
 
-    Linformer learns these; a random one already preserves the attention well when the
-    weight matrix is close to low rank (Wang et al., 2020, via Johnson-Lindenstrauss).
+    Linformer learns these. Its argument for a random one (Wang et al., 2020, Theorem 1) is
+    the Johnson-Lindenstrauss lemma applied to the product of the weights and the values:
+    ``P R^T R V`` is close to ``P V`` row by row when ``R`` has ``O(log n / eps^2)`` rows.
 
     Examples
     --------
@@ -251,7 +254,7 @@ def linear_attention_weights(
 ) -> np.ndarray:
     r"""The ``n_q x n_k`` weights that linear attention uses implicitly (for pictures and tests).
 
-    .. math:: \alpha_{ij} = \frac{\phi(q_i) \cdot \phi(k_j)}{\sum_{l} \phi(q_i) \cdot \phi(k_l)}
+    .. math:: A_{ij} = \frac{\phi(q_i) \cdot \phi(k_j)}{\sum_{l} \phi(q_i) \cdot \phi(k_l)}
 
     (with ``l <= i`` and ``j <= i`` when causal, which needs ``n_q = n_k``). This is the
     quadratic form that :func:`linear_attention` never builds.
@@ -556,3 +559,123 @@ def sparse_attention(q: ArrayLike, k: ArrayLike, v: ArrayLike, mask: ArrayLike) 
     weights = e / np.repeat(norm, counts)  # (nnz,)
     np.add.at(out, rows, weights[:, None] * v[cols])  # (n_q, d_v)
     return out
+
+
+def block_selection_mask(
+    q: ArrayLike, k: ArrayLike, *, block_size: int, top_k: int, causal: bool = False
+) -> np.ndarray:
+    r"""The keys each query keeps under block top-k selection (MoBA; NSA's selection branch).
+
+    The keys are cut into consecutive blocks of ``block_size`` (the last may be shorter).
+    Query :math:`i` scores block :math:`b` by :math:`q_i \cdot \bar k_b`, with
+    :math:`\bar k_b` the mean of the block's keys, and keeps its ``top_k`` best blocks
+    (Lu et al., 2025; Yuan et al., 2025). When causal (``n_q = n_k``), the query's own
+    block is always kept, ``top_k - 1`` more are chosen among the earlier blocks, and keys
+    after the query are dropped. Ties go to the earlier block.
+
+    Parameters
+    ----------
+    q : array_like, shape (..., n_q, d_k)
+    k : array_like, shape (..., n_k, d_k)
+    block_size : int
+        A whole number >= 1.
+    top_k : int
+        Blocks kept per query, a whole number >= 1 (all of them when it exceeds the count).
+    causal : bool, default False
+
+    Returns
+    -------
+    ndarray of bool, shape (..., n_q, n_k)
+        True where query i may attend key j.
+
+    Raises
+    ------
+    TypeError, ValueError
+        Bad ``q`` or ``k`` (as in :func:`attn_core.scaled_dot_product_attention`); a bad
+        ``block_size``, ``top_k`` or ``causal``; ``causal`` with ``n_q != n_k``.
+
+    Examples
+    --------
+    >>> q = np.array([[1.0], [-1.0]]); k = np.array([[1.0], [1.0], [-1.0], [-1.0]])
+    >>> block_selection_mask(q, k, block_size=2, top_k=1).astype(int)
+    array([[1, 1, 0, 0],
+           [0, 0, 1, 1]])
+    """
+    q, k, causal = _linear_inputs(q, k, causal)
+    block_size, top_k = positive_int(block_size, "block_size"), positive_int(top_k, "top_k")
+    return _block_selection_mask(q, k, block_size, top_k, causal)
+
+
+def _block_selection_mask(q: np.ndarray, k: np.ndarray, block_size: int, top_k: int, causal: bool) -> np.ndarray:
+    """Block top-k selection, without checks."""
+    n_q, n_k = q.shape[-2], k.shape[-2]
+    starts = np.arange(0, n_k, block_size)  # first key of each block
+    counts = np.diff(np.r_[starts, n_k])  # (n_blocks,)
+    means = np.add.reduceat(k, starts, axis=-2) / counts[:, None]  # (..., n_blocks, d_k): block means
+    gate = q @ np.swapaxes(means, -1, -2)  # (..., n_q, n_blocks): q_i . mean of block b
+    n_blocks = starts.size
+    if causal:
+        own = np.arange(n_q) // block_size  # (n_q,): each query's block
+        block = np.arange(n_blocks)
+        gate = np.where(block[None, :] > own[:, None], -np.inf, gate)  # future blocks: never
+        gate = np.where(block[None, :] == own[:, None], np.inf, gate)  # own block: always
+    order = np.argsort(-gate, axis=-1, kind="stable")[..., :top_k]  # (..., n_q, kept): best blocks first
+    chosen = np.zeros(gate.shape, dtype=bool)
+    np.put_along_axis(chosen, order, True, axis=-1)
+    chosen |= np.isnan(gate)  # a NaN gate is kept, so that the NaN reaches the output (as in full attention)
+    if causal:
+        chosen &= gate > -np.inf  # fewer earlier blocks than top_k: no future block fills the gap
+    block_of_key = np.repeat(np.arange(n_blocks), counts)  # (n_k,)
+    allowed = chosen[..., block_of_key]  # (..., n_q, n_k)
+    if causal:
+        allowed = allowed & np.tril(np.ones((n_q, n_k), dtype=bool))  # (..., n, n): j <= i
+    return allowed
+
+
+def block_top_k_attention(
+    q: ArrayLike, k: ArrayLike, v: ArrayLike, *, block_size: int, top_k: int, causal: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
+    r"""Content-based sparse attention: each query attends exactly within the key blocks it selects.
+
+    Mixture of Block Attention (MoBA, Lu et al., 2025), and the selection branch of Native
+    Sparse Attention (NSA, Yuan et al., 2025): the blocks are chosen by the content of the
+    queries and keys (:func:`block_selection_mask`: the ``top_k`` blocks whose mean key
+    scores highest against the query), then ordinary softmax attention runs on the keys of
+    those blocks only. The pattern is decided by a cheap score per *block*, ``n_q`` times
+    ``n_k / block_size`` dot products, before any score per *key* is computed.
+
+    This reference builds the mask and calls the masked attention, so its output equals
+    ``scaled_dot_product_attention(q, k, v, mask=block_selection_mask(...))``; a kernel
+    would gather the chosen blocks instead.
+
+    Parameters
+    ----------
+    q, k, v : array_like
+        As in :func:`attn_core.scaled_dot_product_attention`; when causal, ``n_q = n_k``.
+    block_size, top_k, causal
+        As in :func:`block_selection_mask`.
+
+    Returns
+    -------
+    output : ndarray, shape (..., n_q, d_v)
+    weights : ndarray, shape (..., n_q, n_k)
+        Zero outside the chosen blocks.
+
+    Raises
+    ------
+    TypeError, ValueError
+        As :func:`attn_core.scaled_dot_product_attention`; as :func:`block_selection_mask`.
+
+    Examples
+    --------
+    >>> from attn_core import scaled_dot_product_attention
+    >>> x = np.random.default_rng(0).standard_normal((8, 4))
+    >>> out, _ = block_top_k_attention(x, x, x, block_size=2, top_k=4)   # all 4 blocks: full
+    >>> bool(np.allclose(out, scaled_dot_product_attention(x, x, x)[0]))
+    True
+    """
+    q, k, v = _check_qkv(q, k, v)
+    q, k, causal = _linear_inputs(q, k, causal)
+    block_size, top_k = positive_int(block_size, "block_size"), positive_int(top_k, "top_k")
+    allowed = _block_selection_mask(q, k, block_size, top_k, causal)  # (..., n_q, n_k)
+    return _attention(q, k, v, allowed, 1.0 / math.sqrt(q.shape[-1]))

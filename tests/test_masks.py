@@ -78,6 +78,19 @@ def test_causal_mask_rows_are_the_last_rows_of_the_square_mask():
     assert_array_equal(ac.causal_mask(3, 2), [[0, 0], [1, 0], [1, 1]])
 
 
+def test_decoding_with_a_cache_equals_the_full_causal_pass():
+    """Token by token, with every earlier key and value kept (a cache), each new query gets the
+    output the full causal pass gives its row; so does a chunk of several new queries."""
+    rng = np.random.default_rng(0)
+    q, k, v = rng.standard_normal((7, 4)), rng.standard_normal((7, 4)), rng.standard_normal((7, 3))
+    full, _ = ac.scaled_dot_product_attention(q, k, v, causal=True)
+    for t in range(7):
+        step, _ = ac.scaled_dot_product_attention(q[t:t + 1], k[:t + 1], v[:t + 1], causal=True)
+        np.testing.assert_allclose(step[0], full[t], atol=1e-12)
+    chunk, _ = ac.scaled_dot_product_attention(q[4:], k, v, mask=ac.causal_mask(3, 7))
+    np.testing.assert_allclose(chunk, full[4:], atol=1e-12)
+
+
 @given(st.integers(1, 6), st.integers(1, 6), st.integers(1, 3))
 def test_causal_sliding_window_with_fewer_queries_is_bottom_right(n_q, n_k, w):
     m = masks.sliding_window_mask(n_q, n_k, window=w, causal=True)

@@ -91,6 +91,110 @@ def test_alibi_slopes_and_bias():
     assert_allclose(b[0, 3, 0], -3 * positions.alibi_slopes(2)[0])
 
 
+# ------------------------------------------------ decoding: queries are the last positions
+def test_alibi_bias_by_hand_and_bottom_right_for_a_decoding_step():
+    slope = positions.alibi_slopes(1)[0]  # 1/256
+    square = positions.alibi_bias(3, n_heads=1)[0]
+    assert_allclose(square, -slope * np.array([[0, 1, 2], [1, 0, 1], [2, 1, 0]]))
+    step = positions.alibi_bias(1, 5, n_heads=1)[0, 0]  # one new query after 4 cached keys
+    assert_allclose(step, -slope * np.array([4, 3, 2, 1, 0]))  # 0 on the newest key, its own
+    assert step[-1] == 0 and step.argmax() == 4
+
+
+@given(st.integers(1, 6), st.integers(0, 6), st.integers(1, 4))
+def test_alibi_decode_rows_are_the_last_rows_of_the_full_bias(n_q, extra, n_heads):
+    n_k = n_q + extra
+    full = positions.alibi_bias(n_k, n_heads=n_heads)
+    assert_allclose(positions.alibi_bias(n_q, n_k, n_heads=n_heads), full[:, n_k - n_q:])
+
+
+@given(st.integers(1, 6), st.integers(0, 6), st.integers(0, 3))
+def test_relative_index_decode_rows_are_the_last_rows(n_q, extra, max_distance):
+    n_k = n_q + extra
+    full = positions.relative_position_index(n_k, max_distance=max_distance)
+    assert_array_equal(positions.relative_position_index(n_q, n_k, max_distance=max_distance), full[n_k - n_q:])
+
+
+def test_decoding_one_token_at_a_time_equals_the_full_causal_pass():
+    """With a key/value cache, each step's one query gives the row the full causal pass gives it:
+    causal mask, ALiBi bias and RoPE positions all align the query with the newest key."""
+    n, d = 6, 4
+    q, k, v = seq(n, d, 0), seq(n, d, 1), seq(n, d, 2)
+    bias = positions.alibi_bias(n, n_heads=2)  # (2, n, n)
+    rq, rk = positions.rotary_embedding(q), positions.rotary_embedding(k)
+    full, _ = ac.scaled_dot_product_attention(rq, rk, v, causal=True, bias=bias)  # (2, n, d)
+    for t in range(n):
+        q_t = positions.rotary_embedding(q[t:t + 1], [t])  # the new query at position t
+        step, _ = ac.scaled_dot_product_attention(
+            q_t, rk[:t + 1], v[:t + 1], causal=True, bias=positions.alibi_bias(1, t + 1, n_heads=2))
+        assert_allclose(step[:, 0], full[:, t], atol=1e-12)
+
+
+# ------------------------------------------------------------------ RoPE angles and pairing
+def test_rotary_angles_by_hand():
+    angles = positions.rotary_angles([0, 1, 600], 4, base=100.0)  # theta = 1, 1/10
+    assert_allclose(angles, [[0, 0], [1, 0.1], [600, 60]])
+    assert positions.rotary_angles([3.0], 8).shape == (1, 4)
+
+
+def test_rotary_embedding_rotates_pair_i_by_its_angle():
+    x = seq(3, 6, 4)
+    p = np.array([0.0, 2.0, 7.0])
+    angles = positions.rotary_angles(p, 6, base=50.0)
+    out = positions.rotary_embedding(x, p, base=50.0)
+    for row in range(3):
+        for i in range(3):
+            c, s = math.cos(angles[row, i]), math.sin(angles[row, i])
+            a, b = x[row, 2 * i], x[row, 2 * i + 1]
+            assert_allclose(out[row, 2 * i: 2 * i + 2], [a * c - b * s, a * s + b * c], atol=1e-12)
+
+
+def test_rotate_half_pairing_is_a_permutation_of_the_interleaved_one():
+    """Llama/NeoX pair coordinate i with i + d/2: the same rotation of permuted coordinates."""
+    d = 8
+    order = np.array([c for i in range(d // 2) for c in (i, i + d // 2)])  # half-pair i -> (2i, 2i+1)
+    q, k = seq(5, d, 5), seq(5, d, 6)
+    half_q = positions.rotary_embedding(q, pairing="half")
+    half_k = positions.rotary_embedding(k, pairing="half")
+    assert_allclose(half_q[:, order], positions.rotary_embedding(q[:, order]), atol=1e-12)
+    assert_allclose(half_q @ half_k.T,
+                    positions.rotary_embedding(q[:, order]) @ positions.rotary_embedding(k[:, order]).T,
+                    atol=1e-12)
+    # and the half pairing is relative too
+    def score(m, n):
+        return positions.rotary_embedding(q[:1], [m], pairing="half") @ positions.rotary_embedding(
+            k[:1], [n], pairing="half").T
+
+    assert_allclose(score(2, 7), score(12, 17), atol=1e-12)
+
+
+# ------------------------------------------------------------------------- T5 buckets
+def test_t5_buckets_by_hand():
+    # decoder (one direction), 16 buckets: distances 0..7 exact, then log-spaced up to 128
+    row = positions.t5_relative_buckets(1, 300, n_buckets=16, max_distance=128, bidirectional=False)[0]
+
+    def back(distance):  # the bucket of the key `distance` places back
+        return row[299 - distance]
+
+    assert [back(x) for x in range(8)] == list(range(8))
+    # bucket 8 + floor(log(distance / 8) / log(128 / 8) * 8): 16 -> 10, 32 -> 12, 64 -> 14
+    assert [back(8), back(15), back(16), back(31), back(32), back(64), back(127)] == [8, 9, 10, 11, 12, 14, 15]
+    assert back(128) == back(299) == 15  # everything from max_distance on shares the last bucket
+    # bidirectional: keys after the query use the upper half
+    square = positions.t5_relative_buckets(3, n_buckets=8, max_distance=16)
+    assert_array_equal(square, [[0, 5, 6], [1, 0, 5], [2, 1, 0]])
+    assert positions.t5_relative_buckets(4, 9, n_buckets=8, bidirectional=False).max() < 8
+
+
+@given(st.integers(1, 5), st.integers(0, 5))
+def test_t5_buckets_decode_rows_are_the_last_rows_and_monotone(n_q, extra):
+    n_k = n_q + extra
+    full = positions.t5_relative_buckets(n_k, n_buckets=32, max_distance=128)
+    assert_array_equal(positions.t5_relative_buckets(n_q, n_k), full[n_k - n_q:])
+    far = positions.t5_relative_buckets(1, 400, bidirectional=False)[0, ::-1]  # by distance back
+    assert (np.diff(far) >= 0).all() and far[0] == 0 and far[-1] == 31
+
+
 # ---------------------------------------------------- permutation equivariance
 @given(st.integers(2, 7), st.randoms(use_true_random=False))
 def test_self_attention_is_permutation_equivariant_without_positions(n, rnd):
@@ -165,6 +269,11 @@ x34 = np.ones((3, 4))
     (lambda: positions.alibi_slopes(0), ValueError, r"n_heads must be >= 1"),
     (lambda: positions.alibi_bias(3, n_heads=2.0), TypeError, r"n_heads must be a whole number"),
     (lambda: positions.alibi_bias(3, 0, n_heads=2), ValueError, r"n_k must be >= 1"),
+    (lambda: positions.rotary_embedding(x34, pairing="llama"), ValueError, r"pairing"),
+    (lambda: positions.rotary_angles([0, 1], 3), ValueError, r"d must be even"),
+    (lambda: positions.rotary_angles([[0, 1]], 4), ValueError, r"positions must have at most 1 dimension"),
+    (lambda: positions.t5_relative_buckets(3, n_buckets=7), ValueError, r"n_buckets must be >= 2 \(an even"),
+    (lambda: positions.t5_relative_buckets(3, bidirectional=1), TypeError, r"bidirectional must be True or False"),
 ])
 def test_bad_input(call, error, message):
     with pytest.raises(error, match=message):

@@ -223,3 +223,84 @@ x3 = np.ones((3, 2))
 def test_bad_input(call, error, message):
     with pytest.raises(error, match=message):
         call()
+
+
+# ----------------------------------------------------------------- block top-k (MoBA / NSA selection)
+def block_selection_by_loop(q, k, block_size, top_k, causal):
+    """The selection written out: one query, one block at a time."""
+    n_q, n_k = q.shape[0], k.shape[0]
+    blocks = [list(range(start, min(start + block_size, n_k))) for start in range(0, n_k, block_size)]
+    mask = np.zeros((n_q, n_k), dtype=bool)
+    for i in range(n_q):
+        gate = [float(q[i] @ k[b].mean(axis=0)) for b in blocks]
+        candidates = range(len(blocks)) if not causal else range(i // block_size)
+        ranked = sorted(candidates, key=lambda b: (-gate[b], b))
+        chosen = ranked[:top_k] if not causal else [i // block_size] + ranked[:top_k - 1]
+        for b in chosen:
+            for j in blocks[b]:
+                mask[i, j] = (j <= i) if causal else True
+    return mask
+
+
+@settings(deadline=None, max_examples=40)
+@given(st.integers(1, 12), st.integers(1, 5), st.integers(1, 4), st.booleans(), st.integers(0, 1000))
+def test_block_selection_matches_a_loop(n, block_size, top_k, causal, seed):
+    q, k = seq(n, 3, seed), seq(n, 3, seed + 1)
+    expected = block_selection_by_loop(q, k, block_size, top_k, causal)
+    assert_array_equal(variants.block_selection_mask(q, k, block_size=block_size, top_k=top_k, causal=causal),
+                       expected)
+
+
+@settings(deadline=None, max_examples=40)
+@given(st.integers(1, 12), st.integers(1, 5), st.integers(1, 4), st.booleans(), st.integers(0, 1000))
+def test_block_top_k_equals_dense_attention_under_its_mask(n, block_size, top_k, causal, seed):
+    q, k, v = seq(n, 3, seed), seq(n, 3, seed + 1), seq(n, 2, seed + 2)
+    mask = block_selection_by_loop(q, k, block_size, top_k, causal)
+    out, weights = variants.block_top_k_attention(q, k, v, block_size=block_size, top_k=top_k, causal=causal)
+    dense, dense_weights = ac.scaled_dot_product_attention(q, k, v, mask=mask)
+    assert_allclose(out, dense, atol=1e-12)
+    assert_allclose(weights, dense_weights, atol=1e-12)
+
+
+@pytest.mark.parametrize("causal", [False, True])
+def test_block_top_k_with_every_block_is_full_attention(causal):
+    q, k, v = seq(10, 4, 0), seq(10, 4, 1), seq(10, 3, 2)
+    out, _ = variants.block_top_k_attention(q, k, v, block_size=3, top_k=4, causal=causal)  # 4 blocks: all
+    assert_allclose(out, ac.scaled_dot_product_attention(q, k, v, causal=causal)[0], atol=1e-12)
+
+
+def test_block_top_k_picks_the_block_by_hand():
+    # query 0 points along +x; the second block of keys points along +x, the first along -x
+    q = np.array([[1.0, 0.0]])
+    k = np.array([[-1.0, 0.0], [-2.0, 0.0], [3.0, 0.0], [1.0, 0.0]])
+    v = np.array([[0.0], [0.0], [1.0], [2.0]])
+    out, weights = variants.block_top_k_attention(q, k, v, block_size=2, top_k=1)
+    e = np.exp(np.array([3.0, 1.0]) / np.sqrt(2))
+    assert_allclose(weights, [[0.0, 0.0, e[0] / e.sum(), e[1] / e.sum()]])
+    assert_allclose(out, [[e[1] / e.sum() * 2 + e[0] / e.sum()]])
+
+
+def test_block_top_k_batched_and_float32():
+    x = np.random.default_rng(0).standard_normal((2, 9, 4)).astype(np.float32)
+    out, weights = variants.block_top_k_attention(x, x, x, block_size=3, top_k=2, causal=True)
+    assert out.dtype == np.float32 and weights.shape == (2, 9, 9)
+    for b in range(2):
+        mask = block_selection_by_loop(x[b], x[b], 3, 2, True)
+        assert_allclose(out[b], ac.scaled_dot_product_attention(x[b], x[b], x[b], mask=mask)[0], atol=1e-5)
+
+
+@pytest.mark.parametrize("kwargs, error, message", [
+    (dict(block_size=0, top_k=1), ValueError, "block_size"),
+    (dict(block_size=2, top_k=0), ValueError, "top_k"),
+    (dict(block_size=2.0, top_k=1), TypeError, "block_size"),
+    (dict(block_size=2, top_k=1, causal="yes"), TypeError, "causal"),
+])
+def test_block_top_k_refuses_bad_arguments(kwargs, error, message):
+    x = seq(4, 2)
+    with pytest.raises(error, match=message):
+        variants.block_top_k_attention(x, x, x, **kwargs)
+
+
+def test_block_selection_causal_needs_as_many_queries_as_keys():
+    with pytest.raises(ValueError, match="n_q == n_k"):
+        variants.block_selection_mask(seq(3, 2), seq(5, 2), block_size=2, top_k=1, causal=True)

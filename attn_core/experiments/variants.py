@@ -7,10 +7,16 @@ and nothing else:
 * :func:`lookup_sequence`: a seeded sequence in which most queries look at their
   neighbours and a few look far back for one distant key, so that a variant which cannot
   reach distant keys loses something real;
-* :func:`relative_error`: the one error measure of the chapter;
+* :func:`random_sequence`: random queries and keys, attention with no locality and, when
+  they are short, almost uniform: the opposite structure, on which the ranking flips;
+* :func:`relative_error`: the chapter's main error measure, with two checks on it,
+  :func:`frobenius_error` (on the outputs) and :func:`weight_error` (on the weights);
 * :func:`implicit_weights`: the weight matrix of any variant that is linear in the values,
   read off by feeding it the identity matrix as values;
-* :func:`run_variant`: one variant by name, with its output, weights, cost and error.
+* :func:`run_variant`: one variant by name, with its output, weights, cost and errors;
+* :func:`soft_attention_gradient` and :func:`score_function_gradients`: the gradient of a
+  loss through soft attention, and the REINFORCE estimate of the gradient through sampled
+  hard attention, for the chapter's toy on why soft attention trains more easily.
 """
 
 from __future__ import annotations
@@ -22,20 +28,25 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from attn_core import variants
-from attn_core._checks import as_float_array, choice, nonnegative_int, number_in_range, positive_int, positive_number
+from attn_core._checks import as_float_array, choice, flag, nonnegative_int, number_in_range, positive_int, positive_number
 from attn_core.attention import _check_qkv, scaled_dot_product_attention
 from attn_core.masks import bigbird_mask, fixed_mask, sliding_window_mask, strided_mask
 
 __all__ = [
     "lookup_sequence",
+    "random_sequence",
     "POSITION_FREQUENCIES",
     "relative_error",
+    "frobenius_error",
+    "weight_error",
     "implicit_weights",
     "mean_pooling_projection",
     "VARIANTS",
     "DEFAULT_BUDGETS",
     "BIGBIRD_GLOBAL",
     "BIGBIRD_RANDOM",
+    "SELECTION_BLOCK",
+    "FIXED_SUMMARY_SHARE",
     "VariantRun",
     "run_variant",
 ]
@@ -47,8 +58,9 @@ VARIANTS = {
     "top-k": "k, the keys kept per query",
     "local": "window w: keys within w positions",
     "strided": "stride s: the last s keys and every s-th key",
-    "fixed": "block b: own block and each block's last key",
+    "fixed": "block b: own block and the last b/8 keys of each block",
     "BigBird": "window w, plus 2 global and 2 random keys",
+    "block top-k": "k, the blocks of 8 keys each query selects by content",
     "low-rank": "rank r: keys and values averaged in r blocks",
     "linear": "no budget: d_k features of elu + 1",
     "random features": "m, the number of random features",
@@ -56,10 +68,15 @@ VARIANTS = {
 
 #: The budget of each variant in the chapter's summary table (n = 128, d = 16).
 DEFAULT_BUDGETS = {"full": None, "hard": None, "top-k": 8, "local": 4, "strided": 16, "fixed": 16,
-                   "BigBird": 2, "low-rank": 32, "linear": None, "random features": 256}
+                   "BigBird": 2, "block top-k": 4, "low-rank": 32, "linear": None, "random features": 256}
 
 #: Global tokens and random keys per query of the BigBird variant in :func:`run_variant`.
 BIGBIRD_GLOBAL, BIGBIRD_RANDOM = 2, 2
+#: The fixed pattern's summary keys are the last ``block // 8`` positions of each block
+#: (Child et al. use c = 8 to 32 of 128 positions).
+FIXED_SUMMARY_SHARE = 8
+#: Keys per block of the block top-k variant (MoBA / NSA selection) in :func:`run_variant`.
+SELECTION_BLOCK = 8
 
 
 #: The six position frequencies of :func:`lookup_sequence` (radians per position): chosen,
@@ -146,6 +163,43 @@ def lookup_sequence(n: int = 128, *, n_lookups: int = 8, seed: int = 0) -> dict[
     return {"q": q, "k": k, "v": v, "lookups": np.array(lookups, dtype=int).reshape(-1, 2)}
 
 
+def random_sequence(n: int = 128, *, scale: float = 1.0, seed: int = 0) -> dict[str, np.ndarray]:
+    r"""Standard normal queries, keys and values of width 16, queries and keys times ``scale``.
+
+    The scores :math:`q_i \cdot k_j / \sqrt{d_k}` then have mean 0 and standard deviation
+    ``scale**2``: no locality, no lookups, and, for a small ``scale``, weights close to
+    uniform. It is the opposite structure to :func:`lookup_sequence`'s.
+
+    Parameters
+    ----------
+    n : int, default 128
+    scale : float, default 1.0
+        > 0.
+    seed : int, default 0
+
+    Returns
+    -------
+    dict with ``q``, ``k``, ``v`` : ndarray, shape (n, 16), and ``lookups``, an empty
+    ``(0, 2)`` array of int (there are none).
+
+    Raises
+    ------
+    TypeError, ValueError
+        A bad ``n``, ``scale`` or ``seed``.
+
+    Examples
+    --------
+    >>> data = random_sequence(64, scale=0.5, seed=3)
+    >>> data["q"].shape, data["lookups"].shape
+    ((64, 16), (0, 2))
+    """
+    n = positive_int(n, "n")
+    scale = positive_number(scale, "scale")
+    rng = np.random.default_rng(nonnegative_int(seed, "seed"))
+    q, k, v = rng.standard_normal((3, n, 16))  # (n, 16) each
+    return {"q": scale * q, "k": scale * k, "v": v, "lookups": np.zeros((0, 2), dtype=int)}
+
+
 def relative_error(approx: ArrayLike, exact: ArrayLike) -> float:
     r"""Mean absolute error of ``approx`` relative to the mean absolute value of ``exact``.
 
@@ -174,6 +228,67 @@ def relative_error(approx: ArrayLike, exact: ArrayLike) -> float:
     if not scale > 0:
         raise ValueError("exact is all zeros: a relative error is undefined")
     return float(np.abs(approx - exact).mean() / scale)
+
+
+def _same_shape(approx: ArrayLike, exact: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
+    approx = as_float_array(approx, "approx", nonempty=True, finite=True)
+    exact = as_float_array(exact, "exact", nonempty=True, finite=True)
+    if approx.shape != exact.shape:
+        raise ValueError(f"approx and exact must have the same shape, got {approx.shape} and {exact.shape}")
+    return approx, exact
+
+
+def frobenius_error(approx: ArrayLike, exact: ArrayLike) -> float:
+    r"""The relative error in the Frobenius norm: :math:`\|\tilde O - O\|_F / \|O\|_F`.
+
+    Squares weigh a few large mistakes more than :func:`relative_error` does.
+
+    Raises
+    ------
+    TypeError, ValueError
+        Non-numeric, empty or infinite arrays; shapes differ; ``exact`` is all zeros.
+
+    Examples
+    --------
+    >>> frobenius_error([[3.0, 0.0]], [[0.0, 4.0]])
+    1.25
+    """
+    approx, exact = _same_shape(approx, exact)
+    norm = np.linalg.norm(exact)
+    if np.isnan(norm):
+        return float("nan")  # NaN in, NaN out
+    if not norm > 0:
+        raise ValueError("exact is all zeros: a relative error is undefined")
+    return float(np.linalg.norm(approx - exact) / norm)
+
+
+def weight_error(approx: ArrayLike, exact: ArrayLike) -> float:
+    r"""The error on the weights: the mean over rows of half the L1 distance between them.
+
+    .. math:: \varepsilon_A = \operatorname{mean}_i \tfrac12 \sum_j |\tilde A_{ij} - A_{ij}|
+
+    For rows that are probability distributions this is their total variation distance: 0
+    for the same weights, 1 for weights on disjoint keys, whatever the values. It does not
+    depend on ``V``, so it cannot favour a variant through the values.
+
+    Parameters
+    ----------
+    approx, exact : array_like, shape (..., n_q, n_k)
+
+    Raises
+    ------
+    TypeError, ValueError
+        Non-numeric, empty or infinite arrays; shapes differ; fewer than two dimensions.
+
+    Examples
+    --------
+    >>> weight_error([[1.0, 0.0], [0.5, 0.5]], [[0.0, 1.0], [0.5, 0.5]])
+    0.5
+    """
+    approx, exact = _same_shape(approx, exact)
+    if exact.ndim < 2:
+        raise ValueError(f"weights need shape (..., n_q, n_k), got {exact.shape}")
+    return float(0.5 * np.abs(approx - exact).sum(-1).mean())
 
 
 def implicit_weights(attend: Callable[[np.ndarray], np.ndarray], n_k: int) -> np.ndarray:
@@ -254,6 +369,8 @@ class VariantRun:
     multiply_adds: int
     memory: int
     error: float  # relative_error(output, full attention's output)
+    frobenius_error: float = 0.0  # frobenius_error(output, full attention's output)
+    weight_error: float = 0.0  # weight_error(weights, full attention's weights)
 
 
 def run_variant(
@@ -268,6 +385,9 @@ def run_variant(
     * hard: :math:`n^2 d_k` (the output is a copy); :math:`n^2`;
     * top-k: :math:`n^2 d_k + n k d_v`; :math:`n^2` (every score is needed to choose);
     * local, strided, fixed, BigBird: :math:`N (d_k + d_v)`; :math:`N`;
+    * block top-k (blocks of :data:`SELECTION_BLOCK` keys, :math:`n_b = n / 8` of them):
+      :math:`n d_k + n n_b d_k + N (d_k + d_v)` (block means, one score per query and
+      block, then the chosen pairs); :math:`n n_b + N`;
     * low-rank: :math:`2 n r (d_k + d_v)` (``EK``, ``FV``, scores, output); :math:`n r`;
     * linear: :math:`2 n d_k (d_v + 1)` (state and normaliser, then each query);
       :math:`d_k (d_v + 1)`;
@@ -275,7 +395,7 @@ def run_variant(
       state, each query); :math:`m (d_v + 1)`.
 
     The masks are non-causal (an encoder's view): ``sliding_window_mask(n, window=w)``,
-    ``strided_mask(n, stride=s, causal=False)``, ``fixed_mask(n, block=b, causal=False)``
+    ``strided_mask(n, stride=s, causal=False)``, ``fixed_mask(n, block=b, summary=max(1, b // 8), causal=False)``
     and ``bigbird_mask(n, window=w, n_global=2, n_random=2, seed=seed)``. Low-rank uses
     ``E = F = mean_pooling_projection(n, r)``, an untrained stand-in for Linformer's
     learned projections; hard attention and random features draw with ``seed``.
@@ -349,11 +469,18 @@ def run_variant(
         output, weights, *cost = masked(strided_mask(n, stride=budget, causal=False))
     elif name == "fixed":
         parameter = f"block {budget}"
-        output, weights, *cost = masked(fixed_mask(n, block=budget, causal=False))
+        output, weights, *cost = masked(fixed_mask(n, block=budget, summary=max(1, budget // FIXED_SUMMARY_SHARE),
+                                                   causal=False))
     elif name == "BigBird":
         parameter = f"window {budget}, {BIGBIRD_GLOBAL} global, {BIGBIRD_RANDOM} random"
         output, weights, *cost = masked(bigbird_mask(n, window=budget, n_global=BIGBIRD_GLOBAL,
                                                      n_random=BIGBIRD_RANDOM, seed=seed))
+    elif name == "block top-k":
+        parameter = f"top {budget} blocks of {SELECTION_BLOCK}"
+        output, weights = variants.block_top_k_attention(q, k, v, block_size=SELECTION_BLOCK, top_k=budget)
+        n_blocks = -(-n // SELECTION_BLOCK)
+        nnz = int(variants.block_selection_mask(q, k, block_size=SELECTION_BLOCK, top_k=budget).sum())
+        cost = (n * d_k + n * n_blocks * d_k + nnz * (d_k + d_v), n * n_blocks + nnz)
     elif name == "low-rank":
         parameter = f"rank {budget}"
         e = mean_pooling_projection(n, budget)  # (r, n)
@@ -372,7 +499,9 @@ def run_variant(
             lambda values: variants.random_feature_attention(q, k, values, n_features=budget, seed=seed), n)
         cost = (2 * n * budget * (d_k + d_v + 1), budget * (d_v + 1))
     return VariantRun(name=name, budget=budget, parameter=parameter, output=output, weights=weights,
-                      multiply_adds=int(cost[0]), memory=int(cost[1]), error=relative_error(output, exact))
+                      multiply_adds=int(cost[0]), memory=int(cost[1]), error=relative_error(output, exact),
+                      frobenius_error=frobenius_error(output, exact),
+                      weight_error=weight_error(weights, full_weights))
 
 
 __all__ += ["work_share"]
@@ -404,3 +533,126 @@ def work_share(multiply_adds: float, full_multiply_adds: float) -> str:
     full_multiply_adds = positive_number(full_multiply_adds, "full_multiply_adds")
     share = multiply_adds / full_multiply_adds
     return f"{share:.0%} of full" if share < 2 else f"{share:.0f} × full"
+
+
+__all__ += ["soft_attention_gradient", "score_function_gradients"]
+
+
+def _gradient_inputs(scores: ArrayLike, values: ArrayLike, target: ArrayLike) -> tuple[np.ndarray, ...]:
+    scores = as_float_array(scores, "scores", min_ndim=1, max_ndim=1, nonempty=True, finite=True)
+    values = as_float_array(values, "values", min_ndim=2, max_ndim=2, nonempty=True, finite=True)
+    target = as_float_array(target, "target", min_ndim=1, max_ndim=1, nonempty=True, finite=True)
+    if values.shape != (scores.size, target.size):
+        raise ValueError(f"values must have shape (n_k={scores.size}, d_v={target.size}), got {values.shape}")
+    return scores, values, target
+
+
+def _weights_of(scores: np.ndarray) -> np.ndarray:
+    e = np.exp(scores - scores.max())  # (n_k,)
+    return e / e.sum()
+
+
+def soft_attention_gradient(scores: ArrayLike, values: ArrayLike, target: ArrayLike) -> tuple[float, np.ndarray]:
+    r"""Loss and exact gradient, with respect to one query's scores, of soft attention's output.
+
+    With :math:`a = \operatorname{softmax}(s)`, :math:`o = \sum_j a_j v_j` and the loss
+    :math:`L = \tfrac12 \|o - y\|^2`, the gradient is
+    :math:`\partial L / \partial s_j = a_j\,(g_j - \sum_l a_l g_l)` with
+    :math:`g_j = (o - y) \cdot v_j`: one deterministic backward pass.
+
+    Parameters
+    ----------
+    scores : array_like, shape (n_k,)
+    values : array_like, shape (n_k, d_v)
+    target : array_like, shape (d_v,)
+
+    Returns
+    -------
+    loss : float
+    gradient : ndarray, shape (n_k,)
+
+    Raises
+    ------
+    TypeError, ValueError
+        Non-numeric, empty or infinite arrays, or shapes that do not match.
+
+    Examples
+    --------
+    >>> loss, gradient = soft_attention_gradient([0.0, 0.0], [[1.0], [0.0]], [1.0])
+    >>> loss, gradient.tolist()
+    (0.125, [-0.125, 0.125])
+    """
+    scores, values, target = _gradient_inputs(scores, values, target)
+    a = _weights_of(scores)  # (n_k,)
+    residual = a @ values - target  # (d_v,): o - y
+    g = values @ residual  # (n_k,): dL/da_j
+    return float(0.5 * residual @ residual), a * (g - a @ g)
+
+
+def score_function_gradients(
+    scores: ArrayLike, values: ArrayLike, target: ArrayLike, *, n_samples: int, n_trials: int = 200,
+    baseline: bool = False, seed: int = 0,
+) -> tuple[np.ndarray, np.ndarray]:
+    r"""Stochastic hard attention's gradient: exact, and as REINFORCE estimates from sampled keys.
+
+    Hard attention samples key :math:`j \sim a = \operatorname{softmax}(s)` and outputs
+    :math:`v_j`, with loss :math:`L_j = \tfrac12 \|v_j - y\|^2`. The objective is the
+    expected loss :math:`J = \sum_j a_j L_j`, whose exact gradient is
+    :math:`\partial J / \partial s_l = a_l (L_l - J)`. A sample has no gradient, so the
+    score-function (REINFORCE) estimator of Williams (1992) uses
+    :math:`(L_j - b)\, \nabla_s \log a_j` with :math:`\nabla_s \log a_j = e_j - a`,
+    averaged over ``n_samples`` draws; it is unbiased for any baseline :math:`b` that does
+    not depend on the draw it multiplies. With ``baseline=True``, :math:`b` for each draw
+    is the mean loss of the *other* draws of the same estimate (needs ``n_samples >= 2``).
+
+    Parameters
+    ----------
+    scores : array_like, shape (n_k,)
+    values : array_like, shape (n_k, d_v)
+    target : array_like, shape (d_v,)
+    n_samples : int
+        Draws per estimate, >= 1 (>= 2 with a baseline).
+    n_trials : int, default 200
+        Independent estimates.
+    baseline : bool, default False
+    seed : int, default 0
+
+    Returns
+    -------
+    exact : ndarray, shape (n_k,)
+        :math:`\nabla_s J`.
+    estimates : ndarray, shape (n_trials, n_k)
+
+    Raises
+    ------
+    TypeError, ValueError
+        As :func:`soft_attention_gradient`; a bad ``n_samples``, ``n_trials``, ``baseline``
+        or ``seed``; a baseline with one sample.
+
+    Examples
+    --------
+    >>> exact, estimates = score_function_gradients([0.0, 1.0], [[1.0], [0.0]], [1.0],
+    ...                                              n_samples=4, n_trials=20000, seed=1)
+    >>> bool(np.allclose(estimates.mean(axis=0), exact, atol=0.01))
+    True
+    """
+    scores, values, target = _gradient_inputs(scores, values, target)
+    n_samples, n_trials = positive_int(n_samples, "n_samples"), positive_int(n_trials, "n_trials")
+    baseline = flag(baseline, "baseline")
+    if baseline and n_samples < 2:
+        raise ValueError(f"a leave-one-out baseline needs n_samples >= 2, got {n_samples}")
+    rng = np.random.default_rng(nonnegative_int(seed, "seed"))
+    if np.isnan(scores).any():
+        raise ValueError("scores contain NaN: no distribution to sample keys from")
+    a = _weights_of(scores)  # (n_k,)
+    losses = 0.5 * ((values - target) ** 2).sum(axis=1)  # (n_k,): L_j
+    exact = a * (losses - a @ losses)  # (n_k,)
+    picks = rng.choice(a.size, size=(n_trials, n_samples), p=a)  # (trials, samples)
+    loss = losses[picks]  # (trials, samples)
+    if baseline:
+        b = (loss.sum(axis=1, keepdims=True) - loss) / (n_samples - 1)  # mean of the other draws
+    else:
+        b = 0.0
+    score = np.eye(a.size)[picks] - a  # (trials, samples, n_k): grad of log a_j
+    estimates = ((loss - b)[..., None] * score).mean(axis=1)  # (trials, n_k)
+    return exact, estimates

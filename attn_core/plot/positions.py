@@ -1,4 +1,4 @@
-"""Figures of chapter 9 (positions): tables of position vectors, and RoPE's rotated pairs.
+"""Figures of chapter 9 (positions): tables of position vectors, RoPE's rotated pairs, recall weights.
 
 Like the rest of :mod:`attn_core.plot`, the functions here draw what the caller computed
 onto an Axes and return it; the encodings themselves come from :mod:`attn_core.positions`.
@@ -9,15 +9,16 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.patches import Arc
+from matplotlib.ticker import NullLocator
 from numpy.typing import ArrayLike
 
-from attn_core._checks import flag, positive_int, positive_number
+from attn_core._checks import flag, index_in, positive_int, positive_number
 from attn_core.plot import _checks as check
 from attn_core.plot.heatmap import _matrix_image
 from attn_core.plot.scoring import _vector_arrows
 from attn_core.plot.style import COLORS
 
-__all__ = ["position_heatmap", "rotated_pair"]
+__all__ = ["position_heatmap", "rotated_pair", "weights_by_distance"]
 
 
 def _ticks(n: int, n_ticks: int) -> np.ndarray:
@@ -160,4 +161,76 @@ def rotated_pair(
     label_radius = radius + 0.22 * (ax.get_xlim()[1] - ax.get_xlim()[0]) / 2  # clear of the arc
     ax.text(label_radius * np.cos(middle), label_radius * np.sin(middle), f"{abs(turn):.2f} rad",
             ha="center", va="center", fontsize=8, color=COLORS["dark"])
+    return ax
+
+
+def weights_by_distance(
+    ax: Axes,
+    weights: ArrayLike,
+    *,
+    marked: int,
+    train_length: int,
+    title: str | None = None,
+    floor: float = 1e-6,
+) -> Axes:
+    """One query's weights over the keys, by how far back each key is, on a log scale.
+
+    Entry ``j`` of ``weights`` is the weight of the key ``j`` places before the query (0 is
+    the query itself). The keys within the training length are shaded, the marked key
+    (the one the query should find) gets a dot and a dashed line.
+
+    Parameters
+    ----------
+    ax : Axes
+    weights : array_like, shape (n,)
+        Non-negative, by distance back (``weights[0]`` the query's own key).
+    marked : int
+        Distance of the marked key, ``0 <= marked < n``.
+    train_length : int
+        Keys at distances below this were seen in training (shaded).
+    title : str, optional
+    floor : float, default 1e-6
+        Smaller weights are drawn at this height (the bottom of the log axis).
+
+    Returns
+    -------
+    Axes
+
+    Raises
+    ------
+    ValueError
+        ``weights`` not a vector of non-negative numbers; ``marked`` out of range.
+
+    Examples
+    --------
+    >>> from attn_core.plot import new_figure
+    >>> fig = new_figure()
+    >>> ax = weights_by_distance(fig.add_subplot(), [0.5, 0.1, 0.4], marked=2, train_length=2)
+    >>> ax.get_yscale(), ax.get_xlabel()
+    ('log', 'distance back from the query')
+    """
+    check.check_axes(ax)
+    w = check.vector(weights, "weights", positive=False)
+    if (w < 0).any():
+        raise ValueError(f"weights must be >= 0, got {w.min()!r}")
+    marked = index_in(marked, w.size, "marked", "key distance")
+    train_length = positive_int(train_length, "train_length")
+    floor = positive_number(floor, "floor")
+    back = np.arange(w.size)
+    ax.axvspan(-0.5, min(train_length, w.size) - 0.5, color=COLORS["light"], alpha=0.35, lw=0,
+               label=f"distances seen in training (< {train_length})")
+    ax.plot(back, np.maximum(w, floor), color=COLORS["main"], lw=1.0, label="weight of each key")
+    ax.axvline(marked, color=COLORS["highlight"], lw=1.0, ls="--")
+    ax.plot([marked], [max(w[marked], floor)], "o", color=COLORS["highlight"], ms=6,
+            label=f"the marked key: {w[marked]:.2f}")
+    ax.set_yscale("log")
+    ax.set_ylim(floor / 2, 1.5)
+    ax.yaxis.set_minor_locator(NullLocator())  # a few labelled decades draw fast (explorer frames)
+    ax.set_yticks([10.0 ** e for e in range(int(np.floor(np.log10(floor))), 1, 2)])
+    ax.set_xlim(-0.5, w.size - 0.5)
+    ax.set_xlabel("distance back from the query")
+    ax.set_ylabel("weight")
+    ax.legend(loc="upper right", fontsize=7, frameon=False)
+    if title is not None:
+        ax.set_title(title)
     return ax

@@ -18,7 +18,7 @@ from attn_core.plot import _checks as check
 from attn_core.plot.heatmap import _matrix_image
 from attn_core.plot.style import COLORS, CURVE_STYLES, LINE_COLORS
 
-__all__ = ["LOOKUP_COLOR", "weight_map", "row_profile", "error_curves"]
+__all__ = ["LOOKUP_COLOR", "weight_map", "row_profile", "error_curves", "error_bars"]
 
 #: The colour that marks the lookups (a query and the distant key it needs).
 LOOKUP_COLOR = COLORS["highlight"]
@@ -273,6 +273,85 @@ def error_curves(
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.legend(fontsize=8)
+    if title is not None:
+        ax.set_title(title)
+    return ax
+
+
+def error_bars(
+    ax: Axes,
+    errors: Mapping[str, float],
+    *,
+    highlight: str | None = None,
+    xlabel: str = "error on the weights",
+    xmax: float = 1.0,
+    title: str | None = None,
+) -> Axes:
+    """One horizontal bar per method, its error printed beside it; one bar highlighted.
+
+    Called again on the same Axes with the same labels, it moves the bars in place.
+
+    Parameters
+    ----------
+    ax : Axes
+    errors : mapping of label -> float
+        Finite numbers >= 0, drawn top to bottom in the mapping's order.
+    highlight : str, optional
+        The label of the bar to draw in the accent colour.
+    xlabel : str
+    xmax : float, default 1.0
+        The right end of the axis, > 0.
+    title : str, optional
+
+    Returns
+    -------
+    Axes
+
+    Raises
+    ------
+    TypeError, ValueError
+        ``ax`` is not a matplotlib Axes; ``errors`` not a non-empty mapping of labels to
+        finite numbers >= 0; ``highlight`` not one of its labels; a bad ``xmax``.
+
+    Examples
+    --------
+    >>> from attn_core.plot import new_figure
+    >>> fig = new_figure()
+    >>> ax = error_bars(fig.add_subplot(), {"local": 0.9, "low-rank": 0.3}, highlight="local")
+    >>> [float(bar.get_width()) for bar in ax.patches]
+    [0.9, 0.3]
+    """
+    check.check_axes(ax)
+    if not isinstance(errors, Mapping) or not errors:
+        raise TypeError(f"errors must be a non-empty mapping of labels to numbers, got {errors!r:.60}")
+    values = []
+    for label, value in errors.items():
+        if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
+                or not np.isfinite(value) or value < 0:
+            raise ValueError(f"errors[{label!r}] must be a finite number >= 0, got {value!r}")
+        values.append(float(value))
+    if highlight is not None and highlight not in errors:
+        raise ValueError(f"highlight must be one of {list(errors)}, got {highlight!r}")
+    xmax = positive_number(xmax, "xmax")
+    labels = list(errors)
+    colors = [COLORS["accent"] if label == highlight else COLORS["main"] for label in labels]
+    state = getattr(ax, "_attn_error_bars", None)
+    if state is not None and state["labels"] == labels:
+        for bar, text, value, color in zip(state["bars"], state["texts"], values, colors):
+            bar.set_width(value)
+            bar.set_color(color)
+            text.set_x(min(value, xmax) + 0.02 * xmax)
+            text.set_text(f"{value:.2f}")
+    else:
+        ax.clear()
+        positions = np.arange(len(labels))[::-1]
+        bars = ax.barh(positions, values, color=colors, height=0.6)
+        texts = [ax.text(min(value, xmax) + 0.02 * xmax, y, f"{value:.2f}", va="center", fontsize=8)
+                 for value, y in zip(values, positions)]
+        ax.set_yticks(positions, labels)
+        ax.set_xlim(0, xmax * 1.2)
+        ax.set_xlabel(xlabel)
+        ax._attn_error_bars = {"labels": labels, "bars": list(bars), "texts": texts}
     if title is not None:
         ax.set_title(title)
     return ax

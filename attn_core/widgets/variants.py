@@ -1,190 +1,177 @@
-"""Explorer of chapter 10 (a gallery of variants): each variant's weights beside full attention's.
+"""Explorer of chapter 10 (a gallery of variants): which variant wins depends on the input.
 
-One sequence (:func:`attn_core.experiments.variants.lookup_sequence`): most queries look at
-their neighbours, a few look far back for one distant key. The reader picks a variant and
-a budget (its window, stride, block, rank, number of features or k, from small to large);
-the picture shows the variant's weight map (implicit for low-rank, linear and random
-features) and one lookup query's row of weights beside full attention's, with the
-measured error and the cost in the title.
+Two inputs (:mod:`attn_core.experiments.variants`): the lookup sequence, whose attention is
+local with a few distant lookups, and random queries and keys, whose attention has no
+locality. The reader scales the queries and keys of either (sharper or flatter attention)
+and picks a variant; the picture shows full attention's weights, the variant's weights
+(implicit for low-rank, linear and random features), and the error on the weights of five
+variants at that input, the chosen one highlighted. Moving the two input controls shows
+where the ranking of the families flips, which no single static figure of one input can.
 """
 
 from __future__ import annotations
 
 import numpy as np
 from matplotlib.figure import Figure
-from numpy.typing import ArrayLike
 
-from attn_core.experiments.variants import lookup_sequence, run_variant, work_share
-from attn_core.plot import COLORS
-from attn_core.plot.variants import LOOKUP_COLOR, row_profile, weight_map
+from attn_core._checks import nonnegative_int
+from attn_core.experiments.variants import DEFAULT_BUDGETS, lookup_sequence, random_sequence, run_variant
+from attn_core.plot.variants import error_bars, weight_map
 from attn_core.widgets.explorer import Explorer, Slider
 
-__all__ = ["EXPLORER_BUDGETS", "BUDGET_LABELS", "variant_explorer", "describe_variant"]
+__all__ = ["EXPLORER_VARIANTS", "INPUTS", "SHARPNESS", "variant_explorer", "describe_variant"]
 
-#: The budget of each variant at the five positions of the "Budget" slider (``None``: the
-#: variant has no budget, every position shows the same picture).
-EXPLORER_BUDGETS = {
-    "full": (None,) * 5,
-    "top-k": (1, 2, 4, 8, 16),
-    "local": (1, 2, 4, 8, 16),
-    "strided": (8, 12, 16, 24, 32),
-    "fixed": (12, 16, 24, 32, 64),
-    "BigBird": (1, 2, 4, 8, 16),
-    "low-rank": (8, 16, 32, 64, 128),
-    "linear": (None,) * 5,
-    "random features": (16, 64, 256, 1024, 4096),
-}
-#: The labels of the five positions of the "Budget" slider.
-BUDGET_LABELS = ("1 (smallest)", "2", "3", "4", "5 (largest)")
+#: The variants the explorer compares, one per family, at the chapter's budgets.
+EXPLORER_VARIANTS = ("local", "block top-k", "low-rank", "linear", "random features")
+#: The two inputs: slider label -> what they are.
+INPUTS = {"lookup": "the lookup sequence (local, with 8 distant lookups)",
+          "random": "random queries and keys (no locality)"}
+#: The factors by which the queries and keys are multiplied (scores by their square).
+SHARPNESS = (0.25, 0.5, 1.0, 2.0)
+
+
+def _inputs(kind: str, factor: float) -> dict[str, np.ndarray]:
+    data = lookup_sequence(seed=1) if kind == "lookup" else random_sequence(128, seed=2)
+    return {"q": factor * data["q"], "k": factor * data["k"], "v": data["v"], "lookups": data["lookups"]}
 
 
 def variant_explorer(
-    q: ArrayLike | None = None,
-    k: ArrayLike | None = None,
-    v: ArrayLike | None = None,
-    lookups: ArrayLike | None = None,
-    *,
-    variant: str = "local",
-    level: int = 2,
-    seed: int = 0,
+    *, input: str = "random", sharpness: float = 1.0, variant: str = "local", seed: int = 0,
 ) -> Explorer:
-    """Pick a variant of attention and its budget; see its weights and its error against full attention.
+    """Pick an input, scale its queries and keys, pick a variant: see which family wins there.
 
     Controls:
 
-    * **Variant** (slider): full, top-k, local, strided, fixed, BigBird, low-rank, linear,
-      random features;
-    * **Budget** (slider): five positions, smallest to largest, meaning the variant's own
-      parameter (:data:`EXPLORER_BUDGETS`): k, window, stride, block, BigBird's window,
-      rank, number of random features. Full and linear attention have none.
+    * **Input** (slider, eight positions): the lookup sequence, then random queries and keys
+      (:data:`INPUTS`), each with its queries and keys multiplied by 2, 1, 1/2 or 1/4
+      (:data:`SHARPNESS`), which multiplies every score by 4 down to 1/16: from sharp,
+      local attention to nearly uniform attention;
+    * **Variant** (slider): one of :data:`EXPLORER_VARIANTS`, at the budgets of the
+      chapter's table (:data:`attn_core.experiments.variants.DEFAULT_BUDGETS`).
 
-    Every (variant, budget) is computed once by
-    :func:`attn_core.experiments.variants.run_variant` and drawn once: 45 pictures.
+    Every (input, scale) runs the five variants once with
+    :func:`attn_core.experiments.variants.run_variant`; 2 x 4 x 5 = 40 pictures.
 
     Parameters
     ----------
-    q, k, v : array_like, shape (n, d), optional
-        One sequence; by default ``lookup_sequence(seed=1)``'s.
-    lookups : array_like of int, shape (p, 2), optional
-        (query, distant key) pairs to circle; the first is the row shown on the right.
-        Default: the lookups of the default sequence. Needs at least one pair.
+    input : str, default "random"
+        ``"lookup"`` or ``"random"``, shown at first.
+    sharpness : float, default 1.0
+        One of :data:`SHARPNESS`, shown at first.
     variant : str, default "local"
-        The variant shown at first.
-    level : int, default 2
-        The budget position (0 to 4) shown at first.
+        One of :data:`EXPLORER_VARIANTS`, shown at first.
     seed : int, default 0
         Seed of the random choices inside the variants (BigBird's random keys, random features).
 
     Returns
     -------
     Explorer
-        Controls ``"variant"`` and ``"level"``; ``state`` holds ``variant``, ``level``,
-        ``budget``, ``parameter``, ``weights`` (n, n), ``error``, ``multiply_adds``,
-        ``memory``, ``full_multiply_adds``, ``full_memory``, ``query``, ``key`` (the lookup
-        shown), ``row`` and ``full_row`` (that query's weights).
+        Controls ``"input"`` (value: the pair ``(input, sharpness)``) and ``"variant"``;
+        ``state`` holds ``input``, ``sharpness``, ``variant``,
+        ``parameter``, ``weights`` and ``full_weights`` (n, n), ``weight_errors`` and
+        ``output_errors`` (variant -> error, for the five), ``weight_error``, ``error`` (the
+        chosen variant's), ``best`` (the variant with the smallest error on the weights),
+        ``multiply_adds`` and ``full_multiply_adds``.
 
     Raises
     ------
     ValueError
-        Only some of q, k, v, lookups given; no lookup; an unknown variant or a level
-        outside 0..4.
+        An unknown input, sharpness or variant; a bad seed.
 
     Examples
     --------
     >>> ex = variant_explorer()
     >>> ex.frame_count(), ex.state["parameter"]
-    (45, 'window 4')
-    >>> ex.controls["variant"].value = "full"
-    >>> ex.state["error"]
-    0.0
+    (40, 'window 4')
+    >>> ex.controls["input"].value = ("lookup", 1.0)
+    >>> ex.state["best"]
+    'block top-k'
     """
-    given = [a is not None for a in (q, k, v, lookups)]
-    if any(given) and not all(given):
-        raise ValueError("give all of q, k, v and lookups, or none of them")
-    if not any(given):
-        data = lookup_sequence(seed=1)
-        q, k, v, lookups = data["q"], data["k"], data["v"], data["lookups"]
-    q, k, v = (np.asarray(a, dtype=float) for a in (q, k, v))
-    lookups = np.asarray(lookups, dtype=int).reshape(-1, 2)
-    if lookups.shape[0] == 0:
-        raise ValueError("lookups must hold at least one (query, key) pair")
-    if variant not in EXPLORER_BUDGETS:
-        raise ValueError(f"unknown variant {variant!r}; choose one of {', '.join(EXPLORER_BUDGETS)}")
-    if isinstance(level, bool) or not isinstance(level, (int, np.integer)) or not 0 <= level < 5:
-        raise ValueError(f"level must be a whole number in 0..4, got {level!r}")
-    query, key = (int(x) for x in lookups[0])
-    full = run_variant("full", q, k, v)
-    cache: dict[tuple[str, int], dict] = {}
+    if not isinstance(input, str) or input not in INPUTS:
+        raise ValueError(f"input must be one of {', '.join(INPUTS)}, got {input!r:.40}")
+    if isinstance(sharpness, bool) or not isinstance(sharpness, (int, float)) or sharpness not in SHARPNESS:
+        raise ValueError(f"sharpness must be one of {SHARPNESS}, got {sharpness!r:.40}")
+    if not isinstance(variant, str) or variant not in EXPLORER_VARIANTS:
+        raise ValueError(f"variant must be one of {', '.join(EXPLORER_VARIANTS)}, got {variant!r}")
+    seed = nonnegative_int(seed, "seed")
+    cache: dict[tuple[str, float], dict] = {}
 
-    def compute(variant: str, level: int) -> dict:
-        if (variant, level) not in cache:
-            budget = EXPLORER_BUDGETS[variant][level]
-            run = run_variant(variant, q, k, v, budget=budget, seed=seed)
-            cache[(variant, level)] = {
-                "variant": variant, "level": level, "budget": run.budget, "parameter": run.parameter,
-                "weights": run.weights, "error": run.error, "multiply_adds": run.multiply_adds,
-                "memory": run.memory, "full_multiply_adds": full.multiply_adds, "full_memory": full.memory,
-                "query": query, "key": key, "row": run.weights[query].copy(),
-                "full_row": full.weights[query].copy(),
+    def runs(kind: str, factor: float) -> dict:
+        if (kind, factor) not in cache:
+            data = _inputs(kind, factor)
+            q, k, v = data["q"], data["k"], data["v"]
+            cache[(kind, factor)] = {
+                "full": run_variant("full", q, k, v),
+                **{name: run_variant(name, q, k, v, budget=DEFAULT_BUDGETS[name], seed=seed)
+                   for name in EXPLORER_VARIANTS},
+                "lookups": data["lookups"],
             }
-        return cache[(variant, level)]
+        return cache[(kind, factor)]
 
-    n = q.shape[0]
-    ticks = [0, n // 2, n - 1]
+    def compute(input: tuple[str, float], variant: str) -> dict:
+        input, sharpness = input
+        found = runs(input, sharpness)
+        run, full = found[variant], found["full"]
+        weight_errors = {name: found[name].weight_error for name in EXPLORER_VARIANTS}
+        return {
+            "input": input, "sharpness": sharpness, "variant": variant, "parameter": run.parameter,
+            "weights": run.weights, "full_weights": full.weights, "lookups": found["lookups"],
+            "weight_errors": weight_errors,
+            "output_errors": {name: found[name].error for name in EXPLORER_VARIANTS},
+            "weight_error": run.weight_error, "error": run.error,
+            "best": min(weight_errors, key=weight_errors.get),
+            "multiply_adds": run.multiply_adds, "full_multiply_adds": full.multiply_adds,
+        }
+
+    circled = lookup_sequence(seed=1)["lookups"]  # (8, 2)
 
     def draw(fig: Figure, state: dict) -> None:
         first = not fig.axes
         if first:
-            fig.subplots(1, 2, gridspec_kw={"width_ratios": [1.0, 1.25]})
-        ax_map, ax_row = fig.axes
-        implicit = state["variant"] in ("low-rank", "linear", "random features")
-        weight_map(ax_map, state["weights"], lookups=lookups,
-                   title="implicit weights" if implicit else "weights")
-        row_profile(ax_row, {"full attention": state["full_row"], "this variant": state["row"]},
-                    mark=state["key"], title=f"row of query {state['query']}", legend=False)
-        if first:  # fixed ticks, titles and labels: nothing to lay out again on every frame
-            for ax in (ax_map, ax_row):
-                ax.set_xticks(ticks)
+            fig.subplots(1, 3, gridspec_kw={"width_ratios": [1.0, 1.0, 0.7]})
+        ax_full, ax_variant, ax_bars = fig.axes
+        # the lookups are circled once, on the first frame, and shown only on the lookup input
+        weight_map(ax_full, state["full_weights"], lookups=circled if first else None,
+                   title="full attention", xlabel="keys", ylabel="queries")
+        weight_map(ax_variant, state["weights"], lookups=circled if first else None,
+                   title=f"{state['variant']}: weights", xlabel="keys", ylabel="")
+        for ax in (ax_full, ax_variant):
+            for circle in ax.lines:
+                circle.set_visible(state["input"] == "lookup")
+        error_bars(ax_bars, state["weight_errors"], highlight=state["variant"],
+                   title="weight error", xlabel="")
+        if first:  # fixed ticks and title positions: nothing to lay out again on every frame
+            for ax in (ax_full, ax_variant):
+                ax.set_xticks([])
+                ax.set_yticks([])
+            ax_bars.set_xticks([0.0, 0.5, 1.0])
+            for ax in (ax_full, ax_variant, ax_bars):
                 ax.set_title(ax.get_title(), y=1.0)
-            ax_map.set_yticks(ticks)
-            ax_row.set_yticks([0.0, 0.5, 1.0])
-            for y, text, color in [(0.93, "full attention", COLORS["muted"]),
-                                   (0.84, "this variant", COLORS["main"]),
-                                   (0.75, f"distant key {state['key']}", LOOKUP_COLOR)]:
-                ax_row.text(0.97, y, text, color=color, ha="right", fontsize=8,
-                            transform=ax_row.transAxes)
             fig.suptitle(" ", fontsize=10)
-        fig._suptitle.set_text(f"{state['variant']}, {state['parameter']}: error {state['error']:.2f}, "
-                               f"work {work_share(state['multiply_adds'], state['full_multiply_adds'])}")
+        fig._suptitle.set_text(f"{state['input']} input, q and k × {state['sharpness']:g}: "
+                               f"smallest error {state['best']}")
 
     return Explorer(
         compute, draw,
         sliders={
-            "variant": Slider("Variant", [(name, name) for name in EXPLORER_BUDGETS], value=variant),
-            "level": Slider("Budget", list(zip(BUDGET_LABELS, range(5))), value=level),
+            "input": Slider("Input, q and k ×", [(f"{kind} × {factor:g}", (kind, factor)) for kind in INPUTS
+                                                  for factor in SHARPNESS[::-1]], value=(input, sharpness)),
+            "variant": Slider("Variant", [(name, name) for name in EXPLORER_VARIANTS], value=variant),
         },
         describe=describe_variant,
-        title=("Pick a variant, then raise its budget (window, stride, block, rank, features "
-               "or k): compare its weights with full attention's, and watch whether the "
-               f"circled distant keys survive, as in the row of query {query} on the right."),
-        figsize=(6.4, 3.3),
+        title=("Change the input and the scale of its queries and keys: which family of variants "
+               "comes closest to full attention changes with the structure of the attention."),
+        figsize=(7.2, 3.3),
     )
 
 
 def describe_variant(state: dict) -> str:
     """Alternative text for one picture of :func:`variant_explorer`: the numbers it shows."""
-    row, full_row = state["row"], state["full_row"]
-    top = int(np.argmax(row))
-    negative = float(state["weights"].min())
-    note = f" Some of its weights are negative (down to {negative:.2f}), drawn as 0." if negative < -1e-9 else ""
+    errors = "; ".join(f"{name} {error:.2f}" for name, error in state["weight_errors"].items())
     return (
-        f"{state['variant']} attention, {state['parameter']}, on the 128-token lookup sequence. "
-        f"Left: its weight map, queries on the rows, keys on the columns, the distant keys "
-        f"of the lookups circled.{note} Right: the weights of query {state['query']} over the keys: "
-        f"full attention puts {full_row[state['key']]:.2f} on its distant key {state['key']}, "
-        f"this variant {row[state['key']]:.2f}; the variant's largest weight is {row[top]:.2f}, "
-        f"on key {top}. Error against full attention {state['error']:.2f}; "
-        f"{state['multiply_adds']:,} multiply-adds "
-        f"(work {work_share(state['multiply_adds'], state['full_multiply_adds'])} attention's), "
-        f"{state['memory']:,} numbers held (full attention: {state['full_memory']:,})."
+        f"Input: {INPUTS[state['input']]}, queries and keys multiplied by {state['sharpness']:g}. "
+        f"Left: full attention's 128 by 128 weights. Middle: the weights of {state['variant']} "
+        f"attention ({state['parameter']}), error on the weights {state['weight_error']:.2f}, "
+        f"error on the outputs {state['error']:.2f}. Right: the error on the weights of five "
+        f"variants: {errors}. The smallest is {state['best']}'s."
     )

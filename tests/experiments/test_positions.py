@@ -1,12 +1,27 @@
-"""attn_core.experiments.positions: the weights of one sentence under each positional encoding."""
+"""attn_core.experiments.positions: one sentence under each encoding; NoPE probes; recall beyond training."""
 
 import numpy as np
 import pytest
+from numpy.testing import assert_allclose, assert_array_equal
 
 import attn_core as ac
 from attn_core import positions as pos
 from attn_core.experiments.data import embed_tokens
-from attn_core.experiments.positions import encoded_weights, offset_effect
+from attn_core.experiments.positions import (
+    EXTRAPOLATION_CONFIG,
+    RECALL_ENCODINGS,
+    MarkedRecallReader,
+    encoded_weights,
+    load_extrapolation,
+    marked_recall,
+    offset_effect,
+    position_probe,
+    recall_accuracy,
+    stored_recall_reader,
+    train_recall_reader,
+)
+from attn_core.training.gradient_check import gradient_check
+from attn_core.training.losses import cross_entropy
 
 SENTENCE = ("the", "cat", "sat", "on", "the", "mat", "and", "slept")
 D_MODEL, D_K, SEED = 8, 4, 7
@@ -107,3 +122,134 @@ def test_offset_effect_is_the_difference_of_two_maps():
     assert effect["max_change"] == pytest.approx(float(effect["change"].max()))
     past_the_table = offset_effect(x, w_q, w_k, "learned", 9, **tables)
     assert past_the_table["weights"] is None and past_the_table["max_change"] is None
+
+
+# ------------------------------------------------------------- position without encodings
+def test_causal_mask_lets_a_probe_read_position_without_encodings():
+    causal, open_ = position_probe(True, steps=0), position_probe(False, steps=0)
+    assert causal["n_positions"] == 13
+    assert causal["r2"] > 0.3  # untrained: the mask alone already tells
+    assert open_["r2"] < 0.05
+    assert causal["mean_abs_error"] < open_["mean_abs_error"]
+
+
+def test_next_token_model_without_positions_has_no_table_and_ignores_order_without_a_mask():
+    from attn_core.training.models import NextTokenModel
+    model = NextTokenModel(5, 6, width=4, causal=False, seed=2, positions="none")
+    assert "position" not in model.params
+    assert repr(model).endswith("positions='none')")
+    tokens = np.array([[0, 1, 2, 3]])
+    shuffled = tokens[:, [2, 0, 3, 1]]
+    (logits, _), (logits_shuffled, _) = model._all_logits(tokens), model._all_logits(shuffled)
+    assert_allclose(logits_shuffled[0], logits[0][[2, 0, 3, 1]], atol=1e-12)  # equivariant
+    learned = NextTokenModel(5, 6, width=4, causal=False, seed=2)
+    for name in model.params:  # the same draws as the default model, the table left out
+        assert_array_equal(model.params[name], learned.params[name])
+
+
+def test_next_token_model_without_positions_gradients():
+    from attn_core.training.models import NextTokenModel
+    model = NextTokenModel(5, 6, width=4, causal=True, seed=3, positions="none")
+    data = {"tokens": np.array([[0, 1, 2, 3, 4], [4, 3, 2, 1, 0]]),
+            "labels": np.array([[1, 2, 3, 4], [3, 2, 1, 0]])}
+
+    def loss():
+        return cross_entropy(model.forward(data)[0].reshape(-1, 5), data["labels"].reshape(-1))[0]
+
+    logits, cache = model.forward(data)
+    grad_logits = cross_entropy(logits.reshape(-1, 5), data["labels"].reshape(-1))[1].reshape(logits.shape)
+    grads = model.backward(cache, grad_logits)
+    assert set(grads) == set(model.params)
+    assert gradient_check(loss, model.params, grads) < 1e-5
+
+
+# ------------------------------------------------------------------ recall beyond training
+def test_marked_recall_by_hand():
+    data = marked_recall(50, 10, n_values=4, seed=3)
+    tokens, labels, back = data["tokens"], data["labels"], data["distance"]
+    assert tokens.shape == (50, 10) and (tokens[:, -1] == 8).all()
+    for row, label, distance in zip(tokens, labels, back):
+        marked = np.flatnonzero(row[:-1] >= 4)
+        assert marked.tolist() == [9 - distance] and row[marked[0]] == 4 + label
+    assert 1 <= back.min() and back.max() <= 9
+    fixed = marked_recall(5, 10, distance=9)
+    assert (fixed["tokens"][:, 0] >= 8).all() and (fixed["distance"] == 9).all()
+
+
+@pytest.mark.parametrize("encoding", RECALL_ENCODINGS)
+def test_recall_reader_gradients(encoding):
+    reader = MarkedRecallReader(encoding, 7, n_values=3, width=4, seed=1)
+    data = marked_recall(4, 7, n_values=3, seed=2)
+    inputs = {"tokens": data["tokens"]}
+
+    def loss():
+        return cross_entropy(reader.forward(inputs)[0], data["labels"])[0]
+
+    logits, cache = reader.forward(inputs)
+    grads = reader.backward(cache, cross_entropy(logits, data["labels"])[1])
+    assert set(grads) == set(reader.params)
+    assert gradient_check(loss, reader.params, grads) < 1e-5
+
+
+def test_recall_reader_weights_by_loop():
+    """The question's weights, computed by hand for each encoding."""
+    n, d = 6, 4
+    data = marked_recall(2, n, n_values=3, seed=4)
+    for encoding in RECALL_ENCODINGS:
+        reader = MarkedRecallReader(encoding, n, n_values=3, width=d, alibi_slope=0.5, seed=5)
+        p = reader.params
+        _, cache = reader.forward({"tokens": data["tokens"]})
+        for b in range(2):
+            x = p["token"][data["tokens"][b]]
+            if encoding == "learned":
+                x = x + p["position"]
+            if encoding == "sinusoidal":
+                x = x + pos.sinusoidal_positions(n, d)
+            q, k = x[-1] @ p["w_q"], x @ p["w_k"]
+            if encoding == "rope":
+                q = pos.rotary_embedding(q[None], [n - 1])[0]
+                k = pos.rotary_embedding(k)
+            scores = np.array([q @ k[j] / np.sqrt(d) for j in range(n)])
+            if encoding == "alibi":
+                scores = scores - 0.5 * np.array([n - 1 - j for j in range(n)])
+            expected = np.exp(scores - scores.max()) / np.exp(scores - scores.max()).sum()
+            assert_allclose(cache["weights"][b, 0], expected, atol=1e-12)
+
+
+def test_learned_reader_refuses_longer_sequences_and_accuracy_says_none():
+    reader = MarkedRecallReader("learned", 8)
+    with pytest.raises(ValueError, match="the learned table has only 8 rows"):
+        reader.forward(marked_recall(2, 9))
+    assert recall_accuracy(reader, 9, 3) is None
+    assert 0.0 <= recall_accuracy(MarkedRecallReader("alibi", 8), 9, 3) <= 1.0
+
+
+def test_stored_configuration_is_the_codes():
+    stored = load_extrapolation()
+    assert stored["config"] == EXTRAPOLATION_CONFIG
+    assert set(stored["accuracy"]) == set(RECALL_ENCODINGS) == set(stored["params"])
+    for encoding, by_length in stored["accuracy"].items():
+        for length, row in by_length.items():
+            assert len(row) == len(EXTRAPOLATION_CONFIG["distances"])
+            for distance, cell, seeds in zip(EXTRAPOLATION_CONFIG["distances"], row,
+                                             stored["accuracy_by_seed"][encoding][length]):
+                fits = distance < int(length) and not (encoding == "learned" and int(length) > 32)
+                assert (cell is not None) == fits
+                if fits:
+                    assert cell == pytest.approx(np.mean(seeds)) and 0 <= cell <= 1
+
+
+def test_a_short_rerun_reproduces_the_stored_first_seed():
+    """Retrain the first seed's ALiBi reader: the same weights and the same accuracies."""
+    stored = load_extrapolation()
+    seed = EXTRAPOLATION_CONFIG["seeds"][0]
+    reader = train_recall_reader("alibi", seed)
+    for name, value in stored["params"]["alibi"].items():
+        assert_allclose(reader.params[name], value, atol=1e-8)
+    by_seed = stored["accuracy_by_seed"]["alibi"]
+    for length, distance in [(32, 16), (512, 96), (512, 256)]:
+        index = EXTRAPOLATION_CONFIG["distances"].index(distance)
+        assert recall_accuracy(reader, length, distance) == pytest.approx(by_seed[str(length)][index][0])
+    loaded = stored_recall_reader("alibi")
+    for name in reader.params:
+        assert_allclose(loaded.params[name], reader.params[name], atol=1e-8)

@@ -146,7 +146,7 @@ def test_costs_by_formula(data):
     nnz = {
         "local": sliding_window_mask(N, window=4).sum(),
         "strided": strided_mask(N, stride=16, causal=False).sum(),
-        "fixed": fixed_mask(N, block=16, causal=False).sum(),
+        "fixed": fixed_mask(N, block=16, summary=2, causal=False).sum(),
         "BigBird": bigbird_mask(N, window=2, n_global=2, n_random=2, seed=0).sum(),
     }
     assert nnz["local"] == N * 9 - 4 * 5 == 1132
@@ -157,6 +157,8 @@ def test_costs_by_formula(data):
         "low-rank": (2 * N * 32 * 32, N * 32),
         "linear": (2 * N * 16 * 17, 16 * 17),
         "random features": (2 * N * 256 * 33, 256 * 17),
+        # 16 blocks of 8: block means, 16 gate scores per query, then the chosen pairs (4 blocks of 8)
+        "block top-k": (N * 16 + N * 16 * 16 + N * 32 * 32, N * 16 + N * 32),
         **{name: (count * 32, count) for name, count in nnz.items()},
     }
     for name, (work, memory) in expected.items():
@@ -215,3 +217,103 @@ def test_work_share():
     assert work_share(7, 100) == "7% of full"
     assert work_share(412, 100) == "4 × full"
 
+
+
+
+# ----------------------------------------------------------------- second edition: inputs, measures, gradients
+from attn_core.experiments.variants import (  # noqa: E402
+    SELECTION_BLOCK,
+    frobenius_error,
+    random_sequence,
+    score_function_gradients,
+    soft_attention_gradient,
+    weight_error,
+)
+
+
+def test_random_sequence_scores_have_the_stated_spread():
+    data = random_sequence(128, scale=0.5, seed=4)
+    assert data["q"].shape == data["k"].shape == data["v"].shape == (128, 16)
+    assert data["lookups"].shape == (0, 2)
+    scores = data["q"] @ data["k"].T / 4.0
+    assert abs(scores.std() - 0.25) < 0.02 and abs(scores.mean()) < 0.02  # scale**2
+    again = random_sequence(128, scale=0.5, seed=4)
+    assert_array_equal(again["q"], data["q"])
+    with pytest.raises(ValueError, match="scale"):
+        random_sequence(scale=0.0)
+
+
+def test_frobenius_and_weight_error_by_hand():
+    assert frobenius_error([[3.0, 0.0]], [[0.0, 4.0]]) == 5.0 / 4.0
+    assert weight_error([[1.0, 0.0], [0.5, 0.5]], [[0.0, 1.0], [0.5, 0.5]]) == 0.5  # rows: 1 and 0
+    assert weight_error(np.eye(3), np.eye(3)) == 0.0
+    with pytest.raises(ValueError, match="same shape"):
+        frobenius_error(np.ones(2), np.ones(3))
+    with pytest.raises(ValueError, match="all zeros"):
+        frobenius_error(np.ones(2), np.zeros(2))
+    with pytest.raises(ValueError, match="n_q, n_k"):
+        weight_error(np.ones(2), np.ones(2))
+
+
+def test_run_variant_reports_the_three_measures(data):
+    q, k, v = data["q"], data["k"], data["v"]
+    exact, full_weights = ac.scaled_dot_product_attention(q, k, v)
+    for name in ("local", "low-rank", "block top-k"):
+        run = run_variant(name, q, k, v)
+        assert run.frobenius_error == frobenius_error(run.output, exact)
+        assert run.weight_error == weight_error(run.weights, full_weights)
+        assert 0.0 < run.weight_error < 1.0
+
+
+def test_block_top_k_variant_is_the_library_function(data):
+    q, k, v = data["q"], data["k"], data["v"]
+    run = run_variant("block top-k", q, k, v, budget=3)
+    out, weights = variants.block_top_k_attention(q, k, v, block_size=SELECTION_BLOCK, top_k=3)
+    assert_allclose(run.output, out) and run.parameter == "top 3 blocks of 8"
+    assert run_variant("block top-k", q, k, v, budget=N // SELECTION_BLOCK).error < 1e-12  # every block
+
+
+def test_soft_attention_gradient_against_finite_differences():
+    rng = np.random.default_rng(0)
+    scores, values, target = rng.standard_normal(5), rng.standard_normal((5, 3)), rng.standard_normal(3)
+
+    def loss(s):
+        a = np.exp(s) / np.exp(s).sum()
+        return 0.5 * np.sum((a @ values - target) ** 2)
+
+    value, gradient = soft_attention_gradient(scores, values, target)
+    assert_allclose(value, loss(scores))
+    step = 1e-6
+    numeric = [(loss(scores + step * e) - loss(scores - step * e)) / (2 * step) for e in np.eye(5)]
+    assert_allclose(gradient, numeric, atol=1e-8)
+
+
+def test_score_function_exact_gradient_and_unbiased_estimates():
+    rng = np.random.default_rng(1)
+    scores, values, target = rng.standard_normal(4), rng.standard_normal((4, 2)), rng.standard_normal(2)
+
+    def expected_loss(s):  # J = sum_j a_j L_j, written out
+        a = np.exp(s) / np.exp(s).sum()
+        return sum(a[j] * 0.5 * np.sum((values[j] - target) ** 2) for j in range(4))
+
+    step = 1e-6
+    numeric = [(expected_loss(scores + step * e) - expected_loss(scores - step * e)) / (2 * step) for e in np.eye(4)]
+    for baseline in (False, True):
+        exact, estimates = score_function_gradients(scores, values, target, n_samples=2, n_trials=40000,
+                                                    baseline=baseline, seed=2)
+        assert_allclose(exact, numeric, atol=1e-8)
+        assert estimates.shape == (40000, 4)
+        spread = estimates.std(axis=0) / np.sqrt(40000)
+        assert np.all(np.abs(estimates.mean(axis=0) - exact) < 5 * spread + 1e-12)  # unbiased
+    # the variance falls like 1/n_samples
+    _, few = score_function_gradients(scores, values, target, n_samples=1, n_trials=20000, seed=3)
+    _, many = score_function_gradients(scores, values, target, n_samples=16, n_trials=20000, seed=3)
+    ratio = few.var(axis=0).sum() / many.var(axis=0).sum()
+    assert 12 < ratio < 21
+
+
+def test_score_function_refuses_a_baseline_with_one_sample():
+    with pytest.raises(ValueError, match="n_samples >= 2"):
+        score_function_gradients([0.0, 1.0], [[1.0], [0.0]], [1.0], n_samples=1, baseline=True)
+    with pytest.raises(ValueError, match="values must have shape"):
+        soft_attention_gradient([0.0, 1.0], [[1.0]], [1.0])

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from attn_core.plot import new_figure
-from attn_core.plot.positions import position_heatmap, rotated_pair
+from attn_core.plot.positions import position_heatmap, rotated_pair, weights_by_distance
 
 
 # -------------------------------------------------------------------------- the figures
@@ -32,3 +32,21 @@ def test_rotated_pair_marks_the_angle_between_the_arrows():
     assert ax2.texts[-1].get_text() == "1.57 rad"
     with pytest.raises(ValueError, match="query has 3 entries, but a vector of the plane has 2"):
         rotated_pair(fig.add_subplot(), [1.0, 0.0, 0.0], [1.0, 0.0])
+
+
+
+def test_weights_by_distance_draws_the_row_the_marked_key_and_the_training_band():
+    fig = new_figure()
+    weights = np.array([0.5, 0.0, 0.3, 0.2])
+    ax = weights_by_distance(fig.add_subplot(), weights, marked=2, train_length=2, title="t", floor=1e-4)
+    line, vline, dot = ax.lines
+    np.testing.assert_allclose(line.get_ydata(), [0.5, 1e-4, 0.3, 0.2])  # zero drawn at the floor
+    assert list(vline.get_xdata()) == [2, 2] and list(dot.get_xdata()) == [2] and list(dot.get_ydata()) == [0.3]
+    band = ax.patches[0].get_extents().transformed(ax.transData.inverted())
+    assert band.x0 == pytest.approx(-0.5) and band.x1 == pytest.approx(1.5)  # distances 0 and 1
+    assert ax.get_yscale() == "log" and ax.get_title() == "t"
+    assert "the marked key: 0.30" in [t.get_text() for t in ax.get_legend().texts]
+    with pytest.raises(ValueError, match="weights must be >= 0"):
+        weights_by_distance(fig.add_subplot(), [0.5, -0.1], marked=0, train_length=1)
+    with pytest.raises(ValueError, match="marked"):
+        weights_by_distance(fig.add_subplot(), [0.5, 0.5], marked=2, train_length=1)

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from attn_core.plot import new_figure
-from attn_core.plot.variants import error_curves, row_profile, weight_map
+from attn_core.plot.variants import error_bars, error_curves, row_profile, weight_map
 
 
 # ----------------------------------------------------------------- figures
@@ -38,3 +38,19 @@ def test_error_curves_checks_lengths():
     assert ax.get_xscale() == "log" and ax.get_yscale() == "log"
     with pytest.raises(ValueError, match=r"curves\['a'\] has shape \(3,\), but x has 2 points"):
         error_curves(fig.add_subplot(), [8, 32], {"a": [1.0, 2.0, 3.0]})
+
+
+def test_error_bars_update_in_place_and_check_errors():
+    fig = new_figure()
+    ax = error_bars(fig.add_subplot(), {"a": 0.5, "b": 0.25}, highlight="a", title="first")
+    bars = list(ax.patches)
+    assert [bar.get_width() for bar in bars] == [0.5, 0.25]
+    assert bars[0].get_y() > bars[1].get_y()  # the first label on top
+    error_bars(ax, {"a": 0.125, "b": 1.0}, highlight="b")
+    assert list(ax.patches) == bars and [bar.get_width() for bar in bars] == [0.125, 1.0]
+    assert [text.get_text() for text in ax.texts] == ["0.12", "1.00"]
+    assert ax.get_title() == "first"
+    with pytest.raises(ValueError, match=r"errors\['a'\] must be a finite number >= 0"):
+        error_bars(ax, {"a": -0.1})
+    with pytest.raises(ValueError, match="highlight must be one of"):
+        error_bars(ax, {"a": 0.1}, highlight="c")

@@ -1,112 +1,82 @@
-"""Chapter 9's explorer (shift every position by an offset) and its figures."""
+"""Chapter 9's explorer: the marked token moved past the training length, four encodings."""
 
 import numpy as np
 import pytest
 
-from attn_core.experiments.positions import encoded_weights
-from attn_core.widgets.positions import (
-    ENCODINGS,
-    OFFSETS,
-    SENTENCE,
-    position_offset_explorer,
+from attn_core.experiments.positions import (
+    EXTRAPOLATION_CONFIG,
+    load_extrapolation,
+    marked_recall,
+    stored_recall_reader,
 )
-
-from ..experiments.test_positions import (  # the explorer's default inputs
-    SEED,
-    setup,
-)
+from attn_core.widgets.positions import DISTANCES, ENCODINGS, LENGTH, recall_distance_explorer
 
 
 @pytest.fixture(scope="module")
 def explorer(shared_explorer):
-    return shared_explorer("positions.position_offset_explorer")
+    return shared_explorer("positions.recall_distance_explorer")
 
 
 @pytest.fixture
 def fresh(explorer):
     """The module's explorer, put back to its starting controls after the test."""
     yield explorer
-    explorer.controls["offset"].value = 0
-    explorer.controls["encoding"].value = "sinusoidal"
+    explorer.controls["distance"].value = 16
+    explorer.controls["encoding"].value = "alibi"
 
 
-def weights(encoding, offset, seed=SEED):
-    x, w_q, w_k, rel_keys, table = setup(seed)
-    return encoded_weights(x, w_q, w_k, encoding, offset + np.arange(len(SENTENCE)),
-                           learned_table=table, rel_keys=rel_keys)
+def question_weights(encoding, distance, seed=3):
+    """The question's weights by distance back, computed here from the stored reader."""
+    data = marked_recall(1, LENGTH, distance=distance, seed=seed + distance)
+    _, cache = stored_recall_reader(encoding).forward({"tokens": data["tokens"]})
+    return cache["weights"][0, 0, ::-1], int(data["labels"][0])
 
 
-# ------------------------------------------------------------------------ the explorer
-def test_default_state(explorer):
-    assert explorer.frame_count() == len(OFFSETS) * len(ENCODINGS) <= 60
+def test_default_state_and_frames(explorer):
+    assert explorer.frame_count() == len(DISTANCES) * len(ENCODINGS) <= 100
+    assert "learned" not in ENCODINGS  # no rows at 512 positions: nothing to draw, no blank frames
     state = explorer.state
-    assert state["encoding"] == "sinusoidal" and state["offset"] == 0 and state["max_change"] == 0.0
-    np.testing.assert_array_equal(state["positions"], np.arange(8))
-    np.testing.assert_allclose(state["weights"], weights("sinusoidal", 0), atol=1e-12)
-    assert explorer.controls["offset"].description == "Offset added to every position"
-    assert explorer.controls["encoding"].description == "Encoding"
+    assert state["encoding"] == "alibi" and state["distance"] == 16
+    weights, label = question_weights("alibi", 16)
+    np.testing.assert_allclose(state["weights"], weights, atol=1e-12)
+    assert state["label"] == label and state["marked_weight"] == pytest.approx(weights[16])
+    index = EXTRAPOLATION_CONFIG["distances"].index(16)
+    assert state["accuracy"] == load_extrapolation()["accuracy"]["alibi"]["512"][index]
+    assert explorer.controls["distance"].description == "Distance of the marked token"
 
 
-def test_explicit_projections_and_tables_give_the_same_maps():
-    x, w_q, w_k, rel_keys, table = setup()
-    ex = position_offset_explorer(SENTENCE, w_q, w_k, rel_keys=rel_keys, learned_table=table)
-    ex.controls["encoding"].value = "relative"
-    np.testing.assert_allclose(ex.state["weights"], weights("relative", 0), atol=1e-12)
-
-
-def test_offset_slider_changes_the_sinusoidal_map(fresh):
+def test_alibi_loses_the_far_marked_token_to_its_recency_window(fresh):
     png = fresh.displayed_png()
-    fresh.controls["offset"].value = 8
-    assert fresh.state["offset"] == 8
-    np.testing.assert_array_equal(fresh.state["positions"], 8 + np.arange(8))
-    np.testing.assert_allclose(fresh.state["weights"], weights("sinusoidal", 8), atol=1e-12)
-    expected_change = np.abs(weights("sinusoidal", 8) - weights("sinusoidal", 0)).max()
-    assert fresh.state["max_change"] == pytest.approx(expected_change) and expected_change > 0.01
+    fresh.controls["distance"].value = 256
+    state = fresh.state
+    assert state["marked_weight"] < 0.01 and state["weights"][:32].sum() > 0.99
     assert fresh.displayed_png() != png
     alt = fresh.displayed_picture().value
-    assert "positions 8 to 15 (offset 8)" in alt and f"largest {expected_change:.2g}" in alt
+    assert "stands 256 places before the question" in alt and f"weight {state['marked_weight']:.2f} on it" in alt
 
 
-def test_encoding_slider_shows_no_change_for_rope(fresh):
-    fresh.controls["offset"].value = 16
-    png = fresh.displayed_png()
-    fresh.controls["encoding"].value = "rope"
-    assert fresh.state["encoding"] == "rope"
-    assert fresh.state["max_change"] < 1e-12
-    assert fresh.displayed_png() != png
-    alt = fresh.displayed_picture().value
-    assert "rotary (RoPE)" in alt and "nothing moved" in alt
-    row = fresh.state["weights"][4]
-    assert f"the {row[0]:.2f}, cat {row[1]:.2f}" in alt
+def test_without_positions_the_marked_token_wins_at_every_distance(fresh):
+    fresh.controls["encoding"].value = "none"
+    for distance in (1, 128, 511):
+        fresh.controls["distance"].value = distance
+        assert fresh.state["marked_weight"] > 0.9 and fresh.state["predicted"] == fresh.state["label"]
 
 
-def test_learned_table_past_its_end_says_so(fresh):
-    fresh.controls["encoding"].value = "learned"
-    fresh.controls["offset"].value = 8
-    assert fresh.state["weights"] is not None
-    png = fresh.displayed_png()
-    fresh.controls["offset"].value = 16
-    assert fresh.state["weights"] is None and fresh.state["max_change"] is None
-    assert fresh.displayed_png() != png
-    assert "has only 16 rows" in fresh.displayed_picture().value
-
-
-def test_play_button_steps_through_the_offsets(explorer):
-    assert explorer.play.max == len(OFFSETS) - 1 and explorer.play.value == 0
+def test_rope_spreads_weight_beyond_the_training_distances(fresh):
+    """At distance 16 the marked token wins under both, but RoPE leaks weight to keys further back
+    than any training distance (32 on), at rotation angles never seen; ALiBi's penalty silences them."""
+    fresh.controls["distance"].value = 16
+    far = {}
+    for encoding in ("rope", "alibi"):
+        fresh.controls["encoding"].value = encoding
+        assert fresh.state["weights"].sum() == pytest.approx(1.0)
+        far[encoding] = fresh.state["weights"][32:].sum()
+    assert far["rope"] > 1e-4
+    assert far["alibi"] < 1e-12
 
 
 def test_bad_arguments_are_refused():
-    with pytest.raises(ValueError, match="2 to 12 tokens"):
-        position_offset_explorer(["only"])
-    with pytest.raises(ValueError, match="query must be a token index"):
-        position_offset_explorer(query=8)
-    with pytest.raises(ValueError, match=r"w_q must have shape \(d_model=8, d_k\), got \(5, 4\)"):
-        position_offset_explorer(SENTENCE, np.ones((5, 4)), np.ones((5, 4)))
-    with pytest.raises(ValueError, match="learned_table must have shape"):
-        position_offset_explorer(learned_table=np.ones((16, 3)))
-    with pytest.raises(ValueError, match="fewer than the 8 tokens"):
-        position_offset_explorer(learned_table=np.ones((4, 8)))
-    with pytest.raises(TypeError):
-        position_offset_explorer("the cat sat")
-
-
+    with pytest.raises(ValueError, match=r"length must be one of the stored test lengths \[32, 128, 512\], got 64"):
+        recall_distance_explorer(length=64)
+    with pytest.raises(TypeError, match="seed must be a whole number"):
+        recall_distance_explorer(seed=-1)
