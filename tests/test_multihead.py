@@ -206,16 +206,17 @@ def test_nan_in_the_input_comes_out_as_nan():
 
 
 def decode_by_hand(layer, x, keys, values):
-    """Chapter 8's decoding step, line for line: append the new key/value row, then attend."""
+    """Chapter 8's decoding step, line for line: append the new key/value row, then attend by groups."""
+    h_kv, group, d_k = layer.n_kv_heads, layer.group_size, layer.d_head  # group = h / h_kv
     q = layer.split_heads(x @ layer.w_q + layer.b_q)  # (h, 1, d_k)
     k = layer.split_heads(x @ layer.w_k + layer.b_k)  # (h_kv, 1, d_k)
     v = layer.split_heads(x @ layer.w_v + layer.b_v)  # (h_kv, 1, d_k)
     keys = np.concatenate([keys, k], axis=1)  # (h_kv, t + 1, d_k)
     values = np.concatenate([values, v], axis=1)  # (h_kv, t + 1, d_k)
-    big_k = np.repeat(keys, layer.group_size, axis=0)  # (h, t + 1, d_k)
-    big_v = np.repeat(values, layer.group_size, axis=0)  # (h, t + 1, d_k)
-    scores = q @ big_k.swapaxes(1, 2) / np.sqrt(layer.d_head)  # (h, 1, t + 1)
-    out = layer.merge_heads(ac.softmax(scores) @ big_v) @ layer.w_o + layer.b_o  # (1, d_model)
+    q = q.reshape(h_kv, group, d_k)  # (h_kv, group, d_k): each group's queries, no copy of the cache
+    scores = q @ keys.swapaxes(1, 2) / np.sqrt(d_k)  # (h_kv, group, t + 1)
+    heads = (ac.softmax(scores) @ values).reshape(layer.n_heads, 1, d_k)  # (h, 1, d_k)
+    out = layer.merge_heads(heads) @ layer.w_o + layer.b_o  # (1, d_model)
     return out, keys, values
 
 

@@ -14,8 +14,11 @@ the key and value projections of the heads in each group, the conversion Ainslie
 The cost of decoding is counted by :func:`decode_step_bytes` (the bytes one step reads: every
 weight once, and every sequence's key/value cache), :func:`decode_step_flops` (the
 arithmetic of the same step), :func:`cache_crossover_tokens` (the batch x context at which the
-cache reads as many bytes as the weights) and :func:`generation_flops` (generating a whole
-sequence with and without the cache, every layer counted). They take a model's shape as
+cache reads as many bytes as the weights), :func:`decode_flops_per_byte` (the step's arithmetic
+per byte read), :func:`memory_bound_context` (the context beyond which a step is memory-bound at
+every batch), :func:`kv_sharing_speedup` (what shrinking the cache buys a memory-bound step) and
+:func:`generation_flops` (generating a whole sequence with and without the cache, every layer
+counted). They take a model's shape as
 keywords, e.g. ``**LLAMA2_7B``; Pope et al. (2023) analyse inference the same way.
 """
 
@@ -25,13 +28,16 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from attn_core._checks import flag, nonnegative_int, positive_int, positive_number
+import math
+
+from attn_core._checks import flag, nonnegative_int, number_in_range, positive_int, positive_number
 from attn_core.experiments.data import _as_tokens
 from attn_core.multihead import MultiHeadAttention
 
 __all__ = ["PLANTED_HEAD_NAMES", "word_position_codes", "planted_heads", "mean_pool_kv_heads",
            "LLAMA2_7B", "LLAMA2_70B", "decode_step_bytes", "decode_step_flops",
-           "cache_crossover_tokens", "generation_flops"]
+           "cache_crossover_tokens", "generation_flops", "decode_flops_per_byte", "memory_bound_context",
+           "kv_sharing_speedup", "LLAMA2_VOCABULARY"]
 
 #: What the four heads of :func:`planted_heads` look at, in order.
 PLANTED_HEAD_NAMES = ("previous token", "next token", "same word", "broad")
@@ -217,6 +223,10 @@ LLAMA2_7B = {"parameters": 6_738_415_616, "n_layers": 32, "n_heads": 32, "n_kv_h
 #: grouped-query attention with 8 key/value heads, trained that way from the start.
 LLAMA2_70B = {"parameters": 68_976_648_192, "n_layers": 80, "n_heads": 64, "n_kv_heads": 8, "d_head": 128}
 
+#: Tokens in the vocabulary of every Llama 2 model (Touvron et al., 2023): the embedding table
+#: has this many rows of width d_model.
+LLAMA2_VOCABULARY = 32_000
+
 
 def _model_shape(parameters, n_layers, n_heads, n_kv_heads, d_head) -> tuple[int, int, int, int, int]:
     """The door check shared by the cost functions: whole numbers >= 1, n_kv_heads dividing n_heads."""
@@ -355,12 +365,13 @@ def generation_flops(n_tokens: int, *, parameters: int, n_layers: int, n_heads: 
                      d_head: int, cached: bool = True) -> int:
     """Floating-point operations to generate ``n_tokens`` tokens one at a time, with or without a cache.
 
-    Step ``t`` (``t = 1 .. n_tokens``) has ``t`` tokens. With a key/value cache it runs the new
-    token only: ``2 * parameters`` for the weights and ``4 * n_layers * n_heads * d_head * t``
-    to attend to ``t`` keys. Without a cache it must run the whole prefix through every layer
-    again, because layer ``l``'s keys and values at a position are computed from layer
-    ``l - 1``'s output there: ``2 * parameters * t`` for the weights and, under the causal
-    mask, ``4 * n_layers * n_heads * d_head * t (t + 1) / 2`` for attention.
+The step that produces token ``t`` (counting from 0) has ``k = t + 1`` tokens. With a
+    key/value cache it runs the new token only: ``2 * parameters`` for the weights and
+    ``4 * n_layers * n_heads * d_head * k`` to attend to ``k`` keys. Without a cache it must run
+    the whole prefix through every layer again, because a layer's keys and values at a position
+    are computed from the output of the layer below there: ``2 * parameters * k`` for the
+    weights and, under the causal mask, ``4 * n_layers * n_heads * d_head * k (k + 1) / 2`` for
+    attention.
 
     Parameters
     ----------
@@ -394,3 +405,149 @@ def generation_flops(n_tokens: int, *, parameters: int, n_layers: int, n_heads: 
     else:
         steps = 2 * parameters * t + per_key * t * (t + 1) // 2  # the whole prefix again, causal
     return int(sum(int(s) for s in steps))
+
+
+def decode_flops_per_byte(context: int, *, parameters: int, n_layers: int, n_heads: int, n_kv_heads: int,
+                          d_head: int, batch: int = 1, bytes_per_number: int = 2) -> float:
+    """Arithmetic intensity of one decoding step: its FLOPs divided by the bytes it reads.
+
+    The ratio of the totals of :func:`decode_step_flops` and :func:`decode_step_bytes`. With
+    ``c = cache_crossover_tokens(...)`` and 2-byte numbers it is
+    ``batch * (1 + context * n_heads / (n_kv_heads * c)) / (1 + batch * context / c)``: about
+    ``batch`` while the weights dominate the bytes, and it grows with ``batch`` towards
+    ``c / context + n_heads / n_kv_heads``. A step is memory-bound when this is below the
+    FLOPs per byte the hardware can sustain (its peak FLOP/s over its bandwidth).
+
+    Parameters
+    ----------
+    context : int
+        Tokens in each sequence's cache, the new one included.
+    parameters, n_layers, n_heads, n_kv_heads, d_head : int
+        The model's shape (e.g. ``**LLAMA2_7B``); ``n_kv_heads`` must divide ``n_heads``.
+    batch : int, default 1
+        Sequences decoded together.
+    bytes_per_number : int, default 2
+
+    Returns
+    -------
+    float
+        FLOPs per byte read.
+
+    Raises
+    ------
+    TypeError, ValueError
+        As :func:`decode_step_bytes`.
+
+    Examples
+    --------
+    >>> round(decode_flops_per_byte(4096, **LLAMA2_7B), 2)               # one sequence
+    1.0
+    >>> round(decode_flops_per_byte(64, batch=1024, **LLAMA2_7B), 1)     # many short ones
+    289.2
+    """
+    context = positive_int(context, "context")
+    parameters, n_layers, n_heads, n_kv_heads, d_head = _model_shape(parameters, n_layers, n_heads, n_kv_heads,
+                                                                     d_head)
+    batch = positive_int(batch, "batch")
+    bytes_per_number = positive_int(bytes_per_number, "bytes_per_number")
+    flops = 2 * parameters * batch + 4 * n_layers * n_heads * d_head * context * batch  # weights + attention
+    read = (parameters + 2 * n_layers * n_kv_heads * d_head * context * batch) * bytes_per_number  # weights + cache
+    return flops / read
+
+
+def memory_bound_context(flops_per_byte: float, *, parameters: int, n_layers: int, n_heads: int,
+                         n_kv_heads: int, d_head: int, bytes_per_number: int = 2) -> float:
+    """The context beyond which a decoding step is memory-bound whatever the batch.
+
+    :func:`decode_flops_per_byte` grows with the batch towards its limit
+    ``(2 * parameters + 4 * n_layers * n_heads * d_head * n) / (2 * n_layers * n_kv_heads * d_head * n * e)``
+    (``n`` the context, ``e`` the bytes per number). That limit is at most ``flops_per_byte``,
+    the hardware's FLOPs per byte, exactly when
+
+    ``n >= parameters / (n_layers * d_head * (n_kv_heads * e * flops_per_byte - 2 * n_heads))``,
+
+    with 2-byte numbers ``c / (flops_per_byte - n_heads / n_kv_heads)``, ``c`` the crossover of
+    :func:`cache_crossover_tokens`. Shorter contexts become compute-bound at a large enough batch.
+    If ``n_kv_heads * e * flops_per_byte <= 2 * n_heads`` the cache alone does enough arithmetic
+    per byte to keep the hardware busy, no context is memory-bound at every batch, and the
+    result is ``math.inf``.
+
+    Parameters
+    ----------
+    flops_per_byte : float
+        The hardware's peak FLOP/s divided by its memory bandwidth (bytes/s).
+    parameters, n_layers, n_heads, n_kv_heads, d_head : int
+        The model's shape.
+    bytes_per_number : int, default 2
+
+    Returns
+    -------
+    float
+        Tokens of context (not rounded), or ``math.inf``.
+
+    Raises
+    ------
+    TypeError, ValueError
+        ``flops_per_byte`` not a number > 0; the shape as in :func:`decode_step_bytes`.
+
+    Examples
+    --------
+    >>> a100 = 312e12 / 2.039e12                                    # FLOPs per byte
+    >>> round(memory_bound_context(a100, **LLAMA2_7B)), round(memory_bound_context(a100, **LLAMA2_70B))
+    (169, 2903)
+    """
+    flops_per_byte = positive_number(flops_per_byte, "flops_per_byte")
+    parameters, n_layers, n_heads, n_kv_heads, d_head = _model_shape(parameters, n_layers, n_heads, n_kv_heads,
+                                                                     d_head)
+    bytes_per_number = positive_int(bytes_per_number, "bytes_per_number")
+    margin = n_kv_heads * bytes_per_number * flops_per_byte - 2 * n_heads  # > 0: the cache alone is memory-bound
+    if margin <= 0:
+        return math.inf
+    return parameters / (n_layers * d_head * margin)
+
+
+def kv_sharing_speedup(cache_share: float, *, n_heads: int, n_kv_heads: int) -> float:
+    """How many times faster a memory-bound decoding step gets when h key/value heads become n_kv_heads.
+
+    The step's time is its bytes over the bandwidth. If the cache is the fraction
+    ``cache_share`` (s) of the bytes with ``n_heads`` key/value heads, sharing them so that
+    ``n_kv_heads`` remain divides the cache by ``n_heads / n_kv_heads`` and leaves the weights
+    (the model's parameters kept fixed), so the time is divided by
+
+    ``1 / ((1 - s) + s * n_kv_heads / n_heads)``,
+
+    close to ``n_heads / n_kv_heads`` only when ``s`` is close to 1.
+
+    Parameters
+    ----------
+    cache_share : float
+        The cache's share of the bytes of the multi-head step, in [0, 1].
+    n_heads : int
+        Query heads h, also the key/value heads before the sharing.
+    n_kv_heads : int
+        Key/value heads after the sharing; must divide ``n_heads``.
+
+    Returns
+    -------
+    float
+        The speed-up, between 1 and ``n_heads / n_kv_heads``.
+
+    Raises
+    ------
+    TypeError, ValueError
+        ``cache_share`` not a number in [0, 1]; a head count not a whole number >= 1, or
+        ``n_kv_heads`` not dividing ``n_heads``.
+
+    Examples
+    --------
+    >>> round(kv_sharing_speedup(0.836, n_heads=32, n_kv_heads=8), 2)
+    2.68
+    >>> kv_sharing_speedup(1.0, n_heads=32, n_kv_heads=8)               # all cache: the full factor
+    4.0
+    """
+    cache_share = number_in_range(cache_share, "cache_share", 0.0, 1.0)
+    n_heads = positive_int(n_heads, "n_heads")
+    n_kv_heads = positive_int(n_kv_heads, "n_kv_heads")
+    if n_heads % n_kv_heads:
+        raise ValueError(f"n_kv_heads={n_kv_heads} does not divide n_heads={n_heads}")
+    return 1.0 / ((1.0 - cache_share) + cache_share * n_kv_heads / n_heads)

@@ -37,7 +37,9 @@ def decode_bytes_explorer(*, batch: int = 1, context: int = 4096) -> Explorer:
     """The bytes one decoding step reads, weights and cache, as batch and context move.
 
     Three bars, the Llama 2 7B shape (:data:`~attn_core.experiments.multihead.LLAMA2_7B`, 16-bit
-    numbers) with 32 key/value heads (as released), 8 and 1: each bar is the weights (the
+    numbers) with 32 key/value heads (as released), 8 and 1, all with the released parameter
+    count (as if the parameters saved in ``W_K`` and ``W_V`` went into wider feed-forward
+    layers, as in the attention ablation of Touvron et al., 2023): each bar is the weights (the
     same for all three, read once per step) and the key/value cache of every sequence
     (:func:`~attn_core.experiments.multihead.decode_step_bytes`), with the time to read them
     at :data:`BANDWIDTH`.
@@ -113,6 +115,8 @@ def decode_bytes_explorer(*, batch: int = 1, context: int = 4096) -> Explorer:
         },
         describe=describe,
         title=("Move the batch and the context and watch each bar split between the weights (grey, "
-               "read once per step) and the key/value cache (blue, read once per sequence)."),
+               "read once per step) and the key/value cache (blue, read once per sequence). All three "
+               "bars keep the 7B model's parameter count, as if the parameters saved in W_K and W_V went "
+               "into wider feed-forward layers."),
         figsize=(6.4, 2.8),
     )

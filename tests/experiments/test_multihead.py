@@ -9,11 +9,15 @@ from attn_core.experiments.multihead import (
     LLAMA2_7B,
     LLAMA2_70B,
     PLANTED_HEAD_NAMES,
+    LLAMA2_VOCABULARY,
     cache_crossover_tokens,
+    decode_flops_per_byte,
     decode_step_bytes,
     decode_step_flops,
     generation_flops,
+    kv_sharing_speedup,
     mean_pool_kv_heads,
+    memory_bound_context,
     planted_heads,
     word_position_codes,
 )
@@ -151,12 +155,68 @@ def test_generation_flops_equals_a_loop_over_steps():
     assert generation_flops(1, cached=False, **TINY) == generation_flops(1, **TINY)
 
 
+def test_flops_per_byte_by_hand():
+    """TINY, context 5, batch 7, 2 bytes: (2*1000*7 + 4*2*4*3*5*7) FLOPs over (1000 + 2*2*2*3*5*7) * 2 bytes."""
+    assert decode_flops_per_byte(5, batch=7, **TINY) == (14_000 + 3_360) / ((1000 + 840) * 2)
+    assert decode_flops_per_byte(5, batch=7, bytes_per_number=4, **TINY) == (14_000 + 3_360) / ((1000 + 840) * 4)
+
+
+def test_flops_per_byte_grows_with_the_batch_towards_its_limit():
+    """The limit c/n + h/h_kv (2-byte numbers), approached from below as the batch grows."""
+    for shape in (LLAMA2_7B, LLAMA2_70B, TINY):
+        c = cache_crossover_tokens(**shape)
+        for context in (3, 64, 4096):
+            limit = c / context + shape["n_heads"] / shape["n_kv_heads"]
+            values = [decode_flops_per_byte(context, batch=b, **shape) for b in (1, 4, 64, 1024, 10**9)]
+            assert all(a < b for a, b in zip(values, values[1:]))
+            assert values[-1] < limit and values[-1] == pytest.approx(limit, rel=1e-3)
+
+
+def test_memory_bound_context_by_hand():
+    """TINY, 10 FLOPs per byte, 2 bytes: 1000 / (2 * 3 * (2 * 2 * 10 - 2 * 4)) = 1000 / 192."""
+    threshold = memory_bound_context(10.0, **TINY)
+    assert threshold == 1000 / 192
+    # context 5 (below): the limit at large batch is (2000 + 480) / 240 > 10, so a big batch is compute-bound;
+    # context 6 (above): (2000 + 576) / 288 < 10 at every batch.
+    assert decode_flops_per_byte(5, batch=10**9, **TINY) > 10
+    assert max(decode_flops_per_byte(6, batch=b, **TINY) for b in (1, 10, 10**3, 10**9)) < 10
+    assert memory_bound_context(4.0, **TINY) == 1000 / (2 * 3 * (2 * 2 * 4 - 8))
+    # 2 FLOPs per byte: the cache alone does h / h_kv = 2 FLOPs per byte, so no context is memory-bound
+    # at every batch
+    assert memory_bound_context(2.0, **TINY) == float("inf")
+
+
+def test_kv_sharing_speedup_by_hand():
+    assert kv_sharing_speedup(0.5, n_heads=4, n_kv_heads=1) == 1 / (0.5 + 0.5 / 4)
+    assert kv_sharing_speedup(0.0, n_heads=32, n_kv_heads=8) == 1.0  # no cache: nothing gained
+    assert kv_sharing_speedup(1.0, n_heads=32, n_kv_heads=1) == 32.0  # all cache: the whole factor
+
+
+def test_kv_sharing_speedup_is_the_ratio_of_step_bytes():
+    """The formula equals (bytes with h key/value heads) / (bytes with h_kv), the weights unchanged."""
+    for context, batch in [(2048, 64), (4096, 1), (100, 3)]:
+        before = decode_step_bytes(context, batch=batch, **LLAMA2_7B)
+        after = decode_step_bytes(context, batch=batch, **{**LLAMA2_7B, "n_kv_heads": 8})
+        share = before["cache"] / sum(before.values())
+        assert kv_sharing_speedup(share, n_heads=32, n_kv_heads=8) == pytest.approx(
+            sum(before.values()) / sum(after.values()), rel=1e-12)
+
+
+def test_vocabulary_is_a_small_share_of_the_7b_model():
+    assert 0.01 < LLAMA2_VOCABULARY * 4096 / LLAMA2_7B["parameters"] < 0.03
+
+
 @pytest.mark.parametrize("call, error, message", [
     (lambda: decode_step_bytes(0, **TINY), ValueError, "context"),
     (lambda: decode_step_bytes(4, **{**TINY, "n_kv_heads": 3}), ValueError, "n_kv_heads=3 does not divide"),
     (lambda: decode_step_flops(4, batch=1.5, **TINY), TypeError, "batch"),
     (lambda: cache_crossover_tokens(**{**TINY, "parameters": -1}), ValueError, "parameters"),
     (lambda: generation_flops(3, cached="no", **TINY), TypeError, "cached"),
+    (lambda: decode_flops_per_byte(0, **TINY), ValueError, "context"),
+    (lambda: memory_bound_context(0.0, **TINY), ValueError, "flops_per_byte"),
+    (lambda: memory_bound_context(10.0, bytes_per_number=0, **TINY), ValueError, "bytes_per_number"),
+    (lambda: kv_sharing_speedup(1.5, n_heads=4, n_kv_heads=2), ValueError, "cache_share must be in"),
+    (lambda: kv_sharing_speedup(0.5, n_heads=4, n_kv_heads=3), ValueError, "n_kv_heads=3 does not divide"),
     (lambda: word_position_codes("the cat"), TypeError, "sequence of strings"),
     (lambda: word_position_codes([], width=4), ValueError, "at least one token"),
     (lambda: word_position_codes(list("abcde"), width=4), ValueError, "got 5"),
