@@ -11,14 +11,21 @@ is a separate question, answered by measuring effects. This module holds both si
   rest, as Serrano & Smith, 2019, zero and renormalise weights), :func:`gradient_times_input`
   (a key's value times the gradient of a readout with respect to it) and
   :func:`head_outputs` (each head's term in a layer's output, after ``W_O``);
-* showing that weights are not determined by what they produce:
-  :func:`alternative_weights` finds another weight row with the same output
-  (Brunner et al., 2020), and :func:`total_variation` and :func:`js_divergence` say how
-  different two rows are;
+* showing that weights are not determined by what they produce, and how far that goes:
+  :func:`same_output_corners` lists the corners of the polytope of rows with the same output
+  (the basic feasible solutions of a linear program), :func:`alternative_weights` finds the
+  farthest of them (Brunner et al., 2020), :func:`closest_reachable` tests whether a row can
+  be produced by any query of a head whose keys are fixed (its log-weights must lie in the
+  column space of ``[K 1]``; Wiegreffe & Pinter, 2019, on rows no model produces),
+  :func:`output_jacobian` says whether, near a query, the output pins the query down, and
+  :func:`total_variation` and :func:`js_divergence` say how different two rows are;
+  :func:`six_keys_example` is the chapter's head with six keys;
 * a small model whose heads can be explained: :func:`induction_layers`, two layers whose
-  heads are written by hand so that the second layer contains an induction head (Olsson et
-  al., 2022), built on a previous-token head of the first, and :func:`induction_codes`, the
-  inputs they read.
+  heads are written by hand so that the second layer contains an induction head (Elhage et
+  al., 2021; Olsson et al., 2022), built on a previous-token head of the first, and
+  :func:`induction_codes`, the inputs they read;
+* a trained model to check weights against: :func:`train_recall_reader` trains the attention
+  reader on associative recall (the task studied in the chapter "What attention buys").
 """
 
 from __future__ import annotations
@@ -30,11 +37,22 @@ from math import comb
 import numpy as np
 from numpy.typing import ArrayLike
 
-from attn_core._checks import as_float_array, choice, flag, number_in_range, positive_int, positive_number
+from attn_core._checks import (
+    as_float_array,
+    choice,
+    flag,
+    nonnegative_int,
+    number_in_range,
+    positive_int,
+    positive_number,
+)
 from attn_core.attention import attention_mask, scaled_dot_product_attention
+from attn_core.experiments.data import associative_recall
 from attn_core.experiments.multihead import word_position_codes
 from attn_core.multihead import MultiHeadAttention
 from attn_core.softmax import softmax
+from attn_core.training.loop import train
+from attn_core.training.models import AttentionReader
 
 __all__ = [
     "attention_rollout",
@@ -46,6 +64,11 @@ __all__ = [
     "total_variation",
     "js_divergence",
     "misleading_map_example",
+    "same_output_corners",
+    "six_keys_example",
+    "closest_reachable",
+    "output_jacobian",
+    "train_recall_reader",
     "INDUCTION_BLOCKS",
     "INDUCTION_HEAD_NAMES",
     "induction_block",
@@ -384,6 +407,31 @@ def gradient_times_input(weights: ArrayLike, values: ArrayLike, readout: ArrayLi
 
 
 # --------------------------------------------------------------------------- non-identifiable weights
+def _constraints(values: np.ndarray) -> np.ndarray:
+    """The rows of "u V = 0 and sum u = 0": V transposed, then a row of ones. Shape (d_v + 1, n_k)."""
+    return np.vstack([values.T, np.ones(values.shape[0])])  # (d_v + 1, n_k)
+
+
+def _corners(a: np.ndarray, reduced: np.ndarray) -> list[np.ndarray]:
+    """Every corner of {x >= 0 : reduced x = reduced a}: solve for each set of ``rank`` keys, keep x >= 0."""
+    rank, n_k = reduced.shape
+    rhs = reduced @ a  # (rank,)
+    corners, seen = [], set()
+    for basis in combinations(range(n_k), rank):  # a corner: only these keys non-zero
+        block = reduced[:, basis]  # (rank, rank)
+        if abs(np.linalg.det(block)) < 1e-12:
+            continue
+        corner_weights = np.linalg.solve(block, rhs)
+        if corner_weights.min() >= -1e-12:
+            corner = np.zeros(n_k)
+            corner[list(basis)] = np.clip(corner_weights, 0.0, None)
+            key = tuple(np.round(corner, 9))
+            if key not in seen:  # a degenerate corner is found from several bases: keep it once
+                seen.add(key)
+                corners.append(corner)
+    return corners
+
+
 def alternative_weights(weights: ArrayLike, values: ArrayLike, *, direction: ArrayLike | None = None,
                         step: float = 1.0) -> np.ndarray:
     r"""Another weight row with the same output: the farthest one, or one along a chosen direction.
@@ -395,10 +443,20 @@ def alternative_weights(weights: ArrayLike, values: ArrayLike, *, direction: Arr
     Together they form a polytope of weight rows, all with the output :math:`a V`.
 
     * With no ``direction``: the corner of that polytope farthest from ``weights`` in total
-      variation. Total variation is convex, so its largest value over the polytope is at a
-      corner, and the corners are few for small problems: each has at most ``rank + 1``
-      non-zero weights, and all of them are tried. (With more than 20,000 candidate corners,
-      only the moves "take weight away from one key" are tried instead.)
+      variation. The polytope is the feasible set of a linear program in standard form,
+
+      .. math:: \text{variables } a' \in \mathbb{R}^{n_k}; \qquad
+                a' V = a V,\ \ \textstyle\sum_j a'_j = 1,\ \ a' \ge 0 ,
+
+      and the objective, :math:`\operatorname{TV}(a, a') = \tfrac12 \sum_j |a'_j - a_j|`,
+      is convex, so its largest value over the polytope is at a corner (a basic feasible
+      solution: at most ``rank`` non-zero weights, ``rank`` the rank of the constraints, at
+      most ``d_v + 1``). For each set ``J`` of keys, "minimise :math:`\sum_{j \in J} a'_j`"
+      is a linear program over the same polytope, and the largest total variation is the
+      largest of :math:`\sum_{j \in J} a_j - \min \sum_{j \in J} a'_j` over all ``J``; every
+      one of these programs is solved at a corner. So all corners are listed
+      (:func:`same_output_corners`) and the farthest is returned. (With more than 20,000
+      candidate corners, only the moves "take weight away from one key" are tried instead.)
     * With a ``direction``: its part in the null space, followed until a weight reaches 0.
 
     Either way the result is ``weights + step * (target - weights)``.
@@ -455,8 +513,8 @@ def alternative_weights(weights: ArrayLike, values: ArrayLike, *, direction: Arr
     if np.isnan(a).any() or np.isnan(v).any() or (direction is not None and np.isnan(direction).any()):
         return np.full_like(a, np.nan)  # NaN in, NaN out (and no SVD of a NaN matrix)
     n_k = a.size
-    constraints = np.vstack([v.T, np.ones(n_k)])  # (d_v + 1, n_k): rows of "u V = 0, sum u = 0"
-    u_left, singular, vt = np.linalg.svd(constraints)
+    constraints = _constraints(v)  # (d_v + 1, n_k): rows of "u V = 0, sum u = 0"
+    _, singular, vt = np.linalg.svd(constraints)
     rank = int((singular > 1e-10 * max(singular.max(initial=0.0), 1.0)).sum())
     if rank == n_k:
         return a.copy()  # the output fixes the weights: no other row
@@ -472,18 +530,7 @@ def alternative_weights(weights: ArrayLike, values: ArrayLike, *, direction: Arr
     if direction is not None:
         targets = [along(direction)]
     elif comb(n_k, rank) <= 20_000:
-        reduced = singular[:rank, None] * vt[:rank]  # (rank, n_k): the same equations, independent
-        rhs = reduced @ a  # (rank,)
-        targets = []
-        for basis in combinations(range(n_k), rank):  # a corner: only these keys non-zero
-            block = reduced[:, basis]  # (rank, rank)
-            if abs(np.linalg.det(block)) < 1e-12:
-                continue
-            corner_weights = np.linalg.solve(block, rhs)
-            if corner_weights.min() >= -1e-12:
-                corner = np.zeros(n_k)
-                corner[list(basis)] = corner_weights
-                targets.append(corner)
+        targets = _corners(a, singular[:rank, None] * vt[:rank])
     else:
         targets = [along(-np.eye(n_k)[j]) for j in range(n_k)]  # "drain key j"
     if not targets:
@@ -491,6 +538,278 @@ def alternative_weights(weights: ArrayLike, values: ArrayLike, *, direction: Arr
     target = max(targets, key=lambda t: 0.5 * np.abs(t - a).sum())
     moved = np.clip(a + step * (target - a), 0.0, None)  # (n_k,)
     return moved / moved.sum()
+
+
+def same_output_corners(weights: ArrayLike, values: ArrayLike) -> np.ndarray:
+    r"""Every corner of the polytope of weight rows with the same output as ``weights``.
+
+    The rows :math:`a'` with :math:`a' V = a V`, :math:`\sum_j a'_j = 1` and
+    :math:`a' \ge 0` form a polytope, the feasible set of a linear program; its corners
+    (basic feasible solutions) are found by choosing ``rank`` keys, ``rank`` the rank of
+    :math:`[V\ \mathbf{1}]`, solving the square system for their weights and keeping the
+    non-negative solutions. Every row with this output is a mixture of the corners.
+
+    Parameters
+    ----------
+    weights : array_like, shape (n_k,)
+        One row: non-negative, summing to 1.
+    values : array_like, shape (n_k, d_v)
+
+    Returns
+    -------
+    ndarray, shape (n_corners, n_k)
+        One corner per row, each with the output ``weights @ values``; ``weights`` itself
+        (one row) when the output fixes the weights.
+
+    Raises
+    ------
+    TypeError
+        Non-numeric input.
+    ValueError
+        ``weights`` is not one row of non-negative numbers summing to 1; ``values`` does not
+        have one row per key; more than 20,000 candidate corners.
+
+    Examples
+    --------
+    Three keys on a line at 0, 1 and 2, output 1: all on the middle key, or half on each end.
+
+    >>> same_output_corners([0.2, 0.6, 0.2], [[0.0], [1.0], [2.0]]).round(6) + 0.0
+    array([[0. , 1. , 0. ],
+           [0.5, 0. , 0.5]])
+    """
+    a = as_float_array(weights, "weights", min_ndim=1, nonempty=True, finite=True)
+    v = as_float_array(values, "values", min_ndim=2, nonempty=True, finite=True)
+    if a.ndim != 1:
+        raise ValueError(f"weights must be one row (n_k,), got shape {a.shape}")
+    if v.ndim != 2 or v.shape[0] != a.shape[0]:
+        raise ValueError(f"weights has {a.shape[0]} keys (shape {a.shape}) but values has shape {v.shape}; "
+                         f"values must be (n_k, d_v) with n_k={a.shape[0]} rows, one per key")
+    _check_rows(a, "weights")
+    if np.isnan(a).any() or np.isnan(v).any():
+        return np.full((1, a.size), np.nan)  # NaN in, NaN out (and no SVD of a NaN matrix)
+    if not np.isclose(a.sum(), 1.0, atol=1e-6):
+        raise ValueError(f"weights must sum to 1, got {a.sum():.6g}")
+    n_k = a.size
+    _, singular, vt = np.linalg.svd(_constraints(v))
+    rank = int((singular > 1e-10 * max(singular.max(initial=0.0), 1.0)).sum())
+    if rank == n_k:
+        return a[None, :].copy()  # (1, n_k): the output fixes the weights
+    if comb(n_k, rank) > 20_000:
+        raise ValueError(f"too many candidate corners: {n_k} keys choose {rank} = {comb(n_k, rank)} > 20,000")
+    corners = _corners(a, singular[:rank, None] * vt[:rank])
+    return np.array(corners) if corners else a[None, :].copy()  # (n_corners, n_k)
+
+
+def six_keys_example() -> dict[str, np.ndarray]:
+    r"""One query, six keys of width ``d_k = 2`` and six values in the plane: the chapter's example.
+
+    The query :math:`q = (\sqrt2, \sqrt2)` and the keys give the scores
+    :math:`q k_j / \sqrt{d_k}` = 2, 1, 0.5, 0, -0.5, 0.5 for keys A to F.
+
+    Returns
+    -------
+    dict with
+        ``names`` (6,) str, ``keys`` (6, 2), ``query`` (2,), ``scores`` (6,), ``weights``
+        (6,) (their softmax), ``values`` (6, 2).
+
+    Examples
+    --------
+    >>> example = six_keys_example()
+    >>> example["scores"].round(6) + 0.0
+    array([ 2. ,  1. ,  0.5,  0. , -0.5,  0.5])
+    >>> example["weights"].round(3)
+    array([0.492, 0.181, 0.11 , 0.067, 0.04 , 0.11 ])
+    """
+    keys = np.array([[1.0, 1.0], [0.5, 0.5], [0.5, 0.0], [0.0, 0.0], [-0.5, 0.0], [0.0, 0.5]])  # (6, d_k)
+    query = np.full(2, np.sqrt(2.0))  # (d_k,)
+    scores = keys @ query / np.sqrt(2.0)  # (6,)
+    values = np.array([[2.0, 0.5], [0.5, 2.0], [-1.0, 1.0], [-1.5, -1.0], [0.5, -1.5], [1.5, -0.5]])
+    return {"names": np.array(list("ABCDEF")), "keys": keys, "query": query, "scores": scores,
+            "weights": softmax(scores), "values": values}
+
+
+def closest_reachable(weights: ArrayLike, keys: ArrayLike, *, scale: float | None = None) -> dict:
+    r"""The query of a head with fixed keys whose weights come closest to a given row.
+
+    A query :math:`q` gives the weights :math:`\operatorname{softmax}(s \, q K^\top)`,
+    :math:`s = 1/\sqrt{d_k}` by default, so their logarithms are
+    :math:`s\, K q^\top - c\,\mathbf{1}` (:math:`c` the log of the normaliser): a row is
+    produced by some query exactly when :math:`\log a'` lies in the column space of
+    :math:`[K\ \mathbf{1}]`. Least squares finds the nearest point of that space; its
+    ``residual`` (the length of what is left, in units of scores) is 0 for a reachable row.
+    The reachable rows form a family of dimension ``rank([K 1]) - 1`` (``d_k`` for keys in
+    general position), inside the ``n_k - 1`` dimensions of all rows.
+
+    Parameters
+    ----------
+    weights : array_like, shape (n_k,)
+        One row, every weight > 0 (no finite score gives a weight of exactly 0).
+    keys : array_like, shape (n_k, d_k)
+    scale : float, optional
+        Default ``1 / sqrt(d_k)``.
+
+    Returns
+    -------
+    dict with
+        ``query`` (d_k,): the least-squares query; ``weights`` (n_k,): its softmax, the
+        closest reachable row (in log space); ``residual``: float, 0 when ``weights`` is
+        reachable.
+
+    Raises
+    ------
+    TypeError
+        Non-numeric input.
+    ValueError
+        ``weights`` not one row of positive numbers summing to 1; ``keys`` without one row
+        per key; ``scale`` not a positive number.
+
+    Examples
+    --------
+    >>> keys = np.array([[1.0], [0.0], [-1.0]])
+    >>> reached = closest_reachable(softmax(np.array([2.0, 0.0, -2.0])), keys, scale=1.0)
+    >>> reached["query"].round(6), round(reached["residual"], 6)
+    (array([2.]), 0.0)
+    >>> round(closest_reachable([0.25, 0.5, 0.25], keys, scale=1.0)["residual"], 3)   # not monotone in the key
+    0.566
+    """
+    a = as_float_array(weights, "weights", min_ndim=1, nonempty=True, finite=True)
+    k = as_float_array(keys, "keys", min_ndim=2, nonempty=True, finite=True)
+    if a.ndim != 1:
+        raise ValueError(f"weights must be one row (n_k,), got shape {a.shape}")
+    if k.ndim != 2 or k.shape[0] != a.shape[0]:
+        raise ValueError(f"weights has {a.shape[0]} keys (shape {a.shape}) but keys has shape {k.shape}; "
+                         f"keys must be (n_k, d_k) with n_k={a.shape[0]} rows")
+    s = 1.0 / np.sqrt(k.shape[1]) if scale is None else positive_number(scale, "scale")
+    if np.isnan(a).any() or np.isnan(k).any():  # NaN in, NaN out
+        return {"query": np.full(k.shape[1], np.nan), "weights": np.full(a.size, np.nan), "residual": np.nan}
+    if not (a > 0).all():
+        raise ValueError("weights must all be > 0: no finite score gives a weight of exactly 0 "
+                         f"(smallest weight {a.min():.3g})")
+    if not np.isclose(a.sum(), 1.0, atol=1e-6):
+        raise ValueError(f"weights must sum to 1, got {a.sum():.6g}")
+    basis = np.column_stack([s * k, np.ones(a.size)])  # (n_k, d_k + 1): scores s K q, plus a constant
+    target = np.log(a)  # (n_k,)
+    coef, *_ = np.linalg.lstsq(basis, target, rcond=None)  # (d_k + 1,)
+    fitted = basis @ coef  # (n_k,)
+    return {"query": coef[:-1], "weights": softmax(fitted),
+            "residual": float(np.linalg.norm(target - fitted))}
+
+
+def output_jacobian(query: ArrayLike, keys: ArrayLike, values: ArrayLike, *,
+                    scale: float | None = None) -> np.ndarray:
+    r"""How a head's output moves with its query, keys and values fixed: :math:`\partial o / \partial q`.
+
+    One query :math:`q` gives the weights :math:`a = \operatorname{softmax}(s\, q K^\top)`,
+    :math:`s = 1/\sqrt{d_k}` by default, and the output :math:`o = a V`. Since
+    :math:`\partial a_j / \partial q = s\, a_j (k_j - \sum_l a_l k_l)`,
+
+    .. math:: J = \frac{\partial o}{\partial q}
+              = s\, V^\top \bigl(\operatorname{diag}(a) - a^\top a\bigr) K ,
+
+    a ``(d_v, d_k)`` matrix: column ``c`` is how the output moves per unit of the query's
+    coordinate ``c``. Near :math:`q`, the queries that keep the output fixed (to first order)
+    are the null space of :math:`J`: the output alone pins the query, and so the row of weights,
+    down locally exactly when :math:`J` has rank ``d_k`` (all its singular values positive,
+    which needs ``d_k <= d_v``). The statement is local; it says nothing of distant queries.
+
+    Parameters
+    ----------
+    query : array_like, shape (d_k,)
+    keys : array_like, shape (n_k, d_k)
+    values : array_like, shape (n_k, d_v)
+    scale : float, optional
+        Default ``1 / sqrt(d_k)``.
+
+    Returns
+    -------
+    ndarray, shape (d_v, d_k)
+
+    Raises
+    ------
+    TypeError
+        Non-numeric input.
+    ValueError
+        ``query`` not one vector; ``keys`` not ``(n_k, d_k)`` with the query's width;
+        ``values`` without one row per key; ``scale`` not a positive number.
+
+    Examples
+    --------
+    Two keys on a line and scalar values: :math:`o = a_1 - a_2 = \tanh(q)` for keys
+    :math:`\pm 1` and values :math:`\pm 1` (scale 1), so :math:`J = 1 - \tanh^2(q)`,
+    1 at :math:`q = 0`.
+
+    >>> output_jacobian([0.0], [[1.0], [-1.0]], [[1.0], [-1.0]], scale=1.0)
+    array([[1.]])
+
+    Keys and values :math:`e_1, e_2, 0` and :math:`q = 0`: every weight is 1/3, and
+    :math:`J` is :math:`\tfrac{1}{\sqrt2}` times the top-left block of
+    :math:`\tfrac13 I - \tfrac19 \mathbf 1 \mathbf 1^\top`, with singular values
+    :math:`\tfrac13/\sqrt2` and :math:`\tfrac19/\sqrt2`.
+
+    >>> keys, values = np.eye(3)[:, :2], np.eye(3)[:, :2]
+    >>> np.linalg.svd(output_jacobian([0.0, 0.0], keys, values), compute_uv=False).round(4)
+    array([0.2357, 0.0786])
+    """
+    q = as_float_array(query, "query", min_ndim=1, nonempty=True, finite=True)
+    k = as_float_array(keys, "keys", min_ndim=2, nonempty=True, finite=True)
+    v = as_float_array(values, "values", min_ndim=2, nonempty=True, finite=True)
+    if q.ndim != 1:
+        raise ValueError(f"query must be one vector (d_k,), got shape {q.shape}")
+    if k.ndim != 2 or k.shape[1] != q.shape[0]:
+        raise ValueError(f"keys must be (n_k, d_k) with d_k={q.shape[0]} columns (the query's width), "
+                         f"got shape {k.shape}")
+    if v.ndim != 2 or v.shape[0] != k.shape[0]:
+        raise ValueError(f"values must be (n_k, d_v) with n_k={k.shape[0]} rows, one per key, "
+                         f"got shape {v.shape}")
+    s = 1.0 / np.sqrt(k.shape[1]) if scale is None else positive_number(scale, "scale")
+    a = softmax(s * (k @ q))  # (n_k,)
+    spread = np.diag(a) - np.outer(a, a)  # (n_k, n_k): the softmax's Jacobian
+    return s * v.T @ spread @ k  # (d_v, n_k) @ (n_k, n_k) @ (n_k, d_k) = (d_v, d_k)
+
+
+def train_recall_reader(*, seed: int = 0, steps: int = 200, progress: bool = True) -> tuple:
+    """Train the attention reader on associative recall, as chapter 13 uses it.
+
+    Six (key, value) pairs per memory, 12 keys, 4 values; 2,000 training memories (seed
+    ``seed + 1``) and 1,000 held-out memories (seed ``seed + 2``); an
+    :class:`~attn_core.training.models.AttentionReader` of width 16, trained with Adam
+    (``lr=1e-2``, batches of 64). The task and the reader are studied in the chapter
+    "What attention buys"; here they are only a trained model whose weights can be checked.
+
+    Parameters
+    ----------
+    seed : int, default 0
+    steps : int, default 200
+    progress : bool, default True
+        Print a progress line every 50 steps.
+
+    Returns
+    -------
+    reader : AttentionReader
+    test_set : dict of ndarray
+        The held-out memories (``associative_recall`` format).
+
+    Raises
+    ------
+    TypeError, ValueError
+        ``seed`` not a whole number >= 0; ``steps`` not a whole number >= 1.
+
+    Examples
+    --------
+    >>> reader, test_set = train_recall_reader(steps=2, progress=False)
+    >>> reader.forward(test_set)[1]["weights"].shape
+    (1000, 1, 6)
+    """
+    seed = nonnegative_int(seed, "seed")
+    steps = positive_int(steps, "steps")
+    progress = flag(progress, "progress")
+    task = {"n_pairs": 6, "n_keys": 12, "n_values": 4}
+    train_set = associative_recall(2000, seed=seed + 1, **task)
+    test_set = associative_recall(1000, seed=seed + 2, **task)
+    reader = AttentionReader(12, 4, width=16, seed=seed)
+    train(reader, train_set, test_set, steps=steps, batch_size=64, lr=1e-2, seed=seed,
+          eval_every=50, progress=progress)
+    return reader, test_set
 
 
 def total_variation(p: ArrayLike, q: ArrayLike) -> np.ndarray | float:
@@ -626,21 +945,21 @@ def induction_layers(*, width: int = 10, strength: float = 6.0) -> list[MultiHea
     ``d_head = 5 * width / 2``) and are meant to be run with residual connections and
     ``causal=True`` (:func:`attention_stack`). A match scores ``strength`` after scaling.
 
-    Layer 1:
+    Layer 1 (heads numbered from 0):
 
-    * head 1, **previous token**: position ``p`` attends to ``p - 1`` and copies that word
+    * head 0, **previous token**: position ``p`` attends to ``p - 1`` and copies that word
       into the block "previous word";
-    * head 2, **broad**: every weight equal; it writes the average of the words so far into
+    * head 1, **broad**: every weight equal; it writes the average of the words so far into
       "bag of words", which no later head reads.
 
     Layer 2:
 
-    * head 1, **induction** (Olsson et al., 2022): the query is the current word, the keys
+    * head 0, **induction** (Elhage et al., 2021; Olsson et al., 2022): the query is the current word, the keys
       are the "previous word" blocks that layer 1 wrote, so a token attends to whatever
       *followed* an earlier occurrence of itself, and copies that word into "next word".
       Every query also scores ``strength / 2`` on the first token, whose value is zero: a
       token with no earlier occurrence parks its weight there (a "sink") and writes nothing;
-    * head 2, **previous token, unused**: the same pattern as layer 1's head 1, but its rows
+    * head 1, **previous token, unused**: the same pattern as layer 1's head 0, but its rows
       of ``W_O`` are zero, so it writes nothing at all.
 
     Parameters
@@ -708,94 +1027,3 @@ def induction_layers(*, width: int = 10, strength: float = 6.0) -> list[MultiHea
     second_layer.w_k[word + 0, sink] = 1.0  # the first word of the sentence is the sink
     previous_token_head(second_layer, 1, None)
     return layers
-
-
-# --------------------------------------------------------------- the maps of the rollout explorer
-__all__ += ["layer_maps"]
-
-#: The chapter's sentence: a start token (the sink), then "cat" twice and "the" three times.
-SENTENCE = ("<s>", "the", "cat", "saw", "the", "dog", "chase", "the", "cat")
-
-
-def layer_maps(tokens: Sequence[str] = SENTENCE, *, width: int = 10, strength: float = 6.0) -> dict:
-    """Every map the rollout explorer can show, for one sentence.
-
-    Returns
-    -------
-    dict of map name -> ndarray (n, n)
-        "layer 1", "layer 2" (each layer's heads averaged), "rollout" (of both layers) and
-        "rollout, writing heads", which averages, in each layer,
-        only the heads whose rows of ``W_O`` are not all zero.
-
-    Examples
-    --------
-    >>> maps = layer_maps()
-    >>> sorted(maps), maps["rollout"].shape
-    (['layer 1', 'layer 2', 'rollout', 'rollout, writing heads'], (9, 9))
-    """
-    layers = induction_layers(width=width, strength=strength)
-    _, weights = attention_stack(layers, induction_codes(tokens, width=width), causal=True)  # (2, h, n, n)
-    writing = []
-    for layer, w in zip(layers, weights):
-        rows = layer.w_o.reshape(layer.n_heads, layer.d_head, layer.d_model)  # (h, d_head, d_model)
-        writes = np.abs(rows).sum(axis=(1, 2)) > 0  # (h,)
-        writing.append(w[writes].mean(axis=0))  # (n, n)
-    return {"layer 1": weights[0].mean(axis=0), "layer 2": weights[1].mean(axis=0),
-            "rollout": attention_rollout(weights)[-1],
-            "rollout, writing heads": attention_rollout(writing)[-1]}
-
-
-from attn_core._checks import index_in  # noqa: E402
-
-__all__ += ["weight_and_effect"]
-
-
-def weight_and_effect(length: float = 4.0, removed: int | None = None) -> dict:
-    """Weights, output and removal effects of :func:`misleading_map_example`, with one key removed.
-
-    Parameters
-    ----------
-    length : float, default 4.0
-        The length of key E's value.
-    removed : int, optional
-        A key (0 to 4) taken out: the others' weights are renormalised and the output
-        recomputed. None keeps every key.
-
-    Returns
-    -------
-    dict
-        ``keys``, ``length``, ``weights`` (5,), ``values`` (5, 2), ``readout`` (2,),
-        ``output`` (2,), ``effects`` (5,) (:func:`removal_effect`), ``effect_shares`` (the
-        effects divided by their sum), ``gradient_times_input`` (5,), ``moved_output`` (2,)
-        or None, ``readout_value`` (the readout of the output, then of the moved output or
-        None).
-
-    Raises
-    ------
-    ValueError
-        ``removed`` is not a key 0 to 4 (or None); a bad ``length``.
-
-    Examples
-    --------
-    >>> state = weight_and_effect(4.0, removed=4)
-    >>> state["weights"].round(2).tolist()
-    [0.37, 0.37, 0.14, 0.08, 0.03]
-    >>> bool(np.isclose(np.linalg.norm(state["output"] - state["moved_output"]), state["effects"][4]))
-    True
-    """
-    example = misleading_map_example(length)  # checks length
-    a, v, readout = example["weights"], example["values"], example["readout"]
-    if removed is not None:
-        removed = index_in(removed, a.shape[0], "removed", "key")
-    output = a @ v  # (2,)
-    effects = removal_effect(a, v)  # (5,)
-    moved = None
-    if removed is not None:
-        allowed = np.arange(a.shape[0]) != removed  # (5,)
-        moved = softmax(example["scores"], mask=allowed) @ v  # (2,): the others renormalised
-    return {"keys": example["keys"], "length": length, "weights": a, "values": v,
-            "readout": readout, "output": output, "effects": effects,
-            "effect_shares": effects / effects.sum(),
-            "gradient_times_input": gradient_times_input(a, v, readout),
-            "moved_output": moved,
-            "readout_value": (float(output @ readout), None if moved is None else float(moved @ readout))}

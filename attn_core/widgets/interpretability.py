@@ -1,246 +1,153 @@
-"""Explorers of chapter 13 (interpretability): rollout across layers, and weight beside effect.
+"""The explorer of chapter 13 (interpretability): the rows that give one output, and which a head can make.
 
-* :func:`rollout_explorer`: the two hand-written layers of
-  :func:`attn_core.experiments.interpretability.induction_layers` on a sentence; pick a map (a layer's
-  heads averaged, or the rollout of both layers) and a query, and read its row.
-* :func:`weight_effect_explorer`: the five keys of
-  :func:`attn_core.experiments.interpretability.misleading_map_example`; lengthen the value of the
-  lightest key and remove one key at a time, and compare what the weights say with how far
-  the output moves.
+* :func:`same_output_explorer`: the six keys of
+  :func:`attn_core.experiments.interpretability.six_keys_example`. Walk from the head's own
+  row of weights towards any corner of the polytope of rows with the same output: the output
+  never moves, but the closest row that a query of this head can produce (its keys fixed)
+  moves away, and so does that row's output.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import numpy as np
 from matplotlib.figure import Figure
 
+from attn_core._checks import number_in_range
 from attn_core.experiments.interpretability import (
-    SENTENCE,
-    layer_maps,
-    misleading_map_example,
-    weight_and_effect,
+    closest_reachable,
+    same_output_corners,
+    six_keys_example,
+    total_variation,
 )
-from attn_core._checks import choice, index_in, positive_int, positive_number
-from attn_core.plot import attention_heatmap, weight_bars
 from attn_core.plot.interpretability import grouped_bars, value_plane
 from attn_core.widgets.explorer import Explorer, Slider
 
-__all__ = ["SENTENCE", "MAP_OPTIONS", "MAP_TITLES", "LENGTH_OPTIONS", "rollout_explorer", "weight_effect_explorer"]
+__all__ = ["FRACTION_OPTIONS", "corner_names", "same_output_explorer"]
 
-#: The "Map" slider of :func:`rollout_explorer`: label shown, map computed.
-MAP_OPTIONS = (
-    ("layer 1", "layer 1"),
-    ("layer 2", "layer 2"),
-    ("rollout", "rollout"),
-    ("rollout, writing heads", "rollout, writing heads"),
-)
-
-#: The title above each map of :func:`rollout_explorer`.
-MAP_TITLES = {
-    "layer 1": "layer 1, heads averaged",
-    "layer 2": "layer 2, heads averaged",
-    "rollout": "rollout of layers 1-2",
-    "rollout, writing heads": "rollout, writing heads only",
-}
-
-#: The "Length of E's value" slider of :func:`weight_effect_explorer`.
-LENGTH_OPTIONS = (("0", 0.0), ("2", 2.0), ("4", 4.0), ("6", 6.0))
-
-_REMOVED_NONE = -1
+#: The "Fraction of the way" slider: 0 (the head's row) to 0.8 of the way to a corner. At the
+#: corner itself some weights are 0, which no finite score produces.
+FRACTION_OPTIONS = (("0", 0.0), ("0.2", 0.2), ("0.4", 0.4), ("0.6", 0.6), ("0.8", 0.8))
 
 
-def rollout_explorer(tokens: Sequence[str] = SENTENCE, *, width: int = 10, strength: float = 6.0,
-                     view: str = "rollout", query: int | None = None) -> Explorer:
-    """A layer's weights, or the rollout of both, for any query of the induction layers.
-
-    Controls:
-
-    * **Map** (slider): layer 1 or layer 2 with its two heads averaged, the rollout of both
-      layers (heads averaged, half of each layer given to the residual path), or the rollout
-      of the heads that write something (the unused head of layer 2 left out);
-    * **Query token** (slider): the row to read, outlined on the map and drawn as bars.
-
-    Parameters
-    ----------
-    tokens : sequence of str
-        2 to ``width`` tokens; the first is the sink of the induction head.
-    width, strength
-        Passed to :func:`~attn_core.experiments.interpretability.induction_layers`.
-    view : str, default "rollout"
-        The starting map: a name from :data:`MAP_OPTIONS`.
-    query : int, optional
-        The starting query position; default the last token.
-
-    Returns
-    -------
-    Explorer
-        ``state`` holds ``tokens``, ``view``, ``query``, ``map`` (n, n) and ``row`` (n,).
-
-    Raises
-    ------
-    TypeError, ValueError
-        ``tokens`` not strings, fewer than 2 or more than ``width`` of them; ``width`` not a
-        whole number >= 1; ``strength`` not a finite number > 0; an unknown ``view``;
-        ``query`` not a position of ``tokens``.
+def corner_names(corners: np.ndarray, names: np.ndarray) -> list[str]:
+    """A label per corner: the keys that hold its weight, e.g. ``"B, D, F"``.
 
     Examples
     --------
-    >>> ex = rollout_explorer()
-    >>> ex.frame_count(), ex.state["view"], ex.state["query"]
-    (36, 'rollout', 8)
-    >>> ex.controls["view"].value = "layer 2"
-    >>> ex.state["row"][[3, 7]].round(2)   # "saw" (induction head), "the" (unused head)
-    array([0.47, 0.49])
+    >>> corner_names(np.array([[0.5, 0.0, 0.5]]), np.array(["A", "B", "C"]))
+    ['A, C']
     """
-    width = positive_int(width, "width")
-    strength = positive_number(strength, "strength")
-    if isinstance(tokens, (str, bytes)) or not all(isinstance(t, str) for t in tokens):
-        raise TypeError(f"tokens must be a sequence of str, got {tokens!r:.60}")
-    tokens = tuple(tokens)
-    if not 2 <= len(tokens) <= width:
-        raise ValueError(f"tokens: need 2 to {width} tokens, got {len(tokens)}")
-    maps = layer_maps(tokens, width=width, strength=strength)
-    choice(view, maps, "view")
-    n = len(tokens)
-    query = n - 1 if query is None else index_in(query, n, "query", "position")
-
-    def compute(view: str, query: int) -> dict:
-        return {"tokens": tokens, "view": view, "label": MAP_TITLES[view], "query": query,
-                "map": maps[view], "row": maps[view][query]}
-
-    def draw(fig: Figure, state: dict) -> None:
-        if not fig.axes:
-            grid = fig.add_gridspec(1, 2, width_ratios=[1.0, 1.05])
-            fig.add_subplot(grid[0, 0])
-            fig.add_subplot(grid[0, 1])
-        heat, bars = fig.axes
-        toks, i = state["tokens"], state["query"]
-        attention_heatmap(heat, state["map"], row_labels=toks, col_labels=toks, annotate=False,
-                          highlight_row=i, title=state["label"])
-        heat.title.set_fontsize(9.5)
-        heat.tick_params(labelsize=7.5)
-        weight_bars(bars, state["row"], toks, highlight=int(np.argmax(state["row"])),
-                    ylabel="share of the query's row", title=f"query {i}: '{toks[i]}'")
-        bars.title.set_fontsize(9.5)
-        bars.tick_params(axis="x", labelsize=7.5, rotation=45)
-
-    def describe(state: dict) -> str:
-        toks, i, row = state["tokens"], state["query"], state["row"]
-        shares = ", ".join(f"{t} {w:.2f}" for t, w in zip(toks, row))
-        top = int(np.argmax(row))
-        return (f"{state['label']} for the sentence '{' '.join(toks)}' (queries on the rows, keys on "
-                f"the columns; the map is lower triangular because the layers are causal). Row of "
-                f"query {i} '{toks[i]}': {shares}. Largest: {toks[top]} (position {top}), {row[top]:.2f}.")
-
-    return Explorer(
-        compute, draw,
-        sliders={
-            "view": Slider("Map", list(MAP_OPTIONS), value=view),
-            "query": Slider("Query token", [(f"{j}: {t}", j) for j, t in enumerate(tokens)], value=query),
-        },
-        describe=describe,
-        title=("Pick a query and compare its row in layer 1, in layer 2 and in the rollout: where "
-               "does the rollout put the last 'cat', and which tokens does it leave out? Then drop "
-               "the head that writes nothing and see what changes."),
-        figsize=(6.4, 3.3),
-    )
+    return [", ".join(str(names[j]) for j in np.flatnonzero(c > 1e-12)) for c in np.asarray(corners)]
 
 
-def weight_effect_explorer(*, length: float = 4.0, removed: int = _REMOVED_NONE) -> Explorer:
-    """Five keys' weights beside how far the output moves when each is removed.
+def same_output_explorer(*, corner: int | None = None, fraction: float = 0.6) -> Explorer:
+    """Walk through the rows of weights that give the six keys' output; see which a query can make.
 
     Controls:
 
-    * **Length of E's value** (slider): 0, 2, 4 or 6; E's weight (0.03) never changes;
-    * **Key removed** (slider): none, or one of A to E; the output without it is drawn as a
-      hollow star, and the arrow shows how far it moves.
+    * **Towards corner** (slider): one of the corners of the polytope of rows with the same
+      output (each uses at most three keys), labelled by its keys;
+    * **Fraction of the way** (slider): 0 (the head's own row ``a``) to 0.8.
+
+    The row shown is ``a + fraction * (corner - a)``; its output is always ``a V`` (the
+    filled star). The hollow star is the output of the closest row that some query of this
+    head produces with its keys fixed (:func:`~attn_core.experiments.interpretability.closest_reachable`).
 
     Parameters
     ----------
-    length : float, default 4.0
-        The starting length of E's value (one of :data:`LENGTH_OPTIONS`).
-    removed : int, default -1
-        The starting key removed: -1 for none, else 0 to 4.
+    corner : int, optional
+        The starting corner (an index into the corners); default the farthest from ``a``.
+    fraction : float, default 0.6
+        The starting fraction, one of :data:`FRACTION_OPTIONS`.
 
     Returns
     -------
     Explorer
-        ``state`` holds ``keys``, ``weights``, ``values``, ``output``, ``effects`` (the
-        removal effect of every key), ``effect_shares``, ``gradient_times_input``,
-        ``removed``, ``moved_output`` and ``readout_value`` (the readout of the output, with
-        and without the removed key).
+        ``state`` holds ``corner``, ``corner_name``, ``fraction``, ``row``, ``output``,
+        ``total_variation`` (from ``a``), ``residual`` (0 = a query makes this row),
+        ``closest`` (the closest reachable row), ``closest_output`` and ``output_gap`` (how
+        far its output lies from ``a V``).
 
     Raises
     ------
     ValueError
-        ``length`` not one of the slider's values; ``removed`` not -1 or 0..4.
+        ``corner`` not an index of a corner; ``fraction`` not one of the slider's values.
 
     Examples
     --------
-    >>> ex = weight_effect_explorer()
-    >>> ex.frame_count(), ex.state["weights"].round(2), ex.state["effects"].round(2)
-    (24, array([0.37, 0.37, 0.14, 0.08, 0.03]), array([0.04, 0.04, 0.06, 0.08, 0.13]))
+    >>> ex = same_output_explorer()
+    >>> ex.frame_count(), ex.state["corner_name"], ex.state["fraction"]
+    (40, 'B, D, F', 0.6)
+    >>> round(ex.state["total_variation"], 3), round(ex.state["residual"], 2)
+    (0.419, 1.85)
     """
-    lengths = [value for _, value in LENGTH_OPTIONS]
-    if length not in lengths:
-        raise ValueError(f"length must be one of {lengths}, got {length!r}")
-    if isinstance(removed, (bool, np.bool_)) or removed not in (_REMOVED_NONE, 0, 1, 2, 3, 4):
-        raise ValueError(f"removed must be -1 (no key) or a key index 0..4, got {removed!r}")
-    keys = [str(k) for k in misleading_map_example()["keys"]]
+    example = six_keys_example()
+    a, v, keys, names = example["weights"], example["values"], example["keys"], example["names"]
+    corners = same_output_corners(a, v)  # (n_corners, 6)
+    labels = corner_names(corners, names)
+    distances = [total_variation(a, c) for c in corners]
+    if corner is None:
+        corner = int(np.argmax(distances))
+    elif isinstance(corner, (bool, np.bool_)) or not isinstance(corner, (int, np.integer)) \
+            or not 0 <= corner < len(corners):
+        raise ValueError(f"corner must be an index 0..{len(corners) - 1} of a corner, got {corner!r}")
+    fraction = number_in_range(fraction, "fraction", 0.0, 0.8)
+    fractions = [f for _, f in FRACTION_OPTIONS]
+    if fraction not in fractions:
+        raise ValueError(f"fraction must be one of {fractions}, got {fraction!r}")
+    output = a @ v  # (2,)
 
-    def compute(length: float, removed: int) -> dict:
-        state = weight_and_effect(length, None if removed == _REMOVED_NONE else removed)
-        return {**state, "removed": removed}
+    def compute(corner: int, fraction: float) -> dict:
+        row = a + fraction * (corners[corner] - a)  # (6,): a mixture of two rows with output a V
+        reached = closest_reachable(row / row.sum(), keys)
+        return {"corner": corner, "corner_name": labels[corner], "fraction": fraction, "row": row,
+                "output": row @ v, "total_variation": total_variation(a, row),
+                "residual": reached["residual"], "closest": reached["weights"],
+                "closest_output": reached["weights"] @ v,
+                "output_gap": float(np.linalg.norm(reached["weights"] @ v - output))}
 
     def draw(fig: Figure, state: dict) -> None:
         if not fig.axes:
-            grid = fig.add_gridspec(1, 2, width_ratios=[1.0, 1.1])
+            grid = fig.add_gridspec(1, 2, width_ratios=[1.0, 1.15], left=0.09, right=0.98, bottom=0.14,
+                                    top=0.86, wspace=0.3)
             fig.add_subplot(grid[0, 0])
             fig.add_subplot(grid[0, 1])
         plane, bars = fig.axes
-        j = state["removed"]
-        gone = None if j == _REMOVED_NONE else keys[j]
-        out = state["output"]
-        title = f"output ({out[0]:.2f}, {out[1]:.2f})\n"
-        if gone is None:
-            title += "no key removed"
-        else:
-            moved = state["moved_output"]
-            title += f"without {gone}: ({moved[0]:.2f}, {moved[1]:.2f})"
-        value_plane(plane, state["values"], state["weights"], keys, output=out,
-                    moved_output=state["moved_output"], moved_label=f"without {gone}",
-                    highlight=None if gone is None else j, readout=None,
-                    limits=((0.35, 1.35), (-1.0, 0.5)), title=title)
-        plane.title.set_fontsize(9)
-        grouped_bars(bars, {"weight": state["weights"], "removal effect, share": state["effect_shares"]},
-                     keys, highlight=None if gone is None else j, ylim=(0.0, 1.0), ylabel="share",
-                     title=f"E's value has length {state['length']:g}")
-        bars.title.set_fontsize(9)
+        value_plane(plane, v, state["row"], [str(n) for n in names], output=state["output"],
+                    moved_output=state["closest_output"], moved_label="closest row a query makes",
+                    limits=((-2.2, 2.9), (-3.0, 2.6)),
+                    title=f"output ({state['output'][0]:.2f}, {state['output'][1]:.2f}) at every step")
+        plane.title.set_fontsize(8.5)
+        plane.xaxis.label.set_fontsize(8)
+        plane.yaxis.label.set_fontsize(8)
+        grouped_bars(bars, {"head's row a": a, "this row": state["row"],
+                            "closest a query makes": state["closest"]},
+                     [str(n) for n in names], ylim=(0.0, 0.85), annotate=False, ylabel="weight",
+                     legend="upper right",
+                     title=(f"towards {{{state['corner_name']}}}, {state['fraction']:.1f} of the way\n"
+                            f"TV from a {state['total_variation']:.2f}, score residual {state['residual']:.2f}"))
+        bars.title.set_fontsize(8.5)
 
     def describe(state: dict) -> str:
-        a, eff, out = state["weights"], state["effects"], state["output"]
-        text = (f"Five keys A to E; E's value is (0, {state['length']:g}). Weights: "
-                + ", ".join(f"{k} {w:.2f}" for k, w in zip(keys, a))
-                + ". How far the output moves when each key is removed: "
-                + ", ".join(f"{k} {e:.3f}" for k, e in zip(keys, eff))
-                + f". Output ({out[0]:.2f}, {out[1]:.2f}).")
-        if state["removed"] != _REMOVED_NONE:
-            moved = state["moved_output"]
-            text += (f" Without {keys[state['removed']]} it moves to ({moved[0]:.2f}, {moved[1]:.2f}), "
-                     f"a distance of {eff[state['removed']]:.3f}.")
-        return text
+        row, closest = state["row"], state["closest"]
+        return ("Six values A to F in the plane. The row of weights "
+                + ", ".join(f"{n} {w:.2f}" for n, w in zip(names, row))
+                + f", {state['fraction']:.1f} of the way from the head's row towards the corner on keys "
+                f"{state['corner_name']}, at total variation {state['total_variation']:.2f} from it, has the "
+                f"output ({state['output'][0]:.2f}, {state['output'][1]:.2f}), the same as the head's row. "
+                f"No query of this head makes it unless the score residual is 0; it is "
+                f"{state['residual']:.2f}. The closest row a query makes is "
+                + ", ".join(f"{n} {w:.2f}" for n, w in zip(names, closest))
+                + f", whose output lies {state['output_gap']:.2f} away.")
 
     return Explorer(
         compute, draw,
         sliders={
-            "length": Slider("Length of E's value", list(LENGTH_OPTIONS), value=length),
-            "removed": Slider("Key removed", [("none", _REMOVED_NONE)] + [(k, i) for i, k in enumerate(keys)],
-                              value=removed),
+            "corner": Slider("Towards corner", [(f"{{{name}}}", i) for i, name in enumerate(labels)], value=corner),
+            "fraction": Slider("Fraction of the way", list(FRACTION_OPTIONS), value=fraction),
         },
         describe=describe,
-        title=("Remove one key at a time and watch how far the output (the star) moves; then make "
-               "E's value longer. The weights never change."),
-        figsize=(6.4, 3.4),
+        title=("Move towards any corner: the output (filled star) never moves, but the closest row "
+               "that a query of this head can make (hollow star) drifts away from it."),
+        figsize=(6.6, 3.4),
     )

@@ -12,14 +12,19 @@ from attn_core.experiments.interpretability import (
     alternative_weights,
     attention_rollout,
     attention_stack,
+    closest_reachable,
     gradient_times_input,
     head_outputs,
     induction_block,
     induction_codes,
     induction_layers,
     js_divergence,
+    output_jacobian,
     removal_effect,
+    same_output_corners,
+    six_keys_example,
     total_variation,
+    train_recall_reader,
 )
 
 SENTENCE = "<s> the cat saw the dog chase the cat".split()
@@ -293,34 +298,141 @@ def test_induction_blocks_and_bad_input():
         induction_codes(list("abcde"), width=4)
 
 
-# ---------- the maps of the rollout explorer (moved from the widget)
-from attn_core.experiments.interpretability import (  # noqa: E402
-    SENTENCE,
-    attention_rollout,
-    attention_stack,
-    induction_codes,
-    induction_layers,
-    layer_maps,
-    weight_and_effect,
-)
-
-# --------------------------------------------------------------------------- rollout explorer
-def test_layer_maps_match_the_stack():
-    maps = layer_maps()
-    _, weights = attention_stack(induction_layers(), induction_codes(SENTENCE), causal=True)
-    assert_allclose(maps["layer 1"], weights[0].mean(axis=0))
-    assert_allclose(maps["rollout"], attention_rollout(weights)[-1])
-    writing = attention_rollout([weights[0].mean(axis=0), weights[1, 0]])[-1]  # layer 2: head 1 only
-    assert_allclose(maps["rollout, writing heads"], writing)
+# --------------------------------------------------------------------------- corners of the same-output polytope
+def test_same_output_corners_by_hand():
+    # four keys at 0, 1, 2, 3 with output 1.5: rank [V 1] = 2, so each corner holds two keys,
+    # one on each side of 1.5: {0, 2} -> (1/4, 3/4), {0, 3} -> (1/2, 1/2), {1, 2} -> (1/2, 1/2), {1, 3} -> (3/4, 1/4)
+    corners = same_output_corners(np.full(4, 0.25), [[0.0], [1.0], [2.0], [3.0]])
+    expected = [[0.25, 0, 0.75, 0], [0.5, 0, 0, 0.5], [0, 0.5, 0.5, 0], [0, 0.75, 0, 0.25]]
+    assert_allclose(corners, expected, atol=1e-12)
+    assert_allclose(same_output_corners([0.2, 0.3, 0.5], np.eye(3)), [[0.2, 0.3, 0.5]])  # no room
 
 
-def test_weight_and_effect_removes_a_key_by_hand():
-    state = weight_and_effect(4.0, removed=4)
-    a, v = state["weights"], state["values"]
-    kept = a[:4] / a[:4].sum()  # the other four weights, renormalised by hand
-    assert_allclose(state["moved_output"], kept @ v[:4])
-    assert_allclose(state["output"], sum(a[j] * v[j] for j in range(5)))
-    assert_allclose(state["effect_shares"].sum(), 1.0)
-    assert state["readout_value"][1] == pytest.approx(float(state["moved_output"] @ state["readout"]))
-    untouched = weight_and_effect(4.0)
-    assert untouched["moved_output"] is None and untouched["readout_value"][1] is None
+@settings(max_examples=30, deadline=None)
+@given(st.integers(0, 3), st.integers(1, 2), st.integers(0, 10**6))
+def test_every_row_with_the_output_is_a_mixture_of_the_corners(extra, d_v, seed):
+    """Corners are rows with the output, with at most rank [V 1] keys; a + small moves stay inside their hull."""
+    n_k = d_v + 2 + extra
+    rng = np.random.default_rng(seed)
+    a = ac.softmax(rng.standard_normal(n_k))
+    v = rng.standard_normal((n_k, d_v))
+    corners = same_output_corners(a, v)
+    rank = np.linalg.matrix_rank(np.column_stack([v, np.ones(n_k)]))
+    assert_allclose(corners @ v, np.broadcast_to(a @ v, (len(corners), d_v)), atol=1e-9)
+    assert_allclose(corners.sum(axis=1), 1.0)
+    assert (corners >= 0).all() and ((corners > 1e-12).sum(axis=1) <= rank).all()
+    # the farthest corner is what alternative_weights returns
+    distances = [total_variation(a, c) for c in corners]
+    assert total_variation(a, alternative_weights(a, v)) == pytest.approx(max(distances))
+
+
+def test_same_output_corners_bad_input():
+    with pytest.raises(ValueError, match="sum to 1"):
+        same_output_corners([0.5, 0.6], np.eye(2))
+    with pytest.raises(ValueError, match="n_k=2 rows"):
+        same_output_corners([0.5, 0.5], np.eye(3))
+
+
+# --------------------------------------------------------------------------- reachable rows
+def test_six_keys_example_scores_by_hand():
+    example = six_keys_example()
+    q, k = example["query"], example["keys"]
+    scores = [sum(q[c] * k[j, c] for c in range(2)) / np.sqrt(2) for j in range(6)]  # loop, not a matmul
+    assert_allclose(scores, [2, 1, 0.5, 0, -0.5, 0.5], atol=1e-12)
+    e = np.exp(scores)
+    assert_allclose(example["weights"], e / e.sum())
+
+
+def test_closest_reachable_finds_the_query_of_a_softmax_row():
+    rng = np.random.default_rng(3)
+    keys = rng.standard_normal((7, 3))
+    query = rng.standard_normal(3)
+    row = ac.softmax(keys @ query / np.sqrt(3))
+    fit = closest_reachable(row, keys)
+    assert fit["residual"] < 1e-10
+    assert_allclose(fit["query"], query, atol=1e-10)
+    assert_allclose(fit["weights"], row, atol=1e-12)
+
+
+def test_closest_reachable_residual_by_hand():
+    # keys (1, 0, -1), scale 1: log a = q k + c. For a = (1/4, 1/2, 1/4) symmetry gives q = 0 and
+    # c = mean(log a); the residual is |log a - mean| = sqrt(2 (ln2 / 3)^2 + (2 ln2 / 3)^2) = ln2 sqrt(2/3)
+    fit = closest_reachable([0.25, 0.5, 0.25], [[1.0], [0.0], [-1.0]], scale=1.0)
+    assert fit["residual"] == pytest.approx(np.log(2) * np.sqrt(2 / 3))
+    assert_allclose(fit["query"], [0.0], atol=1e-12)
+    assert_allclose(fit["weights"], [1 / 3] * 3)
+
+
+def test_other_rows_with_the_same_output_are_out_of_reach():
+    """Six keys with d_k = 2: every point between a and a corner, except a, has a positive residual."""
+    example = six_keys_example()
+    a, v, keys = example["weights"], example["values"], example["keys"]
+    for corner in same_output_corners(a, v):
+        for t in (0.1, 0.5, 0.9):
+            row = a + t * (corner - a)
+            assert_allclose(row @ v, a @ v, atol=1e-12)
+            assert closest_reachable(row, keys)["residual"] > 1e-3
+
+
+def test_closest_reachable_bad_input():
+    with pytest.raises(ValueError, match="> 0"):
+        closest_reachable([0.5, 0.5, 0.0], np.eye(3))
+    with pytest.raises(ValueError, match="n_k=2 rows"):
+        closest_reachable([0.5, 0.5], np.eye(3))
+    with pytest.raises(ValueError, match="sum to 1"):
+        closest_reachable([0.5, 0.6], np.eye(2))
+
+
+def test_output_jacobian_by_hand():
+    # keys +-1, values +-1, scale 1: o = a_1 - a_2 = tanh(q), so J = 1 - tanh(q)^2
+    for q in (0.0, 0.7, -1.3):
+        J = output_jacobian([q], [[1.0], [-1.0]], [[1.0], [-1.0]], scale=1.0)
+        assert J.shape == (1, 1)
+        assert J[0, 0] == pytest.approx(1 - np.tanh(q) ** 2)
+    # keys = values = e1, e2, 0 and q = 0: weights 1/3, J = [[2, -1], [-1, 2]] / 9 / sqrt(2)
+    keys = [[1.0, 0.0], [0.0, 1.0], [0.0, 0.0]]
+    assert_allclose(output_jacobian([0.0, 0.0], keys, keys), np.array([[2, -1], [-1, 2]]) / 9 / np.sqrt(2))
+
+
+def test_output_jacobian_equals_finite_differences():
+    rng = np.random.default_rng(5)
+    keys, values, query = rng.standard_normal((6, 3)), rng.standard_normal((6, 4)), rng.standard_normal(3)
+
+    def output(q):
+        scores = [sum(q[c] * keys[j, c] for c in range(3)) / np.sqrt(3) for j in range(6)]  # a loop
+        e = np.exp(scores)
+        return (e / e.sum()) @ values
+
+    h = 1e-6
+    numeric = np.column_stack([(output(query + h * np.eye(3)[c]) - output(query - h * np.eye(3)[c])) / (2 * h)
+                               for c in range(3)])  # (d_v, d_k)
+    assert_allclose(output_jacobian(query, keys, values), numeric, atol=1e-8)
+
+
+def test_output_jacobian_of_the_six_keys_has_full_rank():
+    """d_k = 2 <= d_v = 2 and both singular values clearly positive: near q, only q gives the output."""
+    example = six_keys_example()
+    J = output_jacobian(example["query"], example["keys"], example["values"])
+    assert J.shape == (2, 2)
+    assert np.linalg.svd(J, compute_uv=False).min() > 0.05
+    # and a query that moves along the null space of a rank-deficient J: equal keys give J = 0
+    assert_allclose(output_jacobian([1.0, 2.0], np.ones((3, 2)), example["values"][:3]), 0.0, atol=1e-15)
+
+
+def test_output_jacobian_bad_input():
+    with pytest.raises(ValueError, match="query"):
+        output_jacobian(np.zeros((1, 2)), np.eye(2), np.eye(2))
+    with pytest.raises(ValueError, match="keys"):
+        output_jacobian([0.0, 0.0], np.eye(3), np.eye(3))
+    with pytest.raises(ValueError, match="values"):
+        output_jacobian([0.0, 0.0], np.eye(2), np.eye(3))
+    with pytest.raises(ValueError, match="scale"):
+        output_jacobian([0.0, 0.0], np.eye(2), np.eye(2), scale=0.0)
+
+
+# --------------------------------------------------------------------------- the trained reader
+def test_train_recall_reader_learns_the_task():
+    reader, test_set = train_recall_reader(steps=120, progress=False)
+    logits, cache = reader.forward(test_set)
+    assert (logits.argmax(axis=1) == test_set["labels"]).mean() > 0.9
+    assert cache["weights"].shape == (1000, 1, 6)
