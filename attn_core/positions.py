@@ -151,9 +151,10 @@ def t5_relative_buckets(
     keys after it in the upper half. Within a half of ``b`` buckets, the distance
     :math:`\delta = |j - p_i|` goes to bucket :math:`\delta` while
     :math:`\delta < b/2`; beyond that to
-    :math:`b/2 + \lfloor \log(\delta / (b/2)) / \log(	ext{max\_distance} / (b/2))
-    \cdot (b - b/2) 
-floor`, capped at ``b - 1``: every distance from ``max_distance`` on
+    :math:`b/2 + \lfloor \log(\delta / (b/2)) / \log(\text{max\_distance} / (b/2))
+    \cdot (b - b/2) \rfloor`, capped at ``b - 1``. The last bucket begins where this
+    formula first reaches ``b - 1``, :math:`\delta = (b/2)\,(\text{max\_distance}/(b/2))^{(b/2 - 1)/(b/2)}`
+    (113 in a decoder with 32 buckets, 91 in each half of 32 two-sided ones), so every distance from there on, ``max_distance`` included,
     shares the last bucket. Without ``bidirectional`` (a decoder) only keys before the query
     are told apart, all ``b = n_buckets`` buckets for them, and later keys get bucket 0.
     Queries are aligned bottom-right, ``p_i = n_k - n_q + i``, as in
@@ -225,9 +226,10 @@ def relative_position_attention(
     r"""Self-attention with relative position representations (Shaw et al., 2018).
 
     .. math:: s_{ij} = \frac{q_i \cdot (k_j + a^K_{ij})}{\sqrt{d_k}}, \qquad
-              o_i = \sum_j \alpha_{ij} (v_j + a^V_{ij})
+              o_i = \sum_j a_{ij} (v_j + a^V_{ij})
 
-    where :math:`a^K_{ij}` is the row of ``rel_keys`` for the clipped offset ``j - i``.
+    where :math:`a_{ij}` are the weights and :math:`a^K_{ij}` (:math:`a^V_{ij}`) is the row of
+    ``rel_keys`` (``rel_values``) for the clipped offset ``j - i``.
 
     Parameters
     ----------
@@ -398,10 +400,10 @@ def _rotary_embedding(x: np.ndarray, p: np.ndarray, base: float, pairing: str = 
 
 
 def alibi_slopes(n_heads: int) -> np.ndarray:
-    """The head-specific slopes of ALiBi (Press et al., 2022).
+    r"""The head-specific slopes of ALiBi (Press et al., 2022).
 
     For a power of two ``h``: the geometric sequence starting at ``2**(-8/h)`` with that
-    ratio. Otherwise, as in the paper's code, the slopes of the nearest smaller power of two
+    ratio, :math:`\lambda_g = 2^{-8(g+1)/h}` for head :math:`g = 0, \dots, h - 1`. Otherwise, as in the paper's code, the slopes of the nearest smaller power of two
     followed by every other slope of the next power of two.
 
     Examples
@@ -426,17 +428,17 @@ def _alibi_slopes(n_heads: int) -> np.ndarray:
 
 
 def alibi_bias(n_q: int, n_k: int | None = None, *, n_heads: int) -> np.ndarray:
-    r"""ALiBi's linear distance penalty, :math:`-m_h\,|p_i - j|`, one matrix per head.
+    r"""ALiBi's linear distance penalty, :math:`-\lambda_g\,|p_i - j|`, one matrix per head ``g``.
 
     Add it to the scores (``scaled_dot_product_attention(..., bias=...)``): the further a
-    key, the lower its score, each head with its own slope ``m_h``. No position vectors are
+    key, the lower its score, head ``g`` with its own slope :math:`\lambda_g`. No position vectors are
     added to the tokens at all.
 
     The queries are the LAST ``n_q`` of the ``n_k`` positions, ``p_i = n_k - n_q + i``
     (aligned bottom-right, as in :func:`attn_core.masks.causal_mask`): a decoding step, one
     query after a cache of ``n_k - 1`` keys, gets the last row of the full bias, 0 on its
     own (newest) key and the steepest penalty on the oldest. With ``n_q = n_k`` this is
-    :math:`-m_h |i - j|`, two-sided; Press et al. use it with a causal mask.
+    :math:`-\lambda_g |i - j|`, two-sided; Press et al. use it with a causal mask.
 
     Parameters
     ----------

@@ -3,10 +3,11 @@
     OPENBLAS_NUM_THREADS=1 python benchmarks/positions_extrapolation.py
 
 Runs :func:`attn_core.experiments.positions.run_extrapolation` under
-:data:`attn_core.experiments.positions.EXTRAPOLATION_CONFIG` (five encodings, three seeds,
-about a minute on one core) and writes ``attn_core/experiments/results/positions.json``:
-the configuration, the accuracy at every test length and distance (mean over seeds), the
-first seed's trained weights (for the chapter's explorer), the wall clock and the machine.
+:data:`attn_core.experiments.positions.EXTRAPOLATION_CONFIG` (five encodings and two more
+ALiBi slopes, eight seeds each: 56 readers, 173 s on one core of a shared machine) and writes
+``attn_core/experiments/results/positions.json``: the configuration, the accuracy at every
+test length and distance (mean over seeds, and every seed's own), the first seed's trained
+weights (for the chapter's explorer), the wall clock and the machine.
 Everything is seeded: a rerun gives the same numbers. tests/experiments/test_positions.py
 checks that the stored configuration is the code's and that retraining one reader
 reproduces its stored numbers.

@@ -186,6 +186,27 @@ def test_t5_buckets_by_hand():
     assert positions.t5_relative_buckets(4, 9, n_buckets=8, bidirectional=False).max() < 8
 
 
+def test_t5_last_bucket_starts_where_the_log_formula_reaches_it():
+    """A decoder's 32 buckets: 16 + floor(log(delta / 16) / log(8) * 16) = 31 first when
+    delta >= 16 * 8 ** (15 / 16) = 112.4, so bucket 31 starts at 113, before max_distance = 128."""
+    by_distance = positions.t5_relative_buckets(1, 200, bidirectional=False)[0, ::-1]
+    assert by_distance[112] == 30 and by_distance[113] == 31
+    assert int(np.flatnonzero(by_distance == 31)[0]) == int(np.ceil(16 * 8 ** (15 / 16))) == 113
+    two_sided = positions.t5_relative_buckets(1, 200)[0, ::-1]  # 16 per side: 8 + floor(... * 8)
+    assert int(np.flatnonzero(two_sided == 15)[0]) == int(np.ceil(8 * 16 ** (7 / 8))) == 91
+
+
+def test_docstrings_keep_their_latex():
+    """No tab, form feed or carriage return where a backslash escape was eaten (\\t, \\r, \\f)."""
+    for function in (positions.t5_relative_buckets, positions.relative_position_attention,
+                     positions.alibi_bias, positions.alibi_slopes, positions.rotary_angles):
+        doc = function.__doc__
+        assert not any(char in doc for char in "\t\r\f\b"), function.__name__
+    assert r"\text{max\_distance}" in positions.t5_relative_buckets.__doc__
+    assert r"\rfloor" in positions.t5_relative_buckets.__doc__
+    assert r"\alpha" not in positions.relative_position_attention.__doc__
+
+
 @given(st.integers(1, 5), st.integers(0, 5))
 def test_t5_buckets_decode_rows_are_the_last_rows_and_monotone(n_q, extra):
     n_k = n_q + extra

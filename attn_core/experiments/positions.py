@@ -298,13 +298,26 @@ EXTRAPOLATION_CONFIG = {
     "batch_size": 64,
     "lr": 0.01,
     "alibi_slope": 0.25,
-    "seeds": [1, 2, 3],
+    "extra_alibi_slopes": [0.0625, 0.015625],
+    "seeds": [1, 2, 3, 4, 5, 6, 7, 8],
     "test_lengths": [32, 128, 512],
     "distances": [1, 2, 4, 8, 16, 24, 31, 48, 64, 96, 128, 192, 256, 384, 511],
     "test_examples": 500,
     "data_seed": 0,
     "test_seed": 5,
 }
+
+
+def _reader_specs(config: dict) -> list[tuple[str, str, float]]:
+    """(name, encoding, ALiBi slope) of every reader the experiment trains, in printing order."""
+    main = [(encoding, encoding, float(config["alibi_slope"])) for encoding in RECALL_ENCODINGS]
+    extra = [(f"alibi 1/{round(1 / slope)}", "alibi", float(slope)) for slope in config["extra_alibi_slopes"]]
+    return main + extra
+
+
+#: The readers of the stored experiment: the five encodings (ALiBi with slope 1/4), then ALiBi
+#: with the gentler slopes 1/16 and 1/64. They name the rows of the stored results.
+RECALL_READERS = tuple(name for name, _, _ in _reader_specs(EXTRAPOLATION_CONFIG))
 
 
 def marked_recall(
@@ -377,8 +390,8 @@ class MarkedRecallReader:
     with ``q = X W_Q`` at the last token only, ``K = X W_K``, ``V = X W_V``, and the position
     entering by ``encoding``: ``"none"``; ``"learned"`` (a trained row ``P_p`` per position,
     ``n_train`` rows); ``"sinusoidal"`` (the fixed ``P_p``); ``"rope"`` (``q`` and ``k``
-    rotated by their positions); ``"alibi"`` (``b_j = -m (n - 1 - j)``, one head of slope
-    ``m``). Only the last row of attention is computed, so a causal mask would change
+    rotated by their positions); ``"alibi"`` (:math:`b_j = -\lambda (n - 1 - j)`, one head
+    of slope :math:`\lambda` = ``alibi_slope``). Only the last row of attention is computed, so a causal mask would change
     nothing.
 
     Parameters
@@ -515,7 +528,8 @@ class MarkedRecallReader:
         return grads
 
 
-def train_recall_reader(encoding: str, seed: int, *, config: dict | None = None) -> MarkedRecallReader:
+def train_recall_reader(encoding: str, seed: int, *, config: dict | None = None,
+                        alibi_slope: float | None = None) -> MarkedRecallReader:
     """A :class:`MarkedRecallReader` trained as the extrapolation experiment trains it.
 
     Parameters
@@ -527,6 +541,8 @@ def train_recall_reader(encoding: str, seed: int, *, config: dict | None = None)
     config : dict, optional
         Default :data:`EXTRAPOLATION_CONFIG`: sequences of ``train_length`` tokens, the
         marked token anywhere, ``steps`` Adam steps.
+    alibi_slope : float, optional
+        The ALiBi slope; default the configuration's ``alibi_slope`` (1/4).
 
     Returns
     -------
@@ -542,8 +558,9 @@ def train_recall_reader(encoding: str, seed: int, *, config: dict | None = None)
 
     config = EXTRAPOLATION_CONFIG if config is None else config
     seed = nonnegative_int(seed, "seed")
+    slope = config["alibi_slope"] if alibi_slope is None else positive_number(alibi_slope, "alibi_slope")
     model = MarkedRecallReader(encoding, config["train_length"], n_values=config["n_values"],
-                               width=config["width"], alibi_slope=config["alibi_slope"], seed=seed)
+                               width=config["width"], alibi_slope=slope, seed=seed)
     data = marked_recall(config["train_examples"], config["train_length"], n_values=config["n_values"],
                          seed=config["data_seed"])
     train(model, {"tokens": data["tokens"], "labels": data["labels"]}, steps=config["steps"],
@@ -578,40 +595,45 @@ def recall_accuracy(model: MarkedRecallReader, length: int, distance: int, *, co
 
 
 def run_extrapolation(config: dict | None = None) -> dict:
-    """Train every encoding with every seed; score each at every test length and distance.
+    """Train every reader with every seed; score each at every test length and distance.
+
+    The readers are the five encodings of :data:`RECALL_ENCODINGS` (ALiBi with the slope
+    ``alibi_slope``) and one ALiBi reader per slope in ``extra_alibi_slopes``, named
+    ``"alibi 1/16"`` and so on (:data:`RECALL_READERS`).
 
     Returns
     -------
     dict
-        ``config``; ``accuracy``: encoding -> str(length) -> list over ``distances`` of the
+        ``config``; ``accuracy``: reader -> str(length) -> list over ``distances`` of the
         mean accuracy over seeds (``None`` where the distance does not fit the length or a
         learned table has no rows); ``accuracy_by_seed``: the same with a list, one
-        accuracy per seed, in each cell; ``params``: encoding -> the first seed's trained
-        parameters as nested lists (for the explorer).
+        accuracy per seed (in the order of ``seeds``), in each cell; ``params``: reader ->
+        the first seed's trained parameters as nested lists (for the explorer).
 
     Examples
     --------
     >>> tiny = {**EXTRAPOLATION_CONFIG, "steps": 1, "seeds": [1], "test_lengths": [32],
-    ...         "distances": [1, 40], "test_examples": 4}
-    >>> run_extrapolation(tiny)["accuracy"]["learned"]["32"][1] is None
-    True
+    ...         "distances": [1, 40], "test_examples": 4, "extra_alibi_slopes": [0.5]}
+    >>> result = run_extrapolation(tiny)
+    >>> result["accuracy"]["learned"]["32"][1] is None, list(result["accuracy"])[-1]
+    (True, 'alibi 1/2')
     """
     config = EXTRAPOLATION_CONFIG if config is None else config
     accuracy, by_seed, params = {}, {}, {}
-    for encoding in RECALL_ENCODINGS:
+    for reader, encoding, slope in _reader_specs(config):
         scores = {str(n): [[] for _ in config["distances"]] for n in config["test_lengths"]}
         for s, seed in enumerate(config["seeds"]):
-            model = train_recall_reader(encoding, seed, config=config)
+            model = train_recall_reader(encoding, seed, config=config, alibi_slope=slope)
             if s == 0:
-                params[encoding] = {name: value.tolist() for name, value in model.params.items()}
+                params[reader] = {name: value.tolist() for name, value in model.params.items()}
             for n in config["test_lengths"]:
                 for i, distance in enumerate(config["distances"]):
                     if distance < n:
                         scores[str(n)][i].append(recall_accuracy(model, n, distance, config=config))
-        accuracy[encoding] = {n: [None if not cell or cell[0] is None else float(np.mean(cell)) for cell in row]
-                              for n, row in scores.items()}
-        by_seed[encoding] = {n: [None if not cell or cell[0] is None else cell for cell in row]
-                             for n, row in scores.items()}
+        accuracy[reader] = {n: [None if not cell or cell[0] is None else float(np.mean(cell)) for cell in row]
+                            for n, row in scores.items()}
+        by_seed[reader] = {n: [None if not cell or cell[0] is None else cell for cell in row]
+                           for n, row in scores.items()}
     return {"config": config, "accuracy": accuracy, "accuracy_by_seed": by_seed, "params": params}
 
 
@@ -641,19 +663,36 @@ def load_extrapolation() -> dict:
 def stored_recall_reader(encoding: str) -> MarkedRecallReader:
     """The first seed's reader of the stored run, with its trained weights.
 
+    Parameters
+    ----------
+    encoding : str
+        One of :data:`RECALL_READERS`: an encoding, or ``"alibi 1/16"``, ``"alibi 1/64"``.
+
+    Returns
+    -------
+    MarkedRecallReader
+
+    Raises
+    ------
+    ValueError
+        A name that is not one of :data:`RECALL_READERS`.
+
     Examples
     --------
-    >>> stored_recall_reader("alibi").alibi_slope
-    0.25
+    >>> stored_recall_reader("alibi").alibi_slope, stored_recall_reader("alibi 1/64").alibi_slope
+    (0.25, 0.015625)
     """
     config = EXTRAPOLATION_CONFIG
-    model = MarkedRecallReader(encoding, config["train_length"], n_values=config["n_values"],
-                               width=config["width"], alibi_slope=config["alibi_slope"])
-    for name, value in load_extrapolation()["params"][model.encoding].items():
+    reader = choice(encoding, RECALL_READERS, "encoding")
+    _, kind, slope = next(spec for spec in _reader_specs(config) if spec[0] == reader)
+    model = MarkedRecallReader(kind, config["train_length"], n_values=config["n_values"],
+                               width=config["width"], alibi_slope=slope, seed=config["seeds"][0])
+    for name, value in load_extrapolation()["params"][reader].items():
         model.params[name] = np.asarray(value, dtype=float)
     return model
 
 
-__all__ += ["PROBE_VOCAB", "position_probe", "RECALL_ENCODINGS", "EXTRAPOLATION_CONFIG", "marked_recall",
+__all__ += ["PROBE_VOCAB", "position_probe", "RECALL_ENCODINGS", "RECALL_READERS", "EXTRAPOLATION_CONFIG",
+            "marked_recall",
             "MarkedRecallReader", "train_recall_reader", "recall_accuracy", "run_extrapolation",
             "load_extrapolation", "stored_recall_reader"]

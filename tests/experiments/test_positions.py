@@ -10,6 +10,7 @@ from attn_core.experiments.data import embed_tokens
 from attn_core.experiments.positions import (
     EXTRAPOLATION_CONFIG,
     RECALL_ENCODINGS,
+    RECALL_READERS,
     MarkedRecallReader,
     encoded_weights,
     load_extrapolation,
@@ -227,16 +228,19 @@ def test_learned_reader_refuses_longer_sequences_and_accuracy_says_none():
 def test_stored_configuration_is_the_codes():
     stored = load_extrapolation()
     assert stored["config"] == EXTRAPOLATION_CONFIG
-    assert set(stored["accuracy"]) == set(RECALL_ENCODINGS) == set(stored["params"])
+    assert list(stored["accuracy"]) == list(RECALL_READERS) == list(stored["params"])
+    assert RECALL_READERS == (*RECALL_ENCODINGS, "alibi 1/16", "alibi 1/64")
+    assert len(EXTRAPOLATION_CONFIG["seeds"]) == 8
     for encoding, by_length in stored["accuracy"].items():
         for length, row in by_length.items():
             assert len(row) == len(EXTRAPOLATION_CONFIG["distances"])
             for distance, cell, seeds in zip(EXTRAPOLATION_CONFIG["distances"], row,
                                              stored["accuracy_by_seed"][encoding][length]):
                 fits = distance < int(length) and not (encoding == "learned" and int(length) > 32)
-                assert (cell is not None) == fits
+                assert (cell is not None) == fits and (seeds is not None) == fits
                 if fits:
-                    assert cell == pytest.approx(np.mean(seeds)) and 0 <= cell <= 1
+                    assert len(seeds) == len(EXTRAPOLATION_CONFIG["seeds"])
+                    assert cell == pytest.approx(np.mean(seeds)) and 0 <= min(seeds) <= max(seeds) <= 1
 
 
 def test_a_short_rerun_reproduces_the_stored_first_seed():
@@ -253,3 +257,33 @@ def test_a_short_rerun_reproduces_the_stored_first_seed():
     loaded = stored_recall_reader("alibi")
     for name in reader.params:
         assert_allclose(loaded.params[name], reader.params[name], atol=1e-8)
+
+
+def test_a_short_rerun_reproduces_the_gentlest_alibi_slope():
+    """The slope sweep's reader (slope 1/64), first seed: the same weights and accuracy far back."""
+    stored = load_extrapolation()
+    reader = train_recall_reader("alibi", EXTRAPOLATION_CONFIG["seeds"][0], alibi_slope=1 / 64)
+    assert reader.alibi_slope == 1 / 64
+    for name, value in stored["params"]["alibi 1/64"].items():
+        assert_allclose(reader.params[name], value, atol=1e-8)
+    index = EXTRAPOLATION_CONFIG["distances"].index(256)
+    assert recall_accuracy(reader, 512, 256) == pytest.approx(
+        stored["accuracy_by_seed"]["alibi 1/64"]["512"][index][0])
+    loaded = stored_recall_reader("alibi 1/64")
+    assert loaded.alibi_slope == 1 / 64 and loaded.encoding == "alibi"
+    assert_allclose(loaded.params["w_q"], reader.params["w_q"], atol=1e-8)
+
+
+def test_stored_recall_reader_and_train_refuse_unknown_names_and_slopes():
+    with pytest.raises(ValueError, match="encoding must be one of"):
+        stored_recall_reader("alibi 1/8")
+    with pytest.raises(ValueError, match="alibi_slope"):
+        train_recall_reader("alibi", 1, alibi_slope=-1.0)
+
+
+def test_alibi_window_grows_as_the_slope_falls_in_the_stored_run():
+    """The median over seeds at distance 256, n = 512: slope 1/4 < 1/16 < 1/64 (the window ~ margin / slope)."""
+    stored = load_extrapolation()["accuracy_by_seed"]
+    index = EXTRAPOLATION_CONFIG["distances"].index(256)
+    medians = [np.median(stored[name]["512"][index]) for name in ("alibi", "alibi 1/16", "alibi 1/64")]
+    assert medians[0] < medians[1] < medians[2]

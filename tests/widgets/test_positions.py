@@ -41,7 +41,9 @@ def test_default_state_and_frames(explorer):
     np.testing.assert_allclose(state["weights"], weights, atol=1e-12)
     assert state["label"] == label and state["marked_weight"] == pytest.approx(weights[16])
     index = EXTRAPOLATION_CONFIG["distances"].index(16)
-    assert state["accuracy"] == load_extrapolation()["accuracy"]["alibi"]["512"][index]
+    by_seed = load_extrapolation()["accuracy_by_seed"]["alibi"]["512"][index]
+    assert state["accuracy"] == by_seed[0]  # the pictured reader is the first seed's
+    assert state["median_accuracy"] == pytest.approx(np.median(by_seed))
     assert explorer.controls["distance"].description == "Distance of the marked token"
 
 
@@ -73,6 +75,17 @@ def test_rope_spreads_weight_beyond_the_training_distances(fresh):
         far[encoding] = fresh.state["weights"][32:].sum()
     assert far["rope"] > 1e-4
     assert far["alibi"] < 1e-12
+
+
+def test_a_gentler_alibi_slope_keeps_the_marked_token_further_back(fresh):
+    """At distance 256 slope 1/4 has lost the marked token; slope 1/64's penalty, 4 there, has not."""
+    fresh.controls["distance"].value = 256
+    weight = {}
+    for encoding in ("alibi", "alibi 1/64"):
+        fresh.controls["encoding"].value = encoding
+        weight[encoding] = fresh.state["marked_weight"]
+    assert weight["alibi"] < 0.01 < 0.5 < weight["alibi 1/64"]
+    assert "the median over 8 trained seeds" in fresh.displayed_picture().value
 
 
 def test_bad_arguments_are_refused():
