@@ -19,7 +19,7 @@ from attn_core.plot import (
     weight_bars,
 )
 from attn_core.plot.efficiency import cost_curves
-from attn_core.plot.long_sequences import pair_bars
+from attn_core.plot.what_attention_buys import pair_bars
 from attn_core.plot.qkv import error_versus_bandwidth
 from attn_core.plot.self_cross import training_curves
 from attn_core.plot.style import CYCLE_COLORS, LINE_COLORS

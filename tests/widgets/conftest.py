@@ -21,17 +21,12 @@ from collections.abc import Callable
 import pytest
 
 import attn_core.widgets
-from attn_core.experiments.data import associative_recall
-from attn_core.experiments.performance import Snapshots, held_out
 from attn_core.experiments.self_cross import FIXED_TASKS, train_aligner
-from attn_core.training.loop import train
-from attn_core.training.models import AttentionReader, PoolingReader, RecurrentReader
 
-#: Training steps recorded for chapter 6's aligners and chapter 14's readers.
+#: Training steps recorded for chapter 6's aligners.
 ALIGNER_STEPS = (0, 10, 20, 40, 80)
-READER_STEPS = (40, 80, 200)
-#: Pairs per sequence of chapter 12's tiny untrained readers.
-RECALL_PAIRS = 5
+#: The training steps of chapter 12's stored runs that its explorer offers in the tests.
+BUYS_STEPS = (0, 1000, 15000)
 
 
 def explorer_functions() -> dict[str, Callable]:
@@ -58,37 +53,12 @@ def aligner_runs():
     return {task: train_aligner(task, steps=80, record_at=ALIGNER_STEPS, seed=1) for task in FIXED_TASKS}
 
 
-@pytest.fixture(scope="session")
-def reader_runs():
-    """An attention and a pooling reader trained as in chapter 14, smaller; and one test example."""
-    settings = dict(n_pairs=6, n_keys=12, n_values=4)
-    train_set = associative_recall(1000, seed=10, **settings)
-    test_set = held_out(associative_recall(500, seed=11, **settings), train_set)
-    out = {}
-    for name, reader in (("attention", AttentionReader), ("pooling", PoolingReader)):
-        model = reader(12, 4, width=16, seed=0)
-        keep = Snapshots(model, test_set=test_set, steps=READER_STEPS)
-        train(model, train_set, test_set, steps=200, eval_every=40, progress=False, callback=keep)
-        out[name] = keep
-    return out, {name: value[:1] for name, value in test_set.items()}
-
-
-@pytest.fixture(scope="session")
-def tiny_readers():
-    """Untrained tiny readers of chapter 12 and a small test set."""
-    n = RECALL_PAIRS
-    data = associative_recall(60, n_pairs=n, n_keys=n, n_values=3, ordered=True, seed=7)
-    return RecurrentReader(n, 3, width=6, seed=1), AttentionReader(n, 3, width=6, seed=2), data
-
-
 #: How to build the explorers that need inputs: name -> request -> (args, kwargs).
 REQUIRED_INPUTS: dict[str, Callable] = {
     "self_cross.alignment_training_explorer":
         lambda request: ((request.getfixturevalue("aligner_runs"),), {"task": "reverse", "step": 20}),
-    "performance.training_explorer":
-        lambda request: (request.getfixturevalue("reader_runs"), {"step": 0}),
-    "long_sequences.recall_explorer":
-        lambda request: (request.getfixturevalue("tiny_readers"), {}),
+    "what_attention_buys.learning_explorer":
+        lambda request: ((), {"steps": BUYS_STEPS}),
 }
 
 

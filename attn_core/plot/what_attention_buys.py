@@ -1,6 +1,8 @@
-"""Figures of chapter 12 (long sequences): sensitivity against distance, pair bars.
+"""Figures of chapter 12 (what attention buys): sensitivity by distance, per-pair bars, paired bars.
 
-Accuracy against distance is drawn by :func:`~attn_core.plot.curves.accuracy_curves`, which chapter 14 shares.
+Learning curves, accuracy by distance and probe accuracy are drawn by
+:func:`~attn_core.plot.curves.accuracy_curves`, with the styles of :data:`BUYS_STYLES` (one per
+reader of the chapter, the query-first controls dashed in their reader's colour).
 
 Like the rest of :mod:`attn_core.plot`, these functions draw what the caller computed onto
 an Axes and return it; nothing here runs a model or differentiates anything.
@@ -18,9 +20,25 @@ from attn_core._checks import flag
 from attn_core.plot import _checks as check
 from attn_core.plot.bars import _weight_bars
 from attn_core.plot.curves import _named_curves
-from attn_core.plot.style import _labels
+from attn_core.plot.style import COLORS, _labels
 
-__all__ = ["sensitivity_plot", "pair_bars"]
+__all__ = ["BUYS_STYLES", "pair_bars", "paired_bars", "sensitivity_plot"]
+
+#: Line styles of the chapter's readers, by the names of
+#: :data:`attn_core.experiments.what_attention_buys.READERS` (and ", query first" for the controls,
+#: ", lr 0.003" for the runs at a second learning rate).
+BUYS_STYLES: dict[str, dict] = {
+    "attention": {"color": COLORS["main"], "marker": "o"},
+    "elman": {"color": COLORS["dark"], "marker": "^", "linestyle": ":"},
+    "gru": {"color": COLORS["accent"], "marker": "v", "linestyle": "-."},
+    "mean pooling": {"color": COLORS["muted"], "marker": "s", "linestyle": "--"},
+    "deep sets": {"color": COLORS["highlight"], "marker": "D", "linestyle": "--"},
+    "elman, query first": {"color": COLORS["dark"], "marker": "", "linestyle": "-", "alpha": 0.6},
+    "gru, query first": {"color": COLORS["accent"], "marker": "", "linestyle": "-", "alpha": 0.6},
+    "gru, lr 0.003": {"color": COLORS["accent"], "marker": "", "linestyle": "--", "linewidth": 2.0},
+    "deep sets, lr 0.003": {"color": COLORS["highlight"], "marker": "", "linestyle": "-", "linewidth": 2.0},
+}
+
 
 def sensitivity_plot(
     ax: Axes,
@@ -158,4 +176,85 @@ def pair_bars(
     ax.set_xlabel(xlabel)
     if title is not None:
         ax.set_title(title, fontsize=10)
+    return ax
+
+
+def paired_bars(
+    ax: Axes,
+    first: ArrayLike,
+    second: ArrayLike,
+    labels: Sequence[str] | None = None,
+    *,
+    names: tuple[str, str] = ("memory A", "memory B"),
+    correct: tuple[int, int] | None = None,
+    ylabel: str = "predicted probability",
+    title: str | None = None,
+    legend: bool = True,
+) -> Axes:
+    """Two distributions side by side, one pair of bars per outcome, right answers starred.
+
+    Parameters
+    ----------
+    ax : Axes
+    first, second : array_like, shape (m,)
+        E.g. the probabilities one reader gives each value for two memories.
+    labels : sequence of str, optional
+        One per outcome.
+    names : (str, str)
+        Legend entries of the two distributions.
+    correct : (int, int), optional
+        Index of the right answer for the first and for the second; a star marks each.
+    ylabel, title : str
+    legend : bool
+
+    Returns
+    -------
+    Axes
+
+    Raises
+    ------
+    TypeError, ValueError
+        ``ax`` is not a matplotlib Axes, or an argument is not what the list above says:
+        data that is not a non-empty array of finite numbers of that shape (NaN is drawn as
+        a gap), lengths that do not match, an index out of range, a flag that is not True
+        or False, a whole number given as ``2.0`` or ``True``.
+
+    Examples
+    --------
+    >>> from attn_core.plot import new_figure
+    >>> ax = paired_bars(new_figure().add_subplot(), [0.1, 0.9], [0.8, 0.2], ["0", "1"], correct=(1, 0))
+    >>> len(ax.patches), len(ax.texts)
+    (4, 6)
+    """
+    check.check_axes(ax)
+    size = check.vector(first, "first").size
+    check.vector(second, "second", length=size, of="first")
+    check.labels(labels, size, "labels", "first")
+    if not isinstance(names, (tuple, list)) or len(names) != 2:
+        raise TypeError(f"names must be two names, got {names!r:.60}")
+    if correct is not None:
+        if not isinstance(correct, (tuple, list)) or len(correct) != 2:
+            raise TypeError(f"correct must be a pair of indices, got {correct!r:.60}")
+        for index in correct:
+            check.optional_index(index, size, "correct", "bar index")
+    flag(legend, "legend")
+    a, b = np.asarray(first, dtype=float), np.asarray(second, dtype=float)
+    ticks = _labels(labels, a.size, "labels")
+    x = np.arange(a.size)
+    colors = (COLORS["main"], COLORS["accent"])
+    for offset, p, name, color in ((-0.2, a, names[0], colors[0]), (0.2, b, names[1], colors[1])):
+        ax.bar(x + offset, p, width=0.38, color=color, label=name)
+        for xi, pi in zip(x + offset, p):
+            ax.text(xi, pi + 0.01, f"{pi:.2f}", ha="center", va="bottom", fontsize=7)
+    if correct is not None:
+        for offset, index, p in ((-0.2, correct[0], a), (0.2, correct[1], b)):
+            ax.text(index + offset, p[index] + 0.09, "★", ha="center", va="bottom", fontsize=10,
+                    color="black")
+    ax.set_xticks(x, ticks)
+    ax.set_ylim(0.0, 1.25)
+    ax.set_ylabel(ylabel)
+    if title is not None:
+        ax.set_title(title)
+    if legend:
+        ax.legend(fontsize=8, loc="upper left", ncol=2)
     return ax

@@ -1,10 +1,15 @@
-"""Chapter figures for long sequences: attn_core.plot.long_sequences."""
+"""Chapter figures for what attention buys: attn_core.plot.what_attention_buys."""
 
 import pytest
 from numpy.testing import assert_allclose
 
 from attn_core.plot import new_figure
-from attn_core.plot.long_sequences import pair_bars, sensitivity_plot
+from attn_core.plot.what_attention_buys import (
+    BUYS_STYLES,
+    pair_bars,
+    paired_bars,
+    sensitivity_plot,
+)
 
 
 # ------------------------------------------------------------------ figures
@@ -27,3 +32,23 @@ def test_pair_bars_switch_between_linear_and_log():
     assert ax.get_yscale() == "log" and len(ax.patches) == 2
     with pytest.raises(ValueError, match="> 0 on a log axis"):
         pair_bars(ax, [0.0, 1.0], log=True)
+
+
+def test_paired_bars_star_the_right_answers():
+    ax = paired_bars(new_figure().add_subplot(), [0.1, 0.2, 0.7], [0.7, 0.2, 0.1], ["0", "1", "2"],
+                     correct=(2, 0))
+    assert len(ax.patches) == 6
+    stars = [t for t in ax.texts if t.get_text() == "★"]
+    assert [round(s.get_position()[0], 1) for s in stars] == [1.8, 0.2]
+    with pytest.raises(ValueError, match="second has 1 entries, but first has 2"):
+        paired_bars(new_figure().add_subplot(), [0.5, 0.5], [1.0])
+
+
+def test_every_reader_of_the_chapter_has_its_own_style():
+    from attn_core.experiments.what_attention_buys import CONFIG, run_name
+
+    names = (list(CONFIG["readers"]) + [run_name(name, True) for name in CONFIG["query_first"]]
+             + [f"{extra['reader']}, lr {extra['lr']:g}" for extra in CONFIG["extra_runs"]])
+    assert sorted(BUYS_STYLES) == sorted(names)
+    main = [tuple(sorted((k, str(v)) for k, v in BUYS_STYLES[name].items())) for name in CONFIG["readers"]]
+    assert len(set(main)) == len(main)  # no two main readers look the same
