@@ -143,8 +143,14 @@ def linformer_projection(n_k: int, rank: int, *, seed: int = 0) -> np.ndarray:
     """A random ``(rank, n_k)`` projection with N(0, 1/rank) entries, for :func:`low_rank_attention`.
 
     Linformer learns these. Its argument for a random one (Wang et al., 2020, Theorem 1) is
-    the Johnson-Lindenstrauss lemma applied to the product of the weights and the values:
-    ``P R^T R V`` is close to ``P V`` row by row when ``R`` has ``O(log n / eps^2)`` rows.
+    the Johnson-Lindenstrauss lemma applied to the weights ``P`` times each column ``w`` of
+    the values: ``||P R^T R w - P w|| <= eps ||P w||`` with probability ``1 - o(1)`` when
+    ``R`` has ``r = 5 log n / (eps^2 - eps^3)`` rows, which exceeds ``n`` for every ``eps``
+    below a length of a few thousand
+    (:func:`attn_core.experiments.variants.linformer_jl_rank`). Note that this construction,
+    ``P R^T R V``, is not :func:`low_rank_attention` with a random projection, which takes
+    the softmax *after* projecting the keys. Their Theorem 2, for the projections ``E``,
+    ``F`` of the model itself, needs ``r = Theta(d log d / eps^2)``, independent of ``n``.
 
     Examples
     --------
@@ -564,12 +570,14 @@ def sparse_attention(q: ArrayLike, k: ArrayLike, v: ArrayLike, mask: ArrayLike) 
 def block_selection_mask(
     q: ArrayLike, k: ArrayLike, *, block_size: int, top_k: int, causal: bool = False
 ) -> np.ndarray:
-    r"""The keys each query keeps under block top-k selection (MoBA; NSA's selection branch).
+    r"""The keys each query keeps under block top-k selection (MoBA's gate).
 
     The keys are cut into consecutive blocks of ``block_size`` (the last may be shorter).
-    Query :math:`i` scores block :math:`b` by :math:`q_i \cdot \bar k_b`, with
-    :math:`\bar k_b` the mean of the block's keys, and keeps its ``top_k`` best blocks
-    (Lu et al., 2025; Yuan et al., 2025). When causal (``n_q = n_k``), the query's own
+    Query :math:`i` scores block :math:`u` by :math:`\bar s_{iu} = q_i \cdot \bar k_u / \sqrt{d_k}`,
+    with :math:`\bar k_u` the mean of the block's keys, and keeps its ``top_k`` best blocks:
+    the gate of MoBA (Lu et al., 2025). (The code ranks :math:`q_i \cdot \bar k_u`; the
+    factor :math:`1/\sqrt{d_k}` does not change the ranking.) NSA (Yuan et al., 2025)
+    ranks blocks differently, by the attention to learned block summaries. When causal (``n_q = n_k``), the query's own
     block is always kept, ``top_k - 1`` more are chosen among the earlier blocks, and keys
     after the query are dropped. Ties go to the earlier block.
 
@@ -637,9 +645,10 @@ def block_top_k_attention(
 ) -> tuple[np.ndarray, np.ndarray]:
     r"""Content-based sparse attention: each query attends exactly within the key blocks it selects.
 
-    Mixture of Block Attention (MoBA, Lu et al., 2025), and the selection branch of Native
-    Sparse Attention (NSA, Yuan et al., 2025): the blocks are chosen by the content of the
-    queries and keys (:func:`block_selection_mask`: the ``top_k`` blocks whose mean key
+    Mixture of Block Attention (MoBA, Lu et al., 2025), with its gate; the selection branch
+    of Native Sparse Attention (NSA, Yuan et al., 2025) also keeps the top blocks, but ranks
+    them by attention to learned block summaries. Here the blocks are chosen by the content of
+    the queries and keys (:func:`block_selection_mask`: the ``top_k`` blocks whose mean key
     scores highest against the query), then ordinary softmax attention runs on the keys of
     those blocks only. The pattern is decided by a cheap score per *block*, ``n_q`` times
     ``n_k / block_size`` dot products, before any score per *key* is computed.

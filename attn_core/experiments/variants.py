@@ -63,7 +63,7 @@ VARIANTS = {
     "block top-k": "k, the blocks of 8 keys each query selects by content",
     "low-rank": "rank r: keys and values averaged in r blocks",
     "linear": "no budget: d_k features of elu + 1",
-    "random features": "m, the number of random features",
+    "random features": "n_f, the number of random features",
 }
 
 #: The budget of each variant in the chapter's summary table (n = 128, d = 16).
@@ -75,7 +75,7 @@ BIGBIRD_GLOBAL, BIGBIRD_RANDOM = 2, 2
 #: The fixed pattern's summary keys are the last ``block // 8`` positions of each block
 #: (Child et al. use c = 8 to 32 of 128 positions).
 FIXED_SUMMARY_SHARE = 8
-#: Keys per block of the block top-k variant (MoBA / NSA selection) in :func:`run_variant`.
+#: Keys per block of the block top-k variant (MoBA's gate) in :func:`run_variant`.
 SELECTION_BLOCK = 8
 
 
@@ -391,8 +391,8 @@ def run_variant(
     * low-rank: :math:`2 n r (d_k + d_v)` (``EK``, ``FV``, scores, output); :math:`n r`;
     * linear: :math:`2 n d_k (d_v + 1)` (state and normaliser, then each query);
       :math:`d_k (d_v + 1)`;
-    * random features: :math:`2 n m (d_k + d_v + 1)` (features of queries and keys,
-      state, each query); :math:`m (d_v + 1)`.
+    * random features: :math:`2 n n_f (d_k + d_v + 1)` (features of queries and keys,
+      state, each query); :math:`n_f (d_v + 1)`.
 
     The masks are non-causal (an encoder's view): ``sliding_window_mask(n, window=w)``,
     ``strided_mask(n, stride=s, causal=False)``, ``fixed_mask(n, block=b, summary=max(1, b // 8), causal=False)``
@@ -476,7 +476,7 @@ def run_variant(
         output, weights, *cost = masked(bigbird_mask(n, window=budget, n_global=BIGBIRD_GLOBAL,
                                                      n_random=BIGBIRD_RANDOM, seed=seed))
     elif name == "block top-k":
-        parameter = f"top {budget} blocks of {SELECTION_BLOCK}"
+        parameter = f"top {budget} block{'s' if budget > 1 else ''} of {SELECTION_BLOCK}"
         output, weights = variants.block_top_k_attention(q, k, v, block_size=SELECTION_BLOCK, top_k=budget)
         n_blocks = -(-n // SELECTION_BLOCK)
         nnz = int(variants.block_selection_mask(q, k, block_size=SELECTION_BLOCK, top_k=budget).sum())
@@ -493,7 +493,7 @@ def run_variant(
         weights = variants.linear_attention_weights(q, k)
         cost = (2 * n * d_k * (d_v + 1), d_k * (d_v + 1))
     else:  # random features
-        parameter = f"m = {budget}"
+        parameter = f"n_f = {budget}"
         output = variants.random_feature_attention(q, k, v, n_features=budget, seed=seed)
         weights = implicit_weights(
             lambda values: variants.random_feature_attention(q, k, values, n_features=budget, seed=seed), n)
@@ -656,3 +656,178 @@ def score_function_gradients(
     score = np.eye(a.size)[picks] - a  # (trials, samples, n_k): grad of log a_j
     estimates = ((loss - b)[..., None] * score).mean(axis=1)  # (trials, n_k)
     return exact, estimates
+
+
+__all__ += ["low_rank_at_matched_cost", "linformer_jl_rank", "projected_output_errors", "eckart_young_error"]
+
+
+def low_rank_at_matched_cost(
+    name: str, q: ArrayLike, k: ArrayLike, v: ArrayLike, *, budget: int | None = None, seed: int = 0
+) -> tuple[VariantRun, VariantRun]:
+    r"""A variant and low-rank attention at no more work: the rank :math:`r` that fits its budget.
+
+    Low rank costs :math:`2 n r (d_k + d_v)` multiply-adds (:func:`run_variant`), so the
+    largest rank whose work does not exceed the variant's is
+    :math:`r = \lfloor \text{work} / (2 n (d_k + d_v)) \rfloor`, at least 1 and at most
+    ``n``. Comparing the two at matched cost separates what a family can do from the
+    budget it was given.
+
+    Parameters
+    ----------
+    name : str
+        One of :data:`VARIANTS`.
+    q, k, v : array_like, shapes (n, d_k), (n, d_k), (n, d_v)
+    budget : int, optional
+        The variant's budget, as in :func:`run_variant`.
+    seed : int, default 0
+
+    Returns
+    -------
+    variant : VariantRun
+        ``run_variant(name, q, k, v, budget=budget, seed=seed)``.
+    low_rank : VariantRun
+        ``run_variant("low-rank", q, k, v, budget=r)`` with the largest ``r`` above.
+
+    Raises
+    ------
+    TypeError, ValueError
+        As :func:`run_variant`.
+
+    Examples
+    --------
+    >>> data = lookup_sequence(seed=1)
+    >>> local, low = low_rank_at_matched_cost("local", data["q"], data["k"], data["v"], budget=4)
+    >>> local.multiply_adds, low.budget, low.multiply_adds
+    (36224, 4, 32768)
+    """
+    variant = run_variant(name, q, k, v, budget=budget, seed=seed)
+    q, k, v = (np.asarray(x, dtype=float) for x in (q, k, v))  # checked by run_variant
+    n, d_k, d_v = q.shape[0], q.shape[1], v.shape[1]
+    rank = int(min(n, max(1, variant.multiply_adds // (2 * n * (d_k + d_v)))))
+    return variant, run_variant("low-rank", q, k, v, budget=rank, seed=seed)
+
+
+def linformer_jl_rank(n: int, epsilon: float) -> float:
+    r"""The projection rank Linformer's Theorem 1 asks for: :math:`r = 5 \log n / (\varepsilon^2 - \varepsilon^3)`.
+
+    Wang et al. (2020, Theorem 1): for a random :math:`r \times n` Gaussian :math:`R` with
+    this many rows, each column :math:`w` of :math:`V` satisfies
+    :math:`\|P R^\top R w - P w\| \le \varepsilon \|P w\|` with probability
+    :math:`1 - o(1)`, :math:`P` the weights. The bound is useful only when it is below
+    ``n``; :math:`\varepsilon^2 - \varepsilon^3` is largest (4/27) at
+    :math:`\varepsilon = 2/3`, so it never is for :math:`n` below a few thousand.
+
+    Parameters
+    ----------
+    n : int
+        Sequence length, >= 1.
+    epsilon : float
+        Relative error allowed, strictly between 0 and 1.
+
+    Returns
+    -------
+    float
+
+    Raises
+    ------
+    TypeError, ValueError
+        ``n`` not a whole number >= 1; ``epsilon`` outside (0, 1).
+
+    Examples
+    --------
+    >>> round(linformer_jl_rank(128, 2 / 3), 1)  # the smallest it gets at n = 128
+    163.8
+    """
+    n = positive_int(n, "n")
+    epsilon = number_in_range(epsilon, "epsilon", 0.0, 1.0, low_open=True, high_open=True)
+    return float(5.0 * np.log(n) / (epsilon**2 - epsilon**3))
+
+
+def projected_output_errors(weights: ArrayLike, values: ArrayLike, rank: int, *, seed: int = 0) -> np.ndarray:
+    r"""Linformer's random-projection construction, measured: each column's error of :math:`P R^\top R V`.
+
+    With :math:`R` an ``(rank, n_k)`` matrix of N(0, 1/rank) entries
+    (:func:`attn_core.variants.linformer_projection`), so that
+    :math:`\mathbb{E}[R^\top R] = I`, returns for each column :math:`w` of the values the
+    relative error :math:`\|P R^\top R w - P w\| / \|P w\|`, the quantity Linformer's
+    Theorem 1 bounds by :math:`\varepsilon` (:func:`linformer_jl_rank`).
+
+    Parameters
+    ----------
+    weights : array_like, shape (n_q, n_k)
+        :math:`P`, e.g. softmax attention's weights.
+    values : array_like, shape (n_k, d_v)
+    rank : int
+        Rows of :math:`R`, >= 1 (may exceed ``n_k``).
+    seed : int, default 0
+
+    Returns
+    -------
+    ndarray, shape (d_v,)
+
+    Raises
+    ------
+    TypeError, ValueError
+        Non-numeric, empty, NaN or infinite arrays; shapes that do not match; a column
+        with :math:`P w = 0`; a bad ``rank`` or ``seed``.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> weights, values = rng.dirichlet(np.ones(50), size=4), rng.standard_normal((50, 2))
+    >>> few, many = projected_output_errors(weights, values, 10), projected_output_errors(weights, values, 10_000)
+    >>> bool((many < few).all() and many.max() < 0.2)
+    True
+    """
+    weights = as_float_array(weights, "weights", min_ndim=2, max_ndim=2, nonempty=True, finite=True)
+    values = as_float_array(values, "values", min_ndim=2, max_ndim=2, nonempty=True, finite=True)
+    if values.shape[0] != weights.shape[1]:
+        raise ValueError(f"values must have n_k={weights.shape[1]} rows, got shape {values.shape}")
+    rank, seed = positive_int(rank, "rank"), nonnegative_int(seed, "seed")
+    exact = weights @ values  # (n_q, d_v)
+    norms = np.linalg.norm(exact, axis=0)  # (d_v,)
+    if not (norms > 0).all():
+        raise ValueError("weights @ values has a zero column: its relative error is undefined")
+    n_k = weights.shape[1]
+    projection = np.random.default_rng(seed).normal(0.0, 1.0 / np.sqrt(rank), (rank, n_k))  # (r, n_k)
+    approx = (weights @ projection.T) @ (projection @ values)  # (n_q, r) @ (r, d_v)
+    return np.linalg.norm(approx - exact, axis=0) / norms
+
+
+def eckart_young_error(matrix: ArrayLike, rank: int) -> float:
+    r"""The smallest relative Frobenius error of any rank-``rank`` matrix: :math:`\|M - M_r\|_F / \|M\|_F`.
+
+    By the Eckart–Young theorem the truncated SVD :math:`M_r` is the closest matrix of rank
+    at most :math:`r` in the Frobenius norm, and
+    :math:`\|M - M_r\|_F^2 = \sum_{i > r} \sigma_i^2`. So every matrix of rank at most
+    :math:`r` is at least this far from :math:`M`, relative to :math:`\|M\|_F`.
+
+    Parameters
+    ----------
+    matrix : array_like, shape (m, p)
+    rank : int
+        1 <= rank <= min(m, p).
+
+    Returns
+    -------
+    float
+
+    Raises
+    ------
+    TypeError, ValueError
+        Non-numeric, empty, NaN or infinite ``matrix``, or all zeros; a bad ``rank``.
+
+    Examples
+    --------
+    >>> eckart_young_error(np.diag([3.0, 4.0]), 1)  # drop sigma = 3 of sqrt(9 + 16) = 5
+    0.6
+    """
+    matrix = as_float_array(matrix, "matrix", min_ndim=2, max_ndim=2, nonempty=True, finite=True)
+    rank = positive_int(rank, "rank")
+    if rank > min(matrix.shape):
+        raise ValueError(f"rank must be <= min{matrix.shape} = {min(matrix.shape)}, got {rank}")
+    singular_values = np.linalg.svd(matrix, compute_uv=False)  # (min(m, p),), largest first
+    total = np.sum(singular_values**2)
+    if not total > 0:
+        raise ValueError("matrix is all zeros: a relative error is undefined")
+    return float(np.sqrt(np.sum(singular_values[rank:] ** 2) / total))

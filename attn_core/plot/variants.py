@@ -210,8 +210,8 @@ def error_curves(
     curves: Mapping[str, ArrayLike],
     *,
     reference: float | None = None,
-    reference_label: str = r"$\propto 1/\sqrt{m}$",
-    xlabel: str = "number of random features m",
+    reference_label: str = r"$\propto 1/\sqrt{n_f}$",
+    xlabel: str = "number of random features n_f",
     ylabel: str = "relative error",
     logy: bool = True,
     title: str | None = None,
@@ -226,7 +226,7 @@ def error_curves(
     curves : mapping of label -> array_like, shape (p,) or (seeds, p)
         With several seeds, each seed is a dot and the line joins the means.
     reference : float, optional
-        Draw the line ``reference / sqrt(x)`` (dashed), for the :math:`1/\\sqrt{m}` trend.
+        Draw the line ``reference / sqrt(x)`` (dashed), for the :math:`1/\\sqrt{n_f}` trend.
     reference_label, xlabel, ylabel, title : str
     logy : bool, default True
 

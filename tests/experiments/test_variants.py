@@ -317,3 +317,70 @@ def test_score_function_refuses_a_baseline_with_one_sample():
         score_function_gradients([0.0, 1.0], [[1.0], [0.0]], [1.0], n_samples=1, baseline=True)
     with pytest.raises(ValueError, match="values must have shape"):
         soft_attention_gradient([0.0, 1.0], [[1.0]], [1.0])
+
+
+# ----------------------------------------------------------------- matched cost, JL, Eckart-Young
+from attn_core.experiments.variants import (  # noqa: E402
+    eckart_young_error,
+    linformer_jl_rank,
+    low_rank_at_matched_cost,
+    projected_output_errors,
+)
+
+
+@pytest.mark.parametrize("name, budget", [("local", 4), ("block top-k", 1), ("strided", 16), ("top-k", 8)])
+def test_matched_low_rank_is_the_largest_rank_within_the_budget(data, name, budget):
+    q, k, v = data["q"], data["k"], data["v"]
+    variant, low = low_rank_at_matched_cost(name, q, k, v, budget=budget)
+    assert variant.multiply_adds == run_variant(name, q, k, v, budget=budget).multiply_adds
+    per_rank = 2 * N * (D + D)  # low rank's work per unit of rank, written out
+    assert low.multiply_adds == low.budget * per_rank <= variant.multiply_adds
+    assert (low.budget + 1) * per_rank > variant.multiply_adds
+    assert low.weight_error == run_variant("low-rank", q, k, v, budget=low.budget).weight_error
+
+
+def test_matched_low_rank_never_goes_below_rank_one():
+    rng = np.random.default_rng(0)
+    q, k, v = rng.standard_normal((3, 32, 4))
+    _, low = low_rank_at_matched_cost("local", q, k, v, budget=1)  # 94 pairs x 8 = 752 < 2 x 2n(d_k + d_v)
+    assert low.budget == 1
+
+
+def test_linformer_jl_rank_formula_and_its_minimum():
+    assert linformer_jl_rank(100, 0.5) == pytest.approx(5 * np.log(100) / (0.25 - 0.125))
+    grid = np.linspace(0.01, 0.99, 981)
+    ranks = [linformer_jl_rank(128, eps) for eps in grid]
+    assert grid[int(np.argmin(ranks))] == pytest.approx(2 / 3, abs=1e-3)
+    assert min(ranks) > 128  # at n = 128 the theorem never asks for fewer rows than n
+
+
+def test_projected_output_errors_by_hand_and_shrinking():
+    weights = np.array([[1.0, 0.0], [0.0, 1.0]])
+    values = np.array([[1.0], [2.0]])
+    rng = np.random.default_rng(0)  # the same draw the function makes with seed 0
+    r = rng.normal(0.0, 1.0 / np.sqrt(3), (3, 2))
+    by_hand = np.linalg.norm(r.T @ r @ values - values) / np.linalg.norm(values)
+    assert_allclose(projected_output_errors(weights, values, 3, seed=0), [by_hand])
+    many = rng.dirichlet(np.ones(64), size=8), rng.standard_normal((64, 3))
+    mean_error = [np.mean([projected_output_errors(*many, rank, seed=s).mean() for s in range(5)])
+                  for rank in (8, 128, 2048)]
+    assert mean_error[0] > mean_error[1] > mean_error[2]
+
+
+def test_projected_output_errors_refuse_a_zero_column():
+    with pytest.raises(ValueError, match="zero column"):
+        projected_output_errors(np.eye(2), np.array([[1.0, 0.0], [1.0, 0.0]]), 2)
+
+
+def test_eckart_young_error_is_the_best_rank_r_error():
+    diagonal = np.diag([4.0, 2.0, 1.0])
+    assert eckart_young_error(diagonal, 1) == pytest.approx(np.sqrt(5 / 21))
+    assert eckart_young_error(diagonal, 3) == 0.0
+    rng = np.random.default_rng(1)
+    m = rng.standard_normal((6, 5))
+    bound = eckart_young_error(m, 2)
+    for _ in range(20):  # no random rank-2 matrix does better
+        guess = rng.standard_normal((6, 2)) @ rng.standard_normal((2, 5))
+        assert np.linalg.norm(guess - m) / np.linalg.norm(m) >= bound
+    with pytest.raises(ValueError, match="rank must be <="):
+        eckart_young_error(m, 6)

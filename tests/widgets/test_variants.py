@@ -78,7 +78,7 @@ def test_controls_change_state_and_picture(fresh):
 def test_alt_text_gives_the_numbers(fresh):
     fresh.controls["variant"].value = "random features"
     state, text = fresh.state, alt_text(fresh)
-    assert f"random features attention (m = 256), error on the weights {state['weight_error']:.2f}" in text
+    assert f"random features attention (n_f = 256), error on the weights {state['weight_error']:.2f}" in text
     assert f"The smallest is {state['best']}'s." in text
     assert text == describe_variant(state)
 
