@@ -10,8 +10,12 @@ computation around GPU memory; Rabe & Staats (2021) around memory on any device.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import itertools
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -30,12 +34,13 @@ def tiled_attention(
     causal: bool = False,
     scale: float | None = None,
     block_size: int = 256,
+    workers: int = 1,
 ) -> np.ndarray:
     """Exact attention computed block by block; never materialises the n_q x n_k matrix.
 
     Equal (up to rounding) to ``scaled_dot_product_attention(q, k, v, causal=causal,
     scale=scale)[0]``. Working memory is one ``block_size x block_size`` tile of scores per
-    batch/head element plus the running statistics, whatever the sequence length. With
+    running task (one per worker) plus the running statistics, whatever the sequence length. With
     ``causal=True`` the tiles wholly above the diagonal are skipped, about half the work.
 
     Parameters
@@ -51,6 +56,13 @@ def tiled_attention(
         Default ``1 / sqrt(d_k)``.
     block_size : int, default 256
         Rows of queries and of keys per tile; need not divide the lengths.
+    workers : int, default 1
+        Threads to spread the work over: the query blocks of every batch/head slice are
+        independent tasks, and numpy releases the GIL inside its loops and matrix products,
+        so ``workers=os.cpu_count()`` can use every core. The result does not depend on it.
+        Give numpy's matrix library one thread per worker (``OPENBLAS_NUM_THREADS=1``, or
+        ``attn_core.experiments.efficiency.blas_threads(1)``): threads of its own on top of
+        these fight over the cores and can be many times slower.
 
     Returns
     -------
@@ -74,51 +86,106 @@ def tiled_attention(
     """
     q, k, v = _check_qkv(q, k, v)
     block = positive_int(block_size, "block_size")
-    return _tiled_attention(q, k, v, flag(causal, "causal"), _checked_scale(scale, q), block)
+    return _tiled_attention(q, k, v, flag(causal, "causal"), _checked_scale(scale, q), block,
+                            positive_int(workers, "workers"))
 
 
 def _tiled_attention(q: np.ndarray, k: np.ndarray, v: np.ndarray, causal: bool, scale: float,
-                     block: int) -> np.ndarray:
-    """Tiled attention with the online softmax, without checks."""
+                     block: int, workers: int = 1) -> np.ndarray:
+    """Tiled attention with the online softmax, without checks.
+
+    The work is cut into independent tasks, one per (batch/head slice, query block); each
+    task reads its key blocks in order with :func:`_query_block`. With ``workers > 1`` the
+    tasks run on that many threads (numpy releases the GIL inside its loops and matrix
+    products); every task does the same arithmetic either way, so the result is the same.
+    """
     lead = broadcast_batch({"q": q.shape, "k": k.shape, "v": v.shape})
     dtype = np.result_type(q, k, v)
-    n_q, n_k, d_v = q.shape[-2], k.shape[-2], v.shape[-1]
-    offset = n_k - n_q  # causal: query i stands at position i + offset (bottom-right)
+    n_q, d_v = q.shape[-2], v.shape[-1]
     out = np.zeros(lead + (n_q, d_v), dtype=dtype)  # a query that sees no key keeps its zeros
-    k_t = np.swapaxes(k, -1, -2)  # (..., d_k, n_k): a view, no copy
+    q, k, v = (np.broadcast_to(a, lead + a.shape[-2:]) for a in (q, k, v))  # views, no copies
+    starts = range(0, n_q, block)
+    if causal:  # the last query blocks see the most keys: start them first, so no thread waits long at the end
+        starts = starts[::-1]
+    tasks = itertools.product(np.ndindex(*lead), starts)  # (slice index, first query), made as needed
 
-    for qs in range(0, n_q, block):
-        qe = min(qs + block, n_q)
-        q_blk = q[..., qs:qe, :] * np.asarray(scale, dtype=dtype)  # (..., b_q, d_k)
-        m = np.full(lead + (qe - qs, 1), -np.inf, dtype=dtype)  # running max
-        l = np.zeros(lead + (qe - qs, 1), dtype=dtype)  # running sum of exp
-        acc = np.zeros(lead + (qe - qs, d_v), dtype=dtype)  # running weighted values
-        k_end = min(n_k, qe + offset) if causal else n_k  # causal: no key after the block's last query
-        for ks in range(0, k_end, block):
-            ke = min(ks + block, k_end)
-            s = q_blk @ k_t[..., :, ks:ke]  # (..., b_q, b_k): the only score tile in memory
-            if causal and ke - 1 > qs + offset:  # the tile crosses the diagonal: hide the future
-                future = np.arange(ks, ke)[None, :] > np.arange(qs + offset, qe + offset)[:, None]  # (b_q, b_k)
-                s[..., future] = -np.inf  # in place
-            m_new = np.maximum(m, s.max(axis=-1, keepdims=True))  # (..., b_q, 1)
-            shift_by = np.where(m_new == -np.inf, 0.0, m_new)  # a row with no key yet: no -inf - -inf
-            s -= shift_by
-            np.exp(s, out=s)  # p = exp(s - m_new), in place (0 for a hidden key)
-            rescale = np.exp(m - shift_by)  # (..., b_q, 1): old sums were relative to m
-            l *= rescale
-            l += s.sum(axis=-1, keepdims=True)
-            acc *= rescale  # in place: no second copy of the accumulator
-            acc += s @ v[..., ks:ke, :]  # (..., b_q, d_v)
-            m = m_new
-        np.divide(acc, l, out=out[..., qs:qe, :], where=l != 0)  # (..., b_q, d_v)
+    def run(task: tuple[tuple[int, ...], int]) -> None:
+        index, start = task
+        _query_block(q[index], k[index], v[index], out[index], start, causal, scale, block)
+
+    _run_tasks(run, tasks, workers)
     return out
+
+
+def _run_tasks(run: Callable[[Any], None], tasks: Iterator[Any], workers: int) -> None:
+    """Call ``run`` on every task, on ``workers`` threads that take the next task when free.
+
+    The threads share one iterator (behind a lock), so no list of every task or future is
+    kept: the bookkeeping stays a few objects whatever the number of tasks. An error in any
+    task is raised here.
+    """
+    if workers == 1:
+        for task in tasks:
+            run(task)
+        return
+    lock = threading.Lock()
+
+    def worker() -> None:
+        while True:
+            with lock:
+                task = next(tasks, None)
+            if task is None:
+                return
+            run(task)
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        for future in [pool.submit(worker) for _ in range(workers)]:
+            future.result()  # re-raises an error of that thread
+
+
+def _query_block(q: np.ndarray, k: np.ndarray, v: np.ndarray, out: np.ndarray, start: int,
+                 causal: bool, scale: float, block: int) -> None:
+    """Rows ``start : start + block`` of one slice's output, one key block at a time.
+
+    ``q`` (n_q, d_k), ``k`` (n_k, d_k), ``v`` (n_k, d_v); writes ``out[start:end]`` (n_q, d_v).
+    Working memory: one (b_q, b_k) tile of scores, the running m and l (b_q,), and the
+    accumulator and one product with the values (b_q, d_v).
+    """
+    n_q, n_k = q.shape[0], k.shape[0]
+    end = min(start + block, n_q)
+    offset = n_k - n_q  # causal: query i stands at position i + offset (bottom-right)
+    q_block = q[start:end] * np.asarray(scale, dtype=out.dtype)  # (b_q, d_k): the scale on n d numbers
+    m = np.full((end - start, 1), -np.inf, dtype=out.dtype)  # running max
+    l = np.zeros((end - start, 1), dtype=out.dtype)  # running sum of exp
+    acc = np.zeros((end - start, out.shape[1]), dtype=out.dtype)  # running weighted values
+    tile = np.empty((end - start, min(block, n_k)), dtype=out.dtype)  # the only scores in memory, reused
+    product = np.empty_like(acc)  # P V of one tile, reused
+    k_end = min(n_k, end + offset) if causal else n_k  # causal: no key after the block's last query
+    for k_start in range(0, k_end, block):
+        k_stop = min(k_start + block, k_end)
+        s = tile if k_stop - k_start == tile.shape[1] else tile[:, : k_stop - k_start]  # (b_q, b_k)
+        np.matmul(q_block, k[k_start:k_stop].T, out=s)  # (b_q, b_k)
+        if causal and k_stop - 1 > start + offset:  # the tile crosses the diagonal: hide the future
+            future = np.arange(k_start, k_stop)[None, :] > np.arange(start + offset, end + offset)[:, None]
+            np.copyto(s, -np.inf, where=future)  # (b_q, b_k), in place
+        m_new = np.maximum(m, s.max(axis=1, keepdims=True))  # (b_q, 1)
+        shift_by = np.where(m_new == -np.inf, 0.0, m_new)  # (b_q, 1); no key yet: no -inf - -inf
+        s -= shift_by
+        np.exp(s, out=s)  # P = exp(S - m_new), in place (0 for a hidden key)
+        rescale = np.exp(m - shift_by)  # (b_q, 1): the old sums were relative to m
+        l *= rescale
+        l += s.sum(axis=1, keepdims=True)
+        acc *= rescale
+        acc += np.matmul(s, v[k_start:k_stop], out=product)  # (b_q, d_v)
+        m = m_new
+    np.divide(acc, l, out=out[start:end], where=l != 0)  # (b_q, d_v)
 
 
 @dataclass(frozen=True)
 class OnlineSoftmaxStep:
     """What the online softmax knows after reading one more block of scores (one query)."""
 
-    block: int  # index of the block just read
+    block: int  # index of the block just read (its place from the left, whatever the reading order)
     keys: tuple[int, int]  # the key positions [start, end) of that block
     running_max: float  # m: the largest score so far
     normaliser: float  # l: sum of exp(score - m) so far
@@ -126,7 +193,9 @@ class OnlineSoftmaxStep:
     rescale: float  # exp(m_old - m_new): how much the earlier sums were shrunk
 
 
-def online_softmax_steps(scores: ArrayLike, values: ArrayLike, *, block_size: int) -> Iterator[OnlineSoftmaxStep]:
+def online_softmax_steps(
+    scores: ArrayLike, values: ArrayLike, *, block_size: int, order: ArrayLike | None = None
+) -> Iterator[OnlineSoftmaxStep]:
     """Replay the online softmax for one query, block by block (for teaching and explorers).
 
     Parameters
@@ -135,11 +204,15 @@ def online_softmax_steps(scores: ArrayLike, values: ArrayLike, *, block_size: in
         One query's (already scaled) scores.
     values : array_like, shape (n_k, d_v)
     block_size : int
+    order : array_like of int, optional
+        The blocks in the order they are read, a permutation of ``0 .. n_blocks - 1``;
+        default left to right. The last output does not depend on it.
 
     Yields
     ------
     OnlineSoftmaxStep
-        One per block. The last step's ``output`` equals ``softmax(scores) @ values``.
+        One per block, in reading order. The last step's ``output`` equals
+        ``softmax(scores) @ values``.
 
     Examples
     --------
@@ -150,18 +223,31 @@ def online_softmax_steps(scores: ArrayLike, values: ArrayLike, *, block_size: in
     [3.0, 5.0]
     >>> bool(np.allclose(steps[-1].output, ac.softmax(s) @ v))
     True
+    >>> [step.running_max for step in online_softmax_steps(s, v, block_size=2, order=[1, 0])]
+    [5.0, 5.0]
     """
     s = as_float_array(scores, "scores", min_ndim=1, nonempty=True, finite=True)
     v = as_float_array(values, "values", min_ndim=2, nonempty=True, finite=True)
     if s.ndim != 1 or v.ndim != 2 or v.shape[0] != s.shape[0]:
         raise ValueError(f"scores must be (n_k,) and values (n_k, d_v): got {s.shape} and {v.shape}")
-    return _online_softmax_steps(s, v, positive_int(block_size, "block_size"))
+    block = positive_int(block_size, "block_size")
+    n_blocks = -(-s.size // block)
+    if order is None:
+        blocks = list(range(n_blocks))
+    else:
+        given = np.asarray(order)
+        if given.dtype.kind not in "iu" or given.ndim != 1 or sorted(given.tolist()) != list(range(n_blocks)):
+            raise ValueError(f"order must be a permutation of the {n_blocks} block indices 0..{n_blocks - 1}, "
+                             f"got {order!r:.60}")
+        blocks = given.tolist()
+    return _online_softmax_steps(s, v, block, blocks)
 
 
-def _online_softmax_steps(s: np.ndarray, v: np.ndarray, block: int) -> Iterator[OnlineSoftmaxStep]:
+def _online_softmax_steps(s: np.ndarray, v: np.ndarray, block: int, blocks: list[int]) -> Iterator[OnlineSoftmaxStep]:
     """The replay, without checks (a generator: the checks above run at the call, not at the first step)."""
     m, l, acc = -np.inf, 0.0, np.zeros(v.shape[1])
-    for b, start in enumerate(range(0, s.size, block)):
+    for b in blocks:
+        start = b * block
         end = min(start + block, s.size)
         m_new = max(m, float(s[start:end].max()))
         p = np.exp(s[start:end] - m_new)

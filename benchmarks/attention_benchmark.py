@@ -1,54 +1,134 @@
 """Time and memory of attention implementations, measured side by side in one process.
 
-    python benchmarks/attention_benchmark.py                  # n = 1024, 2048, 4096, 8192
-    python benchmarks/attention_benchmark.py --n 2048 --repeats 5
+    python benchmarks/attention_benchmark.py                 # n = 1024, 2048, 4096, 8192; prints the table
+    python benchmarks/attention_benchmark.py --write         # ... and rebuilds the stored snapshot,
+                                      # attn_core/experiments/results/attention_benchmark.json
+    python benchmarks/attention_benchmark.py --n 2048 --repeats 3
 
-Inputs: float32, 8 batch x heads, d = 64 (queries, keys and values of shape (8, n, 64)).
-Implementations:
+Chapter 11 prints the stored snapshot (``attn_core.experiments.efficiency.load_benchmark``;
+it does not re-run this script). Inputs: float32,
+8 heads, d = 64: queries, keys and values of shape (8, n, 64) for numpy, (1, 8, n, 64) for
+PyTorch. Implementations:
 
 * ``textbook``: the literal numpy expression ``exp(S) / exp(S).sum(-1)`` with
-  ``S = Q K^T / np.sqrt(d)``, then ``A V`` (returns the weights); note that ``np.sqrt(d)`` is
-  a float64 scalar, so this silently computes in float64;
-* ``textbook f32``: the same with ``d ** 0.5``, which stays in float32: the fair comparison
-  of the arithmetic alone;
-* ``sdpa``: ``attn_core.fast_scaled_dot_product_attention`` (returns the weights), the
-  speed path: the same maths as the reference ``attn_core.scaled_dot_product_attention`` in
-  fewer passes over memory (chapter 11);
-* ``tiled`` and ``tiled causal``: ``attn_core.tiled_attention`` (no weights, block 256);
-* when PyTorch is installed (optional, never required): ``torch matmul`` (matmul + softmax +
-  matmul, the same computation as ``sdpa``) and ``torch sdpa``
-  (``torch.nn.functional.scaled_dot_product_attention``, CPU), each on as many threads as
-  numpy's BLAS gets.
+  ``S = Q K^T / np.sqrt(d)``, then ``A V`` (returns the weights); ``np.sqrt(d)`` is a
+  float64 scalar, so this silently computes in float64;
+* ``textbook f32``: the same with ``d ** 0.5``, which stays in float32;
+* ``sdpa``: ``attn_core.fast_scaled_dot_product_attention`` (returns the weights), the same
+  maths as the reference ``attn_core.scaled_dot_product_attention`` in fewer passes over
+  memory, on ``workers`` threads;
+* ``tiled`` and ``tiled causal``: ``attn_core.tiled_attention`` (no weights, blocks of 256),
+  on ``workers`` threads;
+* when PyTorch is installed (optional: the script runs without it): ``torch matmul``
+  (matmul + softmax + matmul, returns the weights: what ``sdpa`` computes), ``torch sdpa``
+  (``torch.nn.functional.scaled_dot_product_attention`` on 4-D inputs, restricted to its
+  fused FLASH_ATTENTION backend, so it fails rather than falls back) and ``torch sdpa math``
+  (the same function restricted to its unfused MATH backend, which PyTorch falls back to
+  when the fused kernel does not apply, e.g. for 3-D inputs in some versions).
+
+Threads: attn_core's functions run on ``--workers`` threads (default: every core), each
+calling numpy's matrix library (BLAS) with one thread of its own; the textbook rows give
+BLAS every core instead (numpy's elementwise operations use one core either way); PyTorch
+uses its own thread pool, every core by default. The script prints all three counts.
 
 Time: the median of ``--repeats`` rounds after one warm-up; each round runs every
 implementation once, in turn, so that a slow spell of the machine (another job, a shared
-CPU) lands on all of them rather than on the repeats of one, and the ratios stay fair. Memory: the peak of Python's
-``tracemalloc`` during one call (numpy reports its allocations to it), minus the output it
-returns, i.e. the *working* memory; PyTorch's allocator is not traced. Implementations whose
-n x n matrices would not fit are skipped at large n (see ``--max-dense-n``).
+CPU) lands on all of them rather than on the repeats of one, and the ratios stay fair.
+Memory: the peak of Python's ``tracemalloc`` during one call (numpy reports its allocations
+to it, from every thread), minus the output it returns, i.e. the *working* memory;
+PyTorch's allocator is not traced. Implementations that form n x n matrices are skipped
+above ``--max-dense-n``.
 
-The goals attn_core's implementations are held to: sdpa >= 3x faster than textbook at
-n = 2048 and no slower than torch matmul; tiled within 2.5x of torch sdpa at n = 4096; tiled
-causal <= 0.65x tiled; tiled's working memory at n = 8192 <= 2 % of one n x n float32 matrix.
+Speed goals the maintainers hold attn_core to (float32, 8 heads, d = 64, both cores, ratios
+within one run; not printed): tiled / torch sdpa (fused) <= 2.0 at n = 4096; sdpa / torch
+matmul <= 1.0; tiled causal / tiled <= 0.55; tiled's working memory at n = 8192 <= 1 % of
+one n x n float32 matrix.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import ctypes
+import datetime
 import gc
+import json
+import os
 import platform
 import statistics
+import sys
 import time
 import tracemalloc
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import numpy as np
 
 import attn_core as ac
+from attn_core.experiments.efficiency import format_benchmark
 
-BATCH_HEADS, D = 8, 64
+HEADS, D, BLOCK = 8, 64, 256
+RESULTS = Path(__file__).resolve().parent.parent / "attn_core" / "experiments" / "results" / "attention_benchmark.json"
 
 
+# ------------------------------------------------------------------ numpy's BLAS threads
+def _openblas_functions() -> tuple[Callable[[], int], Callable[[int], None]] | None:
+    """numpy's OpenBLAS get/set-threads functions, found with ctypes (Linux), or None."""
+    try:
+        maps = Path("/proc/self/maps").read_text()
+    except OSError:
+        return None
+    paths = {line.split()[-1] for line in maps.splitlines() if "openblas" in line.lower() and "/" in line}
+    for path in sorted(paths):
+        library = ctypes.CDLL(path)
+        for prefix, suffix in (("scipy_openblas", "64_"), ("openblas", "64_"), ("scipy_openblas", ""),
+                               ("openblas", "")):
+            get = getattr(library, f"{prefix}_get_num_threads{suffix}", None)
+            set_ = getattr(library, f"{prefix}_set_num_threads{suffix}", None)
+            if get is not None and set_ is not None:
+                set_.argtypes = [ctypes.c_int]
+                return get, set_
+    return None
+
+
+def blas_threads_control() -> tuple[Callable[[], int], Callable[[int], None]] | None:
+    """(get, set) of numpy's BLAS thread count: threadpoolctl if installed, else OpenBLAS via ctypes."""
+    try:
+        from threadpoolctl import threadpool_info, threadpool_limits
+    except ImportError:
+        return _openblas_functions()
+
+    def get() -> int:
+        pools = [p for p in threadpool_info() if p["user_api"] == "blas" and "torch" not in p["filepath"]]
+        return int(pools[0]["num_threads"]) if pools else 0
+
+    def set_(count: int) -> None:
+        for pool in threadpool_info():
+            if pool["user_api"] == "blas" and "torch" not in pool["filepath"]:
+                threadpool_limits(limits={pool["prefix"]: count})
+
+    return get, set_
+
+
+CONTROL = blas_threads_control()
+
+
+@contextlib.contextmanager
+def numpy_blas_threads(count: int) -> Iterator[None]:
+    """numpy's BLAS on ``count`` threads inside the block (no-op where it cannot be set)."""
+    if CONTROL is None:
+        yield
+        return
+    get, set_ = CONTROL
+    before = get()
+    set_(count)
+    try:
+        yield
+    finally:
+        set_(before)
+
+
+# ------------------------------------------------------------------ the implementations
 def textbook(q, k, v):
     """The formula as printed, written literally in numpy."""
     scores = q @ k.transpose(0, 2, 1) / np.sqrt(q.shape[-1])
@@ -57,39 +137,57 @@ def textbook(q, k, v):
 
 
 def textbook_float32(q, k, v):
-    """The same, but dividing by a Python float: ``np.sqrt(64)`` is a float64 scalar, which
+    """The same, dividing by a Python float: ``np.sqrt(64)`` is a float64 scalar, which
     (numpy >= 2) turns the float32 scores into float64; ``64 ** 0.5`` keeps float32."""
     scores = q @ k.transpose(0, 2, 1) / q.shape[-1] ** 0.5
     weights = np.exp(scores) / np.exp(scores).sum(-1, keepdims=True)
     return weights @ v, weights
 
 
-def implementations(max_dense_n: int) -> dict[str, tuple[Callable, int]]:
-    """name -> (function of q, k, v, largest n to run it at)."""
+def implementations(max_dense_n: int, workers: int) -> tuple[dict, dict]:
+    """name -> (function of q, k, v, largest n to run it at, BLAS threads); name -> description."""
+    cores = os.cpu_count() or 1
     impls = {
-        "textbook": (textbook, max_dense_n),
-        "textbook f32": (textbook_float32, max_dense_n),
-        "sdpa": (lambda q, k, v: ac.fast_scaled_dot_product_attention(q, k, v), max_dense_n),
-        "tiled": (lambda q, k, v: ac.tiled_attention(q, k, v, block_size=256), 1 << 30),
-        "tiled causal": (lambda q, k, v: ac.tiled_attention(q, k, v, causal=True, block_size=256), 1 << 30),
+        "textbook": (textbook, max_dense_n, cores),
+        "textbook f32": (textbook_float32, max_dense_n, cores),
+        "sdpa": (lambda q, k, v: ac.fast_scaled_dot_product_attention(q, k, v, workers=workers), max_dense_n, 1),
+        "tiled": (lambda q, k, v: ac.tiled_attention(q, k, v, block_size=BLOCK, workers=workers), 1 << 30, 1),
+        "tiled causal": (lambda q, k, v: ac.tiled_attention(q, k, v, causal=True, block_size=BLOCK,
+                                                            workers=workers), 1 << 30, 1),
+    }
+    described = {
+        "textbook": "exp(S) / exp(S).sum(-1) with S = Q K^T / np.sqrt(d), then A V (float64 by accident)",
+        "textbook f32": "the same with / d ** 0.5 (stays float32)",
+        "sdpa": f"attn_core.fast_scaled_dot_product_attention(q, k, v, workers={workers}), returns the weights",
+        "tiled": f"attn_core.tiled_attention(q, k, v, block_size={BLOCK}, workers={workers})",
+        "tiled causal": f"attn_core.tiled_attention(q, k, v, causal=True, block_size={BLOCK}, workers={workers})",
     }
     try:
         import torch
+        from torch.nn.attention import SDPBackend, sdpa_kernel
     except ImportError:
-        return impls
+        return impls, described
 
     def torch_matmul(q, k, v):
-        q, k, v = (torch.from_numpy(a) for a in (q, k, v))
+        q, k, v = (torch.from_numpy(a)[None] for a in (q, k, v))  # (1, heads, n, d)
         w = torch.softmax(q @ k.transpose(-1, -2) / (q.shape[-1] ** 0.5), dim=-1)
         return (w @ v).numpy(), w.numpy()
 
-    def torch_sdpa(q, k, v):
-        q, k, v = (torch.from_numpy(a) for a in (q, k, v))
-        return torch.nn.functional.scaled_dot_product_attention(q, k, v).numpy()
+    def torch_sdpa(backend):
+        def run(q, k, v):
+            q, k, v = (torch.from_numpy(a)[None] for a in (q, k, v))  # (1, heads, n, d), contiguous
+            with sdpa_kernel([backend]):  # this backend or an error: no silent fallback
+                return torch.nn.functional.scaled_dot_product_attention(q, k, v).numpy()
+        return run
 
-    impls["torch matmul"] = (torch_matmul, max_dense_n)
-    impls["torch sdpa"] = (torch_sdpa, 1 << 30)
-    return impls
+    impls["torch matmul"] = (torch_matmul, max_dense_n, cores)
+    impls["torch sdpa"] = (torch_sdpa(SDPBackend.FLASH_ATTENTION), 1 << 30, cores)
+    impls["torch sdpa math"] = (torch_sdpa(SDPBackend.MATH), max_dense_n, cores)
+    described["torch matmul"] = "softmax(q @ k^T / sqrt(d)) @ v in torch, 4-D (1, 8, n, 64), returns the weights"
+    described["torch sdpa"] = ("torch.nn.functional.scaled_dot_product_attention, 4-D (1, 8, n, 64), "
+                               "backend FLASH_ATTENTION (fused, CPU)")
+    described["torch sdpa math"] = "the same, backend MATH (unfused: scores, softmax, product)"
+    return impls, described
 
 
 def output_bytes(result) -> int:
@@ -97,89 +195,138 @@ def output_bytes(result) -> int:
     return sum(a.nbytes for a in arrays)
 
 
-def time_rounds(fns: dict[str, Callable], q, k, v, repeats: int) -> dict[str, float]:
+def time_rounds(fns: dict[str, tuple[Callable, int]], q, k, v, repeats: int) -> dict[str, float]:
     """Median seconds of each function, timed in interleaved rounds after one warm-up each."""
-    for fn in fns.values():
-        fn(q, k, v)  # warm-up
+    for fn, threads in fns.values():
+        with numpy_blas_threads(threads):
+            fn(q, k, v)  # warm-up
     times: dict[str, list[float]] = {name: [] for name in fns}
     for _ in range(repeats):
-        for name, fn in fns.items():
-            gc.collect()
-            start = time.perf_counter()
-            fn(q, k, v)
-            times[name].append(time.perf_counter() - start)
+        for name, (fn, threads) in fns.items():
+            with numpy_blas_threads(threads):
+                gc.collect()
+                start = time.perf_counter()
+                fn(q, k, v)
+                times[name].append(time.perf_counter() - start)
     return {name: statistics.median(t) for name, t in times.items()}
 
 
-def working_memory(fn: Callable, q, k, v) -> int:
+def working_memory(fn: Callable, threads: int, q, k, v) -> int:
     """Peak bytes numpy allocates during one call, minus the output it returns."""
-    gc.collect()
-    tracemalloc.start()
-    result = fn(q, k, v)
-    peak = tracemalloc.get_traced_memory()[1]
-    tracemalloc.stop()
+    with numpy_blas_threads(threads):
+        gc.collect()
+        tracemalloc.start()
+        result = fn(q, k, v)
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
     return peak - output_bytes(result)
+
+
+def machine() -> str:
+    model = platform.processor() or platform.machine()
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    return f"{model}, {os.cpu_count()} cores, {platform.system()} {platform.machine()}"
+
+
+def load_average() -> str:
+    """The machine's 1-minute load average when the run started: how busy it was (0 = idle)."""
+    try:
+        one_minute = os.getloadavg()[0]
+    except (AttributeError, OSError):
+        return "unknown"
+    busy = "quiet" if one_minute < 0.5 else "shared with other work, so the times are noisy"
+    return f"{one_minute:.1f} on {os.cpu_count()} cores at the start ({busy})"
+
+
+def ratio(rows: list[dict], a: str, b: str, n: int) -> float | None:
+    ms = {(row["implementation"], row["n"]): row["milliseconds"] for row in rows}
+    if (a, n) in ms and (b, n) in ms:
+        return round(ms[(a, n)] / ms[(b, n)], 3)
+    return None
+
+
+def ratios(rows: list[dict]) -> list[dict]:
+    """The comparisons the chapter discusses, as time ratios (and one memory share)."""
+    out = []
+    for label, a, b, n in [
+        ("tiled / torch sdpa (fused) at n = 4096", "tiled", "torch sdpa", 4096),
+        ("torch sdpa math / torch sdpa (fused) at n = 4096", "torch sdpa math", "torch sdpa", 4096),
+        ("sdpa / torch matmul at n = 4096", "sdpa", "torch matmul", 4096),
+        ("sdpa / torch matmul at n = 2048", "sdpa", "torch matmul", 2048),
+        ("textbook f32 / sdpa at n = 2048", "textbook f32", "sdpa", 2048),
+        ("tiled causal / tiled at n = 4096", "tiled causal", "tiled", 4096),
+        ("tiled causal / tiled at n = 8192", "tiled causal", "tiled", 8192),
+    ]:
+        value = ratio(rows, a, b, n)
+        if value is not None:
+            out.append({"label": label, "value": value})
+    for row in rows:
+        if row["implementation"] == "tiled" and row["n"] == 8192 and row["working_memory_bytes"] is not None:
+            share = row["working_memory_bytes"] / (8192 * 8192 * 4)
+            out.append({"label": "tiled working memory at n = 8192, share of one n x n float32 matrix",
+                        "value": round(share, 5)})
+    return out
 
 
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, nargs="*", default=[1024, 2048, 4096, 8192])
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1,
+                        help="threads for attn_core's functions (default: every core)")
     parser.add_argument("--max-dense-n", type=int, default=4096,
                         help="largest n for implementations that form n x n matrices")
+    parser.add_argument("--write", action="store_true", help=f"store the results in {RESULTS}")
     args = parser.parse_args(argv)
-    impls = implementations(args.max_dense_n)
+    impls, described = implementations(args.max_dense_n, args.workers)
     try:
         import torch
 
-        torch_info = f"torch {torch.__version__} ({torch.get_num_threads()} threads)"
+        torch_version, torch_threads = torch.__version__, torch.get_num_threads()
     except ImportError:
-        torch_info = "torch not installed"
-    print(f"numpy {np.__version__}, {torch_info}, {platform.processor() or platform.machine()}")
-    print(f"float32, {BATCH_HEADS} batch x heads, d = {D}; median of {args.repeats} interleaved rounds; "
-          "memory = tracemalloc peak minus the output")
-    print("timed: sdpa = attn_core.fast_scaled_dot_product_attention, "
-          "tiled = attn_core.tiled_attention\n")
-    results: dict = {}
+        torch_version, torch_threads = None, None
+    results = {
+        "command": " ".join(["python benchmarks/attention_benchmark.py", *(sys.argv[1:] if argv is None else argv)]),
+        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "machine": machine(),
+        "load": load_average(),
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "torch": torch_version,
+        "threads": {
+            **({"torch": torch_threads} if torch_version else {}),
+            "attn_core workers": args.workers,
+            "numpy BLAS in attn_core rows": 1 if CONTROL else "not set (unknown BLAS)",
+            "numpy BLAS in textbook rows": os.cpu_count() if CONTROL else "not set (unknown BLAS)",
+        },
+        "setup": (f"float32, {HEADS} heads, d = {D} (numpy (8, n, 64), torch (1, 8, n, 64)); wall-clock median "
+                  f"of {args.repeats} interleaved rounds; memory = tracemalloc peak minus the output"),
+        "implementations": {name: described[name] for name in impls},
+        "rows": [],
+    }
     rng = np.random.default_rng(0)
+    header = format_benchmark({**results, "ratios": []}).split("\n\n")[0]
+    print(header + "\n", flush=True)
     for n in args.n:
-        q, k, v = rng.standard_normal((3, BATCH_HEADS, n, D), dtype=np.float32)
-        one_matrix = n * n * 4
-        print(f"n = {n} (one n x n float32 matrix: {one_matrix / 2**20:.0f} MiB)")
-        fns = {name: fn for name, (fn, max_n) in impls.items() if n <= max_n}
+        q, k, v = rng.standard_normal((3, HEADS, n, D), dtype=np.float32)
+        fns = {name: (fn, threads) for name, (fn, max_n, threads) in impls.items() if n <= max_n}
         seconds_of = time_rounds(fns, q, k, v, args.repeats)
-        for name, fn in fns.items():
-            seconds, memory = seconds_of[name], working_memory(fn, q, k, v)
-            results[(name, n)] = (seconds, memory)
-            traced = "n/a (torch)" if name.startswith("torch") else (
-                f"{memory / 2**20:8.1f} MiB = {100 * memory / one_matrix:6.2f} % of n x n")
-            print(f"  {name:<13} {seconds * 1e3:9.1f} ms   {traced}")
-        print()
-    ratios(results)
+        for name, (fn, threads) in fns.items():
+            memory = None if name.startswith("torch") else working_memory(fn, threads, q, k, v)
+            results["rows"].append({"implementation": name, "n": n, "milliseconds": round(seconds_of[name] * 1e3, 1),
+                                    "working_memory_bytes": memory})
+            print(f"  n = {n:>5}  {name:<16} {seconds_of[name] * 1e3:9.1f} ms", flush=True)
+    results["ratios"] = ratios(results["rows"])
+    print("\n" + format_benchmark(results))
+    if args.write:
+        RESULTS.write_text(json.dumps(results, indent=1) + "\n")
+        print(f"\nwritten to {RESULTS}")
     return results
 
 
-def ratios(results: dict) -> None:
-    def r(a, b, n):
-        if (a, n) in results and (b, n) in results:
-            return results[(a, n)][0] / results[(b, n)][0]
-        return None
-
-    print("ratios (time)")
-    for label, a, b, n in [
-        ("textbook / sdpa at n=2048 (goal >= 3)", "textbook", "sdpa", 2048),
-        ("textbook f32 / sdpa at n=2048 (same dtype throughout)", "textbook f32", "sdpa", 2048),
-        ("sdpa / torch matmul at n=2048 (goal <= 1)", "sdpa", "torch matmul", 2048),
-        ("tiled / torch sdpa at n=4096 (goal <= 2.5)", "tiled", "torch sdpa", 4096),
-        ("tiled causal / tiled at n=4096 (goal <= 0.65)", "tiled causal", "tiled", 4096),
-        ("tiled causal / tiled at n=8192 (goal <= 0.65)", "tiled causal", "tiled", 8192),
-    ]:
-        value = r(a, b, n)
-        print(f"  {label}: " + ("not measured" if value is None else f"{value:.2f}"))
-    if ("tiled", 8192) in results:
-        share = results[("tiled", 8192)][1] / (8192 * 8192 * 4)
-        print(f"  tiled working memory at n=8192 (goal <= 2 %): {100 * share:.2f} % of one n x n float32 matrix")
-
-
 if __name__ == "__main__":
-    main()
+    sys.exit(main() and 0)

@@ -456,10 +456,10 @@ SPECS |= {
     "attn_core.fast_scaled_dot_product_attention": spec(
         q=data(Q, "queries", link=-1), k=data(K, "keys", link=-1), v=data(V, "values", link=0),
         mask=mask((2, 3)), causal=flag(), scale=positive(None, optional=True),
-        bias=data(np.zeros((2, 3)), optional=True, link=-1, rank=False, skip=("minus-inf",))),
+        bias=data(np.zeros((2, 3)), optional=True, link=-1, rank=False, skip=("minus-inf",)), workers=size(1)),
     "attn_core.tiled_attention": spec(
         q=data(Q, "queries", link=-1), k=data(K, "keys", link=-1), v=data(V, "values", link=0),
-        causal=flag(), scale=positive(None, optional=True), block_size=size(2)),
+        causal=flag(), scale=positive(None, optional=True), block_size=size(2), workers=size(1)),
     "attn_core.causal_mask": spec(n_q=size(3), n_k=size(None, optional=True)),
     "attn_core.padding_mask": spec(lengths=ints([1, 3], high=3), n_k=size(3)),
     "attn_core.sliding_window_mask": spec(n_q=size(4), n_k=size(None, optional=True), window=size(1, minimum=0),
@@ -518,11 +518,11 @@ SPECS |= {
         mask=mask((2, 3)), causal=flag()),
     "attn_core.positions.rotary_embedding": spec(x=data(np.ones((3, 4))),
                                                  positions=data([0.0, 1.0, 2.0], optional=True, link=0),
-                                                 base=positive(10000.0)),
+                                                 base=positive(10000.0), pairing=option("interleaved")),
     "attn_core.positions.alibi_slopes": spec(n_heads=size(4)),
     "attn_core.positions.alibi_bias": spec(n_q=size(3), n_k=size(None, optional=True), n_heads=size(2)),
     "attn_core.tiled.online_softmax_steps": spec(scores=data(SCORES, link=0), values=data(V, link=0),
-                                                 block_size=size(2)),
+                                                 block_size=size(2), order=ints([0, 1], optional=True, high=1, skip=("None",))),
     "attn_core.tiled.OnlineSoftmaxStep": spec(exempt="a frozen record that online_softmax_steps fills in; "
                                                      "readers never build one"),
     "attn_core.variants.hard_attention": spec(
@@ -631,7 +631,8 @@ _READER = {"n_keys": size(4), "n_values": size(5), "width": size(4), "seed": see
 for _name in ("AttentionReader", "RecurrentReader", "PoolingReader"):
     SPECS |= _model_specs(_name, _READER, _recall, RECALL_INPUTS)
 SPECS |= _model_specs("NextTokenModel", {"vocab": size(5), "n_positions": size(4), "width": size(4),
-                                         "causal": flag(True), "seed": seed()}, _next_token_inputs, ("tokens",))
+                                         "causal": flag(True), "seed": seed(), "positions": option("learned")},
+                      _next_token_inputs, ("tokens",))
 SPECS |= _model_specs("CrossAttentionAligner", {"length": size(3), "n_symbols": size(4), "width": size(4),
                                                 "source_positions": flag(True), "seed": seed()}, _aligner_inputs,
                                   ("source", "decoder_input"))
@@ -665,7 +666,8 @@ SPECS |= {
     "attn_core.experiments.efficiency.set_blas_threads": spec(count=size(1)),
     "attn_core.experiments.efficiency.blas_threads": spec(count=size(1)),
     "attn_core.experiments.efficiency.online_softmax_walk": spec(
-        q=data(Q, "queries", link=-1), k=data(K, "keys", link=-1), v=data(V, "values", link=0), block_size=size(2)),
+        q=data(Q, "queries", link=-1), k=data(K, "keys", link=-1), v=data(V, "values", link=0), block_size=size(2),
+        order=option("in order")),
     "attn_core.experiments.efficiency.online_softmax_state": spec(walk=batch(_walk(), required=("steps",)),
                                                                   query=index(0), block=index(0)),
     "attn_core.experiments.efficiency.stepper_inputs": spec(n_q=size(2), n_k=size(4), d_k=size(2), d_v=size(2),
@@ -690,27 +692,6 @@ SPECS |= {
     "attn_core.experiments.interpretability.induction_block": spec(name=option("previous word"), width=size(10)),
     "attn_core.experiments.interpretability.induction_codes": spec(tokens=tokens(TOKENS), width=size(10)),
     "attn_core.experiments.interpretability.induction_layers": spec(width=size(10), strength=positive(6.0)),
-    "attn_core.experiments.interpretability.layer_maps": spec(tokens=tokens(TOKENS), width=size(10),
-                                                              strength=positive(6.0)),
-    "attn_core.experiments.interpretability.weight_and_effect": spec(length=number(4.0, low=0),
-                                                                     removed=index(None, optional=True)),
-    "attn_core.experiments.long_sequences.path_lengths": spec(allowed=mask((3, 3), optional=False)),
-    "attn_core.experiments.long_sequences.elman_states": spec(x=data(np.ones((3, 2)), link=-1),
-                                                              w_h=data(np.eye(2) * 0.5, link=-1),
-                                                              b_h=data([0.0, 0.0], optional=True, link=0)),
-    "attn_core.experiments.long_sequences.recurrent_sensitivity": spec(states=data(np.ones((3, 2)) * 0.5, link=-1),
-                                                                       w_h=data(np.eye(2) * 0.5, link=-1)),
-    "attn_core.experiments.long_sequences.attention_sensitivity": spec(
-        x=data(np.ones((3, 2)), link=-1), w_q=data(np.eye(2), link=0), w_k=data(np.eye(2), link=0),
-        w_v=data(np.eye(2), link=0), query=index(-1)),
-    "attn_core.experiments.long_sequences.state_change_by_pair": spec(
-        reader=instance(_reader("RecurrentReader")), data=batch(_recall(), required=RECALL_INPUTS)),
-    "attn_core.experiments.long_sequences.readers_by_distance": spec(
-        recurrent=instance(_reader("RecurrentReader")), attention=instance(_reader("AttentionReader")),
-        data=batch(_recall(), required=RECALL_LABELLED)),
-    "attn_core.experiments.long_sequences.accuracy_by_distance": spec(
-        logits=data(np.zeros((4, 5)), link=0, nan=False), labels=ints([0, 1, 2, 3], high=4, link=0),
-        distance=ints([1, 2, 3, 1], link=0)),
     "attn_core.experiments.masking.repeated_sequences": spec(n_sequences=size(3), half=size(2), vocab=size(4),
                                                              seed=seed()),
     "attn_core.experiments.masking.next_token_accuracy": spec(
@@ -729,28 +710,6 @@ SPECS |= {
     "attn_core.experiments.multihead.word_position_codes": spec(tokens=tokens(TOKENS), width=size(8)),
     "attn_core.experiments.multihead.planted_heads": spec(d_head=size(4), strength=positive(4.0), seed=seed(7)),
     "attn_core.experiments.multihead.mean_pool_kv_heads": spec(layer=instance(_layer), n_kv_heads=size(1)),
-    "attn_core.experiments.performance.swap_values": spec(data=batch(_recall()), first=index(0), second=index(1)),
-    "attn_core.experiments.performance.value_counts": spec(data=batch(_recall())),
-    "attn_core.experiments.performance.accuracy_without_pairing": spec(data=batch(_recall())),
-    "attn_core.experiments.performance.held_out": spec(test_set=batch(_recall(4, seed=1)),
-                                                       train_set=batch(_recall())),
-    "attn_core.experiments.performance.pair_weights": spec(model=instance(_reader("AttentionReader")),
-                                                           data=batch(_recall())),
-    "attn_core.experiments.performance.value_probabilities": spec(model=instance(_reader("AttentionReader")),
-                                                                  data=batch(_recall())),
-    "attn_core.experiments.performance.Snapshots": spec(model=instance(_reader("AttentionReader"), optional=True),
-                                                        test_set=batch(_recall(), optional=True, required=RECALL_LABELLED),
-                                                        steps=free([0, 1])),
-    "attn_core.experiments.performance.Snapshots.__call__": spec(step=size(0, minimum=0),
-                                                                 model=instance(_reader("AttentionReader"))),
-    "attn_core.experiments.performance.Snapshots.record": spec(step=size(0, minimum=0),
-                                                               model=instance(_reader("AttentionReader"))),
-    "attn_core.experiments.performance.first_step_reaching": spec(
-        steps=ints([0, 10, 20], link=0), accuracies=data([0.1, 0.5, 0.9], link=0, nan=False),
-        level=number(0.5, low=0, high=1)),
-    # key_names may be numbers: chapter 14 names keys that are positions with range(n_pairs)
-    "attn_core.experiments.performance.pair_labels": spec(example=batch(_recall(1)),
-                                                          key_names=tokens("ABCD", skip=("numbers",))),
     "attn_core.experiments.positions.encoded_weights": spec(
         x=data(np.ones((3, 4)), link=-1), w_q=data(np.eye(4), link=0), w_k=data(np.eye(4), link=0),
         encoding=option("sinusoidal"), positions=ints([0, 1, 2], link=0), learned_table=free(None),
@@ -835,7 +794,8 @@ SPECS |= {
     "attn_core.plot.efficiency.cost_curves": spec(ax=ax(), n=data([1.0, 2.0, 4.0], link=0),
                                                   series=free({"a": [1.0, 2.0, 3.0]}), ylabel=free("cost")),
     "attn_core.plot.efficiency.score_blocks": spec(ax=ax(), scores=data([1.0, 2.0, 0.5, 0.1]), block_size=size(2),
-                                                   blocks_read=size(1), running_max=number(2.0)),
+                                                   blocks_read=size(1), running_max=number(2.0),
+                                                   read_order=ints([0, 1], optional=True, high=1, skip=("None",))),
     "attn_core.plot.efficiency.output_comparison": spec(ax=ax(), running=data([1.0, 2.0], link=0),
                                                         final=data([1.0, 2.5], link=0)),
     "attn_core.plot.heatmap.attention_heatmap": spec(ax=ax(), weights=data(W), highlight_row=index(None, optional=True),
@@ -847,20 +807,12 @@ SPECS |= {
     "attn_core.plot.interpretability.value_plane": spec(ax=ax(), values=data(V, link=0), weights=data(ROW, link=0)),
     "attn_core.plot.interpretability.weight_effect_scatter": spec(
         ax=ax(), weights=data(ROW, link=0), effects=data(ROW, link=0), groups=ints([0, 1, 0], link=0, high=1)),
-    "attn_core.plot.long_sequences.sensitivity_plot": spec(ax=ax(), distances=data([1.0, 2.0, 3.0], link=0),
-                                                           curves=free(_CURVES), log=flag(True)),
-    "attn_core.plot.long_sequences.pair_bars": spec(ax=ax(), heights=data(ROW), highlight=index(None, optional=True),
-                                                    log=flag()),
     # any boolean matrix is a mask worth drawing (no other argument fixes its shape): no wrong-shape case
     "attn_core.plot.masking.mask_heatmap": spec(ax=ax(), mask=Arg("mask", np.ones((3, 3), dtype=bool),
                                                                   optional=False, skip=("wrong-shape",)),
                                                 highlight_row=index(None, optional=True)),
     "attn_core.plot.multihead.head_grouping": spec(ax=ax(), n_heads=size(4), n_kv_heads=size(2),
                                                    highlight=index(None, optional=True)),
-    "attn_core.plot.performance.accuracy_bars": spec(ax=ax(), groups=tokens(["a", "b"]),
-                                                     results=free({"x": [0.5, 0.7]})),
-    "attn_core.plot.performance.paired_bars": spec(ax=ax(), first=data(ROW, link=0), second=data(ROW, link=0),
-                                                   legend=flag(True)),
     "attn_core.plot.positions.position_heatmap": spec(ax=ax(), matrix=data(SQUARE), xlabel=free("x"),
                                                       ylabel=free("y"), n_ticks=size(3), colorbar=flag(False)),
     "attn_core.plot.positions.rotated_pair": spec(ax=ax(), query=data([1.0, 0.0], link=0),
@@ -913,15 +865,6 @@ def _slider() -> Any:
     return Slider("x", [("a", 1), ("b", 2)])
 
 
-def _snapshots() -> dict:
-    from attn_core.experiments.performance import Snapshots
-
-    model = _reader("AttentionReader")()
-    snapshots = Snapshots(model, test_set=_recall(), steps=[0])
-    snapshots.record(0, model)
-    return {"attention": snapshots}
-
-
 def _alignment_runs() -> dict:
     from attn_core.experiments.self_cross import AlignmentRun, reordering_data
     from attn_core.training.models import CrossAttentionAligner
@@ -944,7 +887,8 @@ def _explorer() -> Any:
 
 
 SPECS |= {
-    "attn_core.widgets.efficiency.tile_stepper_explorer": spec(block_size=size(4), query=index(0), block=index(0)),
+    "attn_core.widgets.efficiency.tile_stepper_explorer": spec(block_size=size(4), query=index(0), block=index(0),
+                                                               order=option("in order")),
     "attn_core.widgets.explorer.Slider": spec(label=text("x"), options=free([("a", 1), ("b", 2)]),
                                               value=Arg("free", None, extra=[Bad("unknown", lambda v: 99)])),
     "attn_core.widgets.explorer.Slider.start_index": spec(factory=_slider),
@@ -958,25 +902,9 @@ SPECS |= {
     "attn_core.widgets.explorer.Explorer.frame_count": spec(factory=_explorer),
     "attn_core.widgets.explorer.parse_numbers": spec(text=text("1, 2"), count=size(None, optional=True),
                                                      name=free("the numbers")),
-    "attn_core.widgets.interpretability.rollout_explorer": spec(width=size(10), strength=positive(6.0),
-                                                                view=option("rollout"),
-                                                                query=index(None, optional=True)),
-    "attn_core.widgets.interpretability.weight_effect_explorer": spec(length=number(4.0, low=0), removed=index(-1)),
-    "attn_core.widgets.long_sequences.recall_explorer": spec(
-        recurrent=instance(_reader("RecurrentReader")), attention=instance(_reader("AttentionReader")),
-        data=batch(_recall()), distance=size(1, high=3), model=option("attention")),
-    "attn_core.widgets.long_sequences.describe_recall": spec(exempt=_DESCRIBE),
     "attn_core.widgets.masking.parse_cells": spec(text=text("0 1"), n=size(3)),
     "attn_core.widgets.masking.mask_editor_explorer": spec(d_model=size(8), seed=seed(), mask=option("causal"),
                                                            query=index(2)),
-    "attn_core.widgets.multihead.head_sharing_explorer": spec(d_head=size(8), strength=positive(4.0), seed=seed(7),
-                                                              kv_heads=size(4), head=index(-1)),
-    "attn_core.widgets.performance.training_explorer": spec(
-        runs=instance(_snapshots), example=batch(_recall(1)),
-        step=index(None, optional=True), model=option(None, optional=True)),
-    "attn_core.widgets.performance.describe_training": spec(exempt=_DESCRIBE),
-    "attn_core.widgets.positions.position_offset_explorer": spec(d_model=size(8), seed=seed(7), query=index(4),
-                                                                 alibi_heads=size(8), alibi_head=index(0)),
     "attn_core.widgets.qkv.kernel_width_explorer": spec(n_train=size(40), n_heldout=size(200), n_queries=size(51),
                                                         seed=seed(1), bandwidth=positive(0.2)),
     "attn_core.widgets.scoring.query_direction_explorer": spec(keys=free(None), angle=number(60.0),
@@ -990,8 +918,204 @@ SPECS |= {
     "attn_core.widgets.softmax.temperature_explorer": spec(temperature=positive(1.0), normalisation=option("softmax")),
     "attn_core.widgets.why_attention.selectivity_explorer": spec(d_k=size(4), seed=seed(), item=index(0),
                                                                  beta=number(2.0, low=0)),
-    "attn_core.widgets.variants.variant_explorer": spec(variant=option("local"), level=index(2), seed=seed()),
+    "attn_core.widgets.variants.variant_explorer": spec(input=option("random"), sharpness=positive(1.0),
+                                                        variant=option("local"), seed=seed()),
     "attn_core.widgets.variants.describe_variant": spec(exempt=_DESCRIBE),
+}
+
+# --- second-edition additions, one block per owner -----------------------------------------
+
+SPECS |= {  # training ring: fresh data, clipping, gated recurrent and Deep Sets readers (owner: training)
+    "attn_core.training.adam.clip_by_global_norm": spec(grads=batch({"w": np.ones((2, 2))}), max_norm=positive(1.0)),
+    "attn_core.training.loop.train": spec(
+        model=instance(_reader("AttentionReader")), train_set=batch(_recall(8), required=RECALL_LABELLED),
+        test_set=batch(_recall(4, seed=1), optional=True, required=RECALL_LABELLED),
+        steps=size(2), batch_size=size(4), lr=positive(0.01), seed=seed(), eval_every=size(1), progress=flag(False),
+        callback=Arg("function", None, optional=True), clip_norm=positive(1.0, optional=True),
+        monitor_size=size(4)),
+    **_model_specs("RecurrentReader", _READER | {"query_first": flag()}, _recall, RECALL_INPUTS),
+    **_model_specs("DeepSetsReader", _READER | {"encoder_width": size(3)}, _recall, RECALL_INPUTS),
+    **_model_specs("GatedRecurrentReader", _READER | {"query_first": flag()}, _recall, RECALL_INPUTS),
+    "attn_core.training.models.RecurrentReader.state": spec(inputs=batch(_recall(), required=RECALL_INPUTS)),
+    "attn_core.training.models.PoolingReader.state": spec(inputs=batch(_recall(), required=RECALL_INPUTS)),
+    "attn_core.training.models.DeepSetsReader.state": spec(inputs=batch(_recall(), required=RECALL_INPUTS)),
+    "attn_core.training.models.GatedRecurrentReader.state": spec(inputs=batch(_recall(), required=RECALL_INPUTS)),
+    "attn_core.training.models.RecurrentReader.states": spec(inputs=batch(_recall(), required=RECALL_INPUTS)),
+    "attn_core.training.models.GatedRecurrentReader.states": spec(inputs=batch(_recall(), required=RECALL_INPUTS)),
+}
+
+_MODEL_SHAPE = dict(parameters=size(1000), n_layers=size(2), n_heads=size(4), n_kv_heads=size(2), d_head=size(3))
+
+SPECS |= {  # chapter 8, multihead (owner: multihead)
+    "attn_core.experiments.multihead.decode_step_bytes": spec(context=size(5), batch=size(2),
+                                                              bytes_per_number=size(2), **_MODEL_SHAPE),
+    "attn_core.experiments.multihead.decode_step_flops": spec(context=size(5), batch=size(2), **_MODEL_SHAPE),
+    "attn_core.experiments.multihead.cache_crossover_tokens": spec(**_MODEL_SHAPE),
+    "attn_core.experiments.multihead.generation_flops": spec(n_tokens=size(4), cached=flag(True), **_MODEL_SHAPE),
+    "attn_core.experiments.multihead.decode_flops_per_byte": spec(context=size(5), batch=size(2),
+                                                                  bytes_per_number=size(2), **_MODEL_SHAPE),
+    "attn_core.experiments.multihead.memory_bound_context": spec(flops_per_byte=positive(10.0),
+                                                                 bytes_per_number=size(2), **_MODEL_SHAPE),
+    "attn_core.experiments.multihead.kv_sharing_speedup": spec(cache_share=number(0.5, low=0, high=1),
+                                                               n_heads=size(4), n_kv_heads=size(2)),
+    "attn_core.plot.multihead.decode_bytes_bars": spec(ax=axes(), labels=tokens(["a", "b"]),
+                                                       weight_bytes=data([2e9, 2e9], link=0),
+                                                       cache_bytes=data([1e9, 3e9], link=0),
+                                                       bytes_per_second=positive(2e12, optional=True),
+                                                       xmax=positive(10.0, optional=True), title=free(None),
+                                                       fontsize=positive(8.0)),
+    "attn_core.widgets.multihead.decode_bytes_explorer": spec(batch=size(1), context=size(4096)),
+}
+
+def _recall_reader() -> Any:
+    from attn_core.experiments.positions import MarkedRecallReader
+
+    return MarkedRecallReader("alibi", 8, n_values=3, width=4, seed=0)
+
+
+def _marked() -> dict:
+    from attn_core.experiments.positions import marked_recall
+
+    return marked_recall(2, 6, n_values=3, seed=0)
+
+
+SPECS |= {  # chapter 9, positions (owner: positions)
+    "attn_core.positions.t5_relative_buckets": spec(n_q=size(3), n_k=size(None, optional=True), n_buckets=size(32),
+                                                    max_distance=size(128), bidirectional=flag(True)),
+    "attn_core.positions.rotary_angles": spec(positions=data([0.0, 1.0, 2.0]), d=size(4), base=positive(10000.0)),
+    "attn_core.experiments.positions.position_probe": spec(causal=flag(True), steps=size(0, minimum=0), seed=seed()),
+    "attn_core.experiments.positions.marked_recall": spec(n_examples=size(2), length=size(6), n_values=size(4),
+                                                         distance=size(None, optional=True), seed=seed()),
+    "attn_core.experiments.positions.MarkedRecallReader": spec(
+        encoding=option("alibi"), n_train=size(8), n_values=size(3), width=size(4), alibi_slope=positive(0.25),
+        seed=seed()),
+    "attn_core.experiments.positions.MarkedRecallReader.forward": spec(
+        factory=lambda: _recall_reader(), inputs=batch({"tokens": _marked()["tokens"]}, required=("tokens",))),
+    "attn_core.experiments.positions.MarkedRecallReader.check_inputs": spec(
+        factory=lambda: _recall_reader(), inputs=batch({"tokens": _marked()["tokens"]}, required=("tokens",)),
+        name=free("inputs")),
+    "attn_core.experiments.positions.MarkedRecallReader.backward": spec(
+        factory=lambda: _recall_reader(), nan=False,
+        cache=Arg("instance", lambda: _recall_reader().forward({"tokens": _marked()["tokens"]})[1]),
+        grad_logits=data(np.ones((2, 3)), link=-1)),
+    "attn_core.experiments.positions.train_recall_reader": spec(encoding=option("none"), seed=seed(),
+                                                                config=free(None),
+                                                                alibi_slope=positive(None, optional=True)),
+    "attn_core.experiments.positions.recall_accuracy": spec(model=instance(lambda: _recall_reader()), length=size(6),
+                                                           distance=size(3), config=free(None)),
+    "attn_core.experiments.positions.run_extrapolation": spec(
+        exempt="reruns the whole stored experiment (three minutes); its only argument is a configuration dict"),
+    "attn_core.experiments.positions.load_extrapolation": spec(),
+    "attn_core.experiments.positions.stored_recall_reader": spec(encoding=option("alibi")),
+    "attn_core.plot.positions.weights_by_distance": spec(ax=ax(), weights=data([0.5, 0.1, 0.4]),
+                                                         marked=index(2), train_length=size(2),
+                                                         title=free(None), floor=positive(1e-6)),
+    "attn_core.widgets.positions.recall_distance_explorer": spec(length=size(32), seed=seed(3)),
+}
+
+
+SPECS |= {  # chapter 10, variants (owner: variants)
+    # a boolean mask cannot carry NaN: no NaN-in, NaN-out case
+    "attn_core.variants.block_selection_mask": spec(
+        nan=False, q=data(K, "queries", link=-1), k=data(K, "keys", link=-1), block_size=size(2), top_k=size(1), causal=flag()),
+    "attn_core.variants.block_top_k_attention": spec(
+        q=data(K, "queries", link=-1), k=data(K, "keys", link=-1), v=data(V, "values", link=0),
+        block_size=size(2), top_k=size(1), causal=flag()),
+    "attn_core.experiments.variants.random_sequence": spec(n=size(8), scale=positive(1.0), seed=seed()),
+    "attn_core.experiments.variants.frobenius_error": spec(approx=data(V, link=0), exact=data(V, link=0)),
+    "attn_core.experiments.variants.weight_error": spec(approx=data(SQUARE, link=0), exact=data(SQUARE, link=0)),
+    "attn_core.experiments.variants.soft_attention_gradient": spec(
+        scores=data(SCORES, link=0), values=data(V, link=0), target=data(np.array([1.0, 0.0]), link=0)),
+    # NaN scores are refused (no distribution to sample from): no NaN-in, NaN-out case
+    "attn_core.experiments.variants.score_function_gradients": spec(
+        nan=False, scores=data(SCORES, link=0), values=data(V, link=0), target=data(np.array([1.0, 0.0]), link=0),
+        n_samples=size(2), n_trials=size(3), baseline=flag(), seed=seed()),
+    "attn_core.plot.variants.error_bars": spec(ax=ax(), errors=free({"a": 0.5, "b": 0.25}),
+                                               highlight=option("a", optional=True), xmax=positive(1.0)),
+    "attn_core.experiments.variants.low_rank_at_matched_cost": spec(
+        name=option("local"), q=data(K, "queries", link=-1), k=data(K, "keys", link=-1),
+        v=data(V, "values", link=0), budget=size(None, optional=True), seed=seed()),
+    "attn_core.experiments.variants.linformer_jl_rank": spec(
+        n=size(128), epsilon=number(0.5, low=0.0, high=1.0, low_open=True, high_open=True)),
+    # NaN is refused (no norm to compare): no NaN-in, NaN-out case
+    "attn_core.experiments.variants.projected_output_errors": spec(
+        nan=False, weights=data(SQUARE, link=-1), values=data(V, link=0), rank=size(4), seed=seed()),
+    "attn_core.experiments.variants.eckart_young_error": spec(nan=False, matrix=data(SQUARE),
+                                                             rank=size(2, high=3)),
+}
+
+SPECS |= {  # chapter 11, efficiency (owner: efficiency)
+    "attn_core.experiments.efficiency.load_benchmark": spec(),
+    "attn_core.experiments.efficiency.format_benchmark": spec(exempt="formats the dict the benchmark script "
+                                                              "stores; a dict without its keys raises TypeError "
+                                                              "(tests/experiments/test_efficiency.py)"),
+}
+
+SPECS |= {  # chapter 12, what attention buys (owner: buys)
+    "attn_core.experiments.what_attention_buys.path_lengths": spec(allowed=mask((3, 3), optional=False)),
+    "attn_core.experiments.what_attention_buys.elman_states": spec(
+        x=data(np.ones((3, 2)), link=-1), w_h=data(np.eye(2) * 0.5, link=-1), b_h=data([0.0, 0.0], optional=True, link=0)),
+    "attn_core.experiments.what_attention_buys.recurrent_sensitivity": spec(
+        states=data(np.ones((3, 2)) * 0.5, link=-1), w_h=data(np.eye(2) * 0.5, link=-1)),
+    "attn_core.experiments.what_attention_buys.attention_sensitivity": spec(
+        x=data(np.ones((3, 2)), link=-1), w_q=data(np.eye(2), link=0), w_k=data(np.eye(2), link=0),
+        w_v=data(np.eye(2), link=0), query=index(-1)),
+    "attn_core.experiments.what_attention_buys.accuracy_by_distance": spec(
+        logits=data(np.zeros((4, 5)), link=0, nan=False), labels=ints([0, 1, 2, 3], high=4, link=0),
+        distance=ints([1, 2, 3, 1], link=0)),
+    "attn_core.experiments.what_attention_buys.swap_values": spec(data=batch(_recall()), first=index(0),
+                                                                  second=index(1)),
+    "attn_core.experiments.what_attention_buys.value_counts": spec(data=batch(_recall())),
+    "attn_core.experiments.what_attention_buys.accuracy_without_pairing": spec(data=batch(_recall())),
+    "attn_core.experiments.what_attention_buys.value_probabilities": spec(
+        model=instance(_reader("AttentionReader")), data=batch(_recall())),
+    "attn_core.experiments.what_attention_buys.first_step_reaching": spec(
+        steps=ints([0, 10, 20], link=0), accuracies=data([0.1, 0.5, 0.9], link=0, nan=False),
+        level=number(0.5, low=0, high=1)),
+    "attn_core.experiments.what_attention_buys.probe_accuracy": spec(
+        train_features=data(np.arange(8.0).reshape(4, 2), link=-1), train_values=ints(np.zeros((4, 1), int), high=1, link=0),
+        test_features=data(np.ones((2, 2)), link=-1), test_values=ints(np.zeros((2, 1), int), high=1, link=0),
+        n_values=size(2), ridge=positive(1e-3)),
+    "attn_core.experiments.what_attention_buys.recall_sampler": spec(n_pairs=size(4, optional=True)),
+    "attn_core.experiments.what_attention_buys.recall_test_set": spec(n_pairs=size(4, optional=True),
+                                                                      validation=flag()),
+    "attn_core.experiments.what_attention_buys.make_reader": spec(
+        name=option("elman"), n_pairs=size(4, optional=True), query_first=flag(),
+        seed=size(0, minimum=0, optional=True)),
+    "attn_core.experiments.what_attention_buys.run_reader": spec(
+        name=option("mean pooling"), lr=positive(0.01), steps=size(2, optional=True), eval_at=free([1]),
+        n_pairs=size(3, optional=True), query_first=flag(), progress=flag()),
+    "attn_core.experiments.what_attention_buys.tune_learning_rate": spec(
+        name=option("mean pooling"), learning_rates=free([0.01]), steps=size(2, optional=True), query_first=flag()),
+    "attn_core.experiments.what_attention_buys.load_results": spec(),
+    "attn_core.experiments.what_attention_buys.load_reader": spec(name=option("attention")),
+    "attn_core.experiments.what_attention_buys.run_name": spec(name=text("elman"), query_first=flag()),
+    "attn_core.plot.what_attention_buys.sensitivity_plot": spec(ax=ax(), distances=data([1.0, 2.0, 3.0], link=0),
+                                                                curves=free(_CURVES), log=flag(True)),
+    "attn_core.plot.what_attention_buys.pair_bars": spec(ax=ax(), heights=data(ROW),
+                                                         highlight=index(None, optional=True), log=flag()),
+    "attn_core.plot.what_attention_buys.paired_bars": spec(ax=ax(), first=data(ROW, link=0), second=data(ROW, link=0),
+                                                           legend=flag(True)),
+    # results: a mapping read by key, its faults named by _check_results; reader/step checked against it
+    "attn_core.widgets.what_attention_buys.learning_explorer": spec(
+        results=free(None), reader=option("elman"), step=index(None, optional=True), steps=free((0, 15000))),
+    "attn_core.widgets.what_attention_buys.describe_learning": spec(exempt=_DESCRIBE),
+}
+
+SPECS |= {  # chapter 13, interpretability (owner: interpretability)
+    "attn_core.experiments.interpretability.same_output_corners": spec(weights=data(ROW, link=0),
+                                                                       values=data(V, link=0)),
+    "attn_core.experiments.interpretability.six_keys_example": spec(exempt="takes no arguments: nothing a reader can pass wrongly"),
+    "attn_core.experiments.interpretability.closest_reachable": spec(weights=data(ROW, link=0), keys=data(K, link=0),
+                                                                     scale=positive(None, optional=True)),
+    "attn_core.experiments.interpretability.output_jacobian": spec(
+        query=data([1.0, -1.0, 0.5], link=0, extra_rank=True), keys=data(K, link=0, extra_rank=True),
+        values=data(V, link=0, extra_rank=True), scale=positive(None, optional=True)),
+    "attn_core.experiments.interpretability.train_recall_reader": spec(seed=seed(), steps=size(1),
+                                                                       progress=flag(False)),
+    "attn_core.widgets.interpretability.corner_names": spec(exempt="a label helper: numpy arrays in, strings out"),
+    "attn_core.widgets.interpretability.same_output_explorer": spec(corner=index(None, optional=True),
+                                                                    fraction=number(0.6, low=0, high=0.8)),
 }
 
 #: Bad cases that still failed at the last full run, by owner (marked xfail(strict=True)).

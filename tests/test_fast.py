@@ -110,3 +110,30 @@ def test_bad_input_is_checked_like_the_reference(options, error, message):
     for function in (ac.fast_scaled_dot_product_attention, ac.scaled_dot_product_attention):
         with pytest.raises(error, match=message):
             function(arrays["q"], arrays["k"], arrays["v"], **keywords)
+
+
+@settings(max_examples=100, deadline=None)
+@given(attention_arguments(), st.integers(2, 4))
+def test_threads_give_the_serial_result(arguments, workers):
+    """Blocks of query rows on threads: the same weights and output as one thread, to rounding."""
+    dtype, q, k, v, options = arguments
+    serial = ac.fast_scaled_dot_product_attention(q, k, v, **options)
+    threaded = ac.fast_scaled_dot_product_attention(q, k, v, **options, workers=workers)
+    scale = options["scale"] or 1 / math.sqrt(q.shape[-1])
+    largest_score = float(np.abs(q.astype(np.float64) @ k.T.astype(np.float64)).max()) * scale
+    tolerance = 64 * np.finfo(dtype).eps * max(1.0, largest_score)
+    for a, b in zip(threaded, serial):
+        assert a.dtype == b.dtype and a.shape == b.shape
+        assert_allclose(a, b, rtol=tolerance, atol=tolerance)
+
+
+def test_threads_split_long_inputs_into_row_blocks():
+    """600 queries = 3 tasks of at most 256 rows per head: rows across the task borders agree."""
+    rng = np.random.default_rng(8)
+    q, k, v = rng.standard_normal((2, 600, 8)), rng.standard_normal((2, 300, 8)), rng.standard_normal((2, 300, 4))
+    for factor in (1.0, 100.0):  # small scores (no max shift) and huge ones (shifted)
+        out, w = ac.fast_scaled_dot_product_attention(q * factor, k, v, workers=2)
+        ref_out, ref_w = ac.scaled_dot_product_attention(q * factor, k, v)
+        assert_allclose(w, ref_w, atol=1e-9)
+        assert_allclose(out, ref_out, atol=1e-9)
+        assert_allclose(w.sum(axis=-1), 1.0)

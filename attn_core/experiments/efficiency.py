@@ -376,15 +376,21 @@ def stepper_inputs(
 
 
 # ------------------------------------------------------ the online softmax, block by block, per query
-from attn_core._checks import index_in  # noqa: E402
+from attn_core._checks import choice, index_in  # noqa: E402
 from attn_core.attention import scaled_dot_product_attention  # noqa: E402
 from attn_core.scores import scaled_dot_product_scores  # noqa: E402
 from attn_core.tiled import online_softmax_steps  # noqa: E402
 
-__all__ += ["online_softmax_walk", "online_softmax_state"]
+__all__ += ["READING_ORDERS", "online_softmax_walk", "online_softmax_state"]
+
+#: The orders in which :func:`online_softmax_walk` can read the key blocks: left to right, right
+#: to left, or each query's blocks by their largest score, highest first.
+READING_ORDERS = ("in order", "reversed", "largest first")
 
 
-def online_softmax_walk(q: ArrayLike, k: ArrayLike, v: ArrayLike, *, block_size: int) -> dict:
+def online_softmax_walk(
+    q: ArrayLike, k: ArrayLike, v: ArrayLike, *, block_size: int, order: str = "in order"
+) -> dict:
     """Every query's online softmax over the key blocks, and the exact attention output to compare.
 
     Parameters
@@ -392,18 +398,24 @@ def online_softmax_walk(q: ArrayLike, k: ArrayLike, v: ArrayLike, *, block_size:
     q, k, v : array_like, shapes (n_q, d_k), (n_k, d_k), (n_k, d_v)
     block_size : int
         Keys per block.
+    order : {"in order", "reversed", "largest first"}, default "in order"
+        The order the blocks are read in (:data:`READING_ORDERS`); "largest first" reads
+        each query's blocks by their largest score, highest first, so that the running
+        maximum is found at once and never rescales.
 
     Returns
     -------
     dict
         ``scores`` (n_q, n_k), ``steps`` (for each query, the list of
-        :class:`attn_core.tiled.OnlineSoftmaxStep` after each block), ``final_output``
-        (n_q, d_v) (:func:`attn_core.scaled_dot_product_attention`), ``n_blocks``.
+        :class:`attn_core.tiled.OnlineSoftmaxStep` after each block, in reading order),
+        ``final_output`` (n_q, d_v) (:func:`attn_core.scaled_dot_product_attention`),
+        ``n_blocks``, ``order``.
 
     Raises
     ------
     ValueError
-        ``q``, ``k``, ``v`` that do not fit together or are not matrices; ``block_size`` < 1.
+        ``q``, ``k``, ``v`` that do not fit together or are not matrices; ``block_size`` < 1;
+        an ``order`` not in :data:`READING_ORDERS`.
 
     Examples
     --------
@@ -413,12 +425,23 @@ def online_softmax_walk(q: ArrayLike, k: ArrayLike, v: ArrayLike, *, block_size:
     (2, 2, True)
     """
     block_size = positive_int(block_size, "block_size")
+    order = choice(order, READING_ORDERS, "order")
     final_output, _ = scaled_dot_product_attention(q, k, v)  # (n_q, d_v); checks q, k, v
     if final_output.ndim != 2:
         raise ValueError(f"q, k and v must be one sequence each (matrices), got q of shape {np.shape(q)}")
     scores = scaled_dot_product_scores(q, k)  # (n_q, n_k)
-    steps = [list(online_softmax_steps(row, v, block_size=block_size)) for row in scores]
-    return {"scores": scores, "steps": steps, "final_output": final_output, "n_blocks": len(steps[0])}
+    n_blocks = -(-scores.shape[1] // block_size)
+    steps = []
+    for row in scores:
+        if order == "in order":
+            blocks = np.arange(n_blocks)
+        elif order == "reversed":
+            blocks = np.arange(n_blocks)[::-1]
+        else:  # largest first: each block's best score, highest first (ties: the earlier block)
+            best = np.array([row[b * block_size:(b + 1) * block_size].max() for b in range(n_blocks)])
+            blocks = np.argsort(-best, kind="stable")
+        steps.append(list(online_softmax_steps(row, v, block_size=block_size, order=blocks)))
+    return {"scores": scores, "steps": steps, "final_output": final_output, "n_blocks": n_blocks, "order": order}
 
 
 def online_softmax_state(walk: dict, query: int, block: int) -> dict:
@@ -433,7 +456,9 @@ def online_softmax_state(walk: dict, query: int, block: int) -> dict:
     Returns
     -------
     dict
-        ``query``, ``block``, ``n_blocks``, ``n_k``, ``keys`` (the block's [start, end)),
+        ``query``, ``block`` (how many blocks were read before this one), ``n_blocks``, ``n_k``,
+        ``keys`` (the [start, end) of the block just read), ``read`` (the key blocks read so
+        far, in reading order), ``order``,
         ``scores`` (n_k,), ``running_max``, ``previous_max`` (-inf before the first block),
         ``normaliser``, ``rescale``, ``output`` and ``final_output`` (d_v,), and ``gap`` (the
         largest absolute difference of the two outputs).
@@ -459,6 +484,112 @@ def online_softmax_state(walk: dict, query: int, block: int) -> dict:
     previous = walk["steps"][query][block - 1].running_max if block > 0 else -np.inf
     final = walk["final_output"][query]
     return {"query": query, "block": block, "n_blocks": walk["n_blocks"], "n_k": walk["scores"].shape[1],
-            "keys": step.keys, "scores": walk["scores"][query], "running_max": step.running_max,
+            "keys": step.keys, "read": [st.block for st in walk["steps"][query][:block + 1]],
+            "order": walk.get("order", "in order"), "scores": walk["scores"][query], "running_max": step.running_max,
             "previous_max": previous, "normaliser": step.normaliser, "rescale": step.rescale,
             "output": step.output, "final_output": final, "gap": float(np.abs(step.output - final).max())}
+
+
+# ------------------------------------------------------------ the stored benchmark, as a table
+import json  # noqa: E402
+from importlib import resources  # noqa: E402
+
+__all__ += ["load_benchmark", "format_benchmark"]
+
+
+def load_benchmark() -> dict:
+    """The stored run of ``benchmarks/attention_benchmark.py --write``: attn_core against PyTorch.
+
+    Read from ``attn_core/experiments/results/attention_benchmark.json``, which the
+    benchmark writes (installed with the package, so a chapter can print it anywhere).
+
+    Returns
+    -------
+    dict
+        The keys :func:`format_benchmark` describes.
+
+    Raises
+    ------
+    FileNotFoundError
+        The benchmark has not been stored.
+
+    Examples
+    --------
+    >>> sorted(load_benchmark())[:3]
+    ['command', 'date', 'implementations']
+    """
+    with resources.files("attn_core.experiments").joinpath("results", "attention_benchmark.json").open(
+            "r", encoding="utf-8") as handle:
+        return json.load(handle)
+
+
+_BENCHMARK_KEYS = {"command", "date", "machine", "numpy", "torch", "threads", "setup", "implementations",
+                   "rows", "ratios"}
+
+
+def format_benchmark(results: dict) -> str:
+    """The table of ``benchmarks/attention_benchmark.py``'s results, with what was measured where.
+
+    Parameters
+    ----------
+    results : dict
+        What the benchmark stores (:func:`load_benchmark`):
+        ``command``, ``date``, ``machine``, ``load`` (optional: how busy the machine was),
+        ``numpy``, ``torch`` (None without PyTorch),
+        ``threads`` (name -> count), ``setup``, ``implementations`` (name -> description),
+        ``rows`` (``implementation``, ``n``, ``milliseconds``, ``working_memory_bytes`` or
+        None) and ``ratios`` (``label``, ``value``).
+
+    Returns
+    -------
+    str
+        A header (machine, date, versions, threads, the command that rebuilds it), the
+        implementations, one block of rows per ``n`` (time, and working memory as a share of
+        one ``n x n`` float32 matrix), then the ratios.
+
+    Raises
+    ------
+    TypeError
+        ``results`` is not a dict with those keys.
+
+    Examples
+    --------
+    >>> results = {"command": "python bench.py --write", "date": "2026-01-01 00:00 UTC",
+    ...            "machine": "a CPU, 2 cores", "numpy": "2.4", "torch": None,
+    ...            "threads": {"attn_core workers": 2}, "setup": "float32",
+    ...            "implementations": {"tiled": "attn_core.tiled_attention"},
+    ...            "rows": [{"implementation": "tiled", "n": 1024, "milliseconds": 31.5,
+    ...                      "working_memory_bytes": 2**20}], "ratios": []}
+    >>> print(format_benchmark(results))  # doctest: +NORMALIZE_WHITESPACE
+    measured 2026-01-01 00:00 UTC on a CPU, 2 cores
+    numpy 2.4, torch not installed; threads: attn_core workers 2
+    float32
+    rebuilt by `python bench.py --write`
+    <BLANKLINE>
+      tiled            attn_core.tiled_attention
+    <BLANKLINE>
+    n = 1024 (one n x n float32 matrix: 4 MiB)
+      tiled                 31.5 ms       1.00 MiB =  25.00 % of n x n
+    """
+    if not isinstance(results, dict) or not _BENCHMARK_KEYS <= set(results):
+        missing = sorted(_BENCHMARK_KEYS - set(results)) if isinstance(results, dict) else "everything"
+        raise TypeError(f"results must be the benchmark's stored dict; missing: {missing}")
+    threads = ", ".join(f"{name} {count}" for name, count in results["threads"].items())
+    lines = [f"measured {results['date']} on {results['machine']}"]
+    if "load" in results:
+        lines.append(f"load average {results['load']}")
+    lines += [f"numpy {results['numpy']}, torch {results['torch'] or 'not installed'}; threads: {threads}",
+              results["setup"], f"rebuilt by `{results['command']}`", ""]
+    lines += [f"  {name:<16} {text}" for name, text in results["implementations"].items()]
+    for n in sorted({row["n"] for row in results["rows"]}):
+        matrix = n * n * 4
+        lines += ["", f"n = {n} (one n x n float32 matrix: {matrix / 2**20:.0f} MiB)"]
+        for row in (r for r in results["rows"] if r["n"] == n):
+            memory = row["working_memory_bytes"]
+            traced = ("   not traced" if memory is None
+                      else f"{memory / 2**20:10.2f} MiB = {100 * memory / matrix:6.2f} % of n x n")
+            lines.append(f"  {row['implementation']:<16} {row['milliseconds']:9.1f} ms {traced}")
+    if results["ratios"]:
+        lines += ["", "ratios"]
+        lines += [f"  {r['label']}: {r['value']:.3g}" for r in results["ratios"]]
+    return "\n".join(lines)

@@ -173,6 +173,7 @@ def score_blocks(
     blocks_read: int,
     running_max: float,
     *,
+    read_order: Sequence[int] | None = None,
     title: str | None = None,
     ylim: tuple[float, float] | None = None,
 ) -> Axes:
@@ -190,6 +191,9 @@ def score_blocks(
     blocks_read : int
         How many blocks have been read, 1 to the number of blocks.
     running_max : float
+    read_order : sequence of int, optional
+        The blocks in the order they are read (a permutation of the block indices); default
+        left to right. The first ``blocks_read`` of them are coloured.
     title : str, optional
     ylim : (float, float), optional
         Fixed limits, so that frames of an explorer share one scale.
@@ -201,7 +205,8 @@ def score_blocks(
     Raises
     ------
     TypeError, ValueError
-        ``ax`` is not a matplotlib Axes, or an argument is not what the list above says:
+        ``ax`` is not a matplotlib Axes, ``read_order`` not a permutation of the block
+        indices, or an argument is not what the list above says:
         data that is not a non-empty array of finite numbers of that shape (NaN is drawn as
         a gap), lengths that do not match, an index out of range, a flag that is not True
         or False, a whole number given as ``2.0`` or ``True``.
@@ -220,9 +225,17 @@ def score_blocks(
         raise ValueError(f"blocks_read must be 1..{n_blocks}, got {blocks_read}")
     check.finite_number(running_max, "running_max")
     check.pair(ylim, "ylim")
+    if read_order is None:
+        order = list(range(n_blocks))
+    else:
+        given = np.asarray(read_order)
+        if given.dtype.kind not in "iu" or given.ndim != 1 or sorted(given.tolist()) != list(range(n_blocks)):
+            raise ValueError(f"read_order must be a permutation of 0..{n_blocks - 1}, got {read_order!r:.60}")
+        order = given.tolist()
     s = np.asarray(scores, dtype=float)
     block_of = np.arange(s.size) // block_size
-    colors = [COLORS["accent"] if b == blocks_read - 1 else COLORS["main"] if b < blocks_read else UNREAD_COLOR
+    last, earlier = order[blocks_read - 1], set(order[:blocks_read - 1])
+    colors = [COLORS["accent"] if b == last else COLORS["main"] if b in earlier else UNREAD_COLOR
               for b in block_of]
     state = getattr(ax, "_attn_score_blocks", None)
     if state is None or len(state["bars"]) != s.size:

@@ -13,8 +13,13 @@ from matplotlib.figure import Figure
 from numpy.typing import ArrayLike
 
 import attn_core as ac
-from attn_core._checks import index_in, positive_int
-from attn_core.experiments.efficiency import online_softmax_state, online_softmax_walk, stepper_inputs
+from attn_core._checks import choice, index_in, positive_int
+from attn_core.experiments.efficiency import (
+    READING_ORDERS,
+    online_softmax_state,
+    online_softmax_walk,
+    stepper_inputs,
+)
 from attn_core.plot.efficiency import output_comparison, score_blocks
 from attn_core.widgets.explorer import Explorer, Slider
 
@@ -26,8 +31,9 @@ def _describe(state: dict) -> str:
     final = ", ".join(f"{x:.2f}" for x in state["final_output"])
     previous = ("no earlier block" if state["block"] == 0
                 else f"the previous maximum was {state['previous_max']:.2f}")
-    return (f"Query {state['query'] + 1}, after reading key block {state['block'] + 1} of "
-            f"{state['n_blocks']} (keys {start + 1} to {end}): bar chart of its {state['n_k']} scores, "
+    return (f"Query {state['query'] + 1}, reading the blocks {state['order']}, after reading key block "
+            f"{state['block'] + 1} of {state['n_blocks']} (keys {start + 1} to {end}): bar chart of its "
+            f"{state['n_k']} scores, "
             f"blocks read in colour, the rest grey; running maximum m = {state['running_max']:.2f} "
             f"({previous}; earlier sums rescaled by {state['rescale']:.2f}); normaliser "
             f"l = {state['normaliser']:.2f}. Running output {running}; final output {final}; "
@@ -42,6 +48,7 @@ def tile_stepper_explorer(
     block_size: int = 4,
     query: int = 0,
     block: int = 0,
+    order: str = "in order",
 ) -> Explorer:
     r"""Step one query through its key blocks and watch the online softmax's running numbers.
 
@@ -54,23 +61,31 @@ def tile_stepper_explorer(
 
     Controls:
 
-    * **Key block read** (slider): how far the query has read, one option per block;
-    * **Query** (slider): which query row, one option per query.
+    * **Key blocks read** (slider): how many blocks the query has read, one option per block;
+    * **Reading order** (slider): the blocks left to right, right to left, or by their
+      largest score, highest first (:data:`~attn_core.experiments.efficiency.READING_ORDERS`).
+      The path differs (the running maximum, the rescale factors, the running output); the
+      last output does not.
 
     Parameters
     ----------
     q, k, v : array_like, shapes (n_q, d_k), (n_k, d_k), (n_k, d_v), optional
         Default :func:`~attn_core.experiments.efficiency.stepper_inputs` (3 queries, 24 keys, d_k = 8, d_v = 3). At most 8
-        queries, 2 to 12 blocks, and at most 60 pictures (queries times blocks).
+        queries and 2 to 12 blocks.
     block_size : int, default 4
-    query, block : int
-        The starting query and block (0-based).
+    query : int, default 0
+        Which query row to follow (0-based).
+    block : int, default 0
+        The starting number of blocks read, minus one.
+    order : str, default "in order"
+        The starting reading order, one of ``READING_ORDERS``.
 
     Returns
     -------
     Explorer
-        ``state`` holds ``query``, ``block`` (0-based), ``n_blocks``, ``n_k``, ``keys`` (the
-        block's [start, end)), ``scores`` (n_k,), ``running_max``, ``previous_max``,
+        ``state`` holds ``query``, ``block`` (0-based: blocks read before this one),
+        ``n_blocks``, ``n_k``, ``keys`` (the [start, end) of the block just read), ``read``
+        (the blocks read so far), ``order``, ``scores`` (n_k,), ``running_max``, ``previous_max``,
         ``normaliser``, ``rescale``, ``output`` and ``final_output`` (d_v,) and ``gap``
         (their largest absolute difference).
 
@@ -100,21 +115,22 @@ def tile_stepper_explorer(
     n_q, n_k = q.shape[0], k.shape[0]
     block_size = positive_int(block_size, "block_size")
     n_blocks = -(-n_k // block_size)
-    if not 2 <= n_blocks <= 12 or n_q > 8 or n_q * n_blocks > 60:
-        raise ValueError(f"{n_q} queries x {n_blocks} key blocks: keep 2 to 12 blocks, at most 8 queries "
-                         "and at most 60 pictures")
+    if not 2 <= n_blocks <= 12 or n_q > 8:
+        raise ValueError(f"{n_q} queries x {n_blocks} key blocks: keep 2 to 12 blocks and at most 8 queries")
     query = index_in(query, n_q, "query", "query")
     block = index_in(block, n_blocks, "block", "block")
-    walk = online_softmax_walk(q, k, v, block_size=block_size)
-    scores, steps, outputs_final = walk["scores"], walk["steps"], walk["final_output"]
+    order = choice(order, READING_ORDERS, "order")
+    walks = {name: online_softmax_walk(q, k, v, block_size=block_size, order=name) for name in READING_ORDERS}
+    scores, outputs_final = walks["in order"]["scores"], walks["in order"]["final_output"]
     low, high = min(0.0, scores.min()), max(0.0, scores.max())
     score_range = (low - 0.05 * (high - low), high + 0.35 * (high - low))  # room for the legend
-    every_output = np.concatenate([[s.output for s in row] for row in steps] + [outputs_final])
+    every_output = np.concatenate([[s.output for s in row] for walk in walks.values() for row in walk["steps"]]
+                                  + [outputs_final])
     low, high = min(0.0, every_output.min()), max(0.0, every_output.max())
     output_range = (low - 0.05 * (high - low), high + 0.6 * (high - low))
 
-    def compute(block: int, query: int) -> dict:
-        return online_softmax_state(walk, query, block)
+    def compute(block: int, order: str) -> dict:
+        return online_softmax_state(walks[order], query, block)
 
     def draw(fig: Figure, state: dict) -> None:
         if not fig.axes:
@@ -123,9 +139,10 @@ def tile_stepper_explorer(
             fig.add_subplot(grid[0, 1])
         ax_scores, ax_out = fig.axes
         start, end = state["keys"]
-        fig.suptitle(f"Query {state['query'] + 1}: key block {state['block'] + 1} of {n_blocks} read "
-                     f"(keys {start + 1}\u2013{end})", fontsize=10)
+        fig.suptitle(f"Query {state['query'] + 1}, {state['order']}: {state['block'] + 1} of {n_blocks} "
+                     f"blocks read (last: keys {start + 1}\u2013{end})", fontsize=10)
         score_blocks(ax_scores, state["scores"], block_size, state["block"] + 1, state["running_max"],
+                     read_order=[step.block for step in walks[state["order"]]["steps"][state["query"]]],
                      title=f"m = {state['running_max']:.2f}, l = {state['normaliser']:.2f}", ylim=score_range)
         rescale = "first block" if state["block"] == 0 else f"rescale {state['rescale']:.2f}"
         output_comparison(ax_out, state["output"], state["final_output"], ylim=output_range,
@@ -134,15 +151,13 @@ def tile_stepper_explorer(
     return Explorer(
         compute, draw,
         sliders={
-            "block": Slider("Key block read", [(f"{b + 1} (keys {b * block_size + 1}\u2013"
-                                                f"{min((b + 1) * block_size, n_k)})", b)
-                                               for b in range(n_blocks)], value=block),
-            "query": Slider("Query", [(str(i + 1), i) for i in range(n_q)], value=query),
+            "block": Slider("Key blocks read", [(f"{b + 1} of {n_blocks}", b) for b in range(n_blocks)], value=block),
+            "order": Slider("Reading order", [(name, name) for name in READING_ORDERS], value=order),
         },
         describe=_describe,
         title=("Read the keys one block at a time: the dashed line is the running maximum m; when a "
                "block raises it, the earlier sums shrink by the rescale factor. The running output "
-               "(solid bars) reaches the final output (hatched) at the last block."),
+               "(solid bars) reaches the final output (hatched) at the last block, in any reading order."),
         figsize=(6.4, 3.2),
         play=True,
     )

@@ -218,3 +218,90 @@ def test_tile_schedule_is_bottom_right_aligned_when_keys_outnumber_queries():
     # 2 queries, 4 keys: query 0 sees keys 0..2, query 1 sees keys 0..3 (as ac.causal_mask(2, 4)).
     # Keys 0-1 are seen by both (full); keys 2-3 by query 1 wholly, by query 0 in part (masked).
     assert tile_schedule(2, 4, block_size=2, causal=True).tolist() == [[TILE_FULL, TILE_MASKED]]
+
+
+# ------------------------------------------------------------------ the stored benchmark
+import importlib.util  # noqa: E402
+import json  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+from attn_core.experiments.efficiency import format_benchmark, load_benchmark  # noqa: E402
+
+BENCHMARK = Path(__file__).resolve().parents[2] / "benchmarks" / "attention_benchmark.py"
+
+
+def _results(rows, ratios=()):
+    return {"command": "python b.py --write", "date": "2026-01-01 00:00 UTC", "machine": "m, 2 cores",
+            "numpy": "2", "torch": "2.14", "threads": {"torch": 2, "attn_core workers": 2}, "setup": "float32",
+            "implementations": {"tiled": "t", "torch sdpa": "s"}, "rows": rows, "ratios": list(ratios)}
+
+
+def test_format_benchmark_prints_the_label_rows_and_shares_by_hand():
+    rows = [{"implementation": "tiled", "n": 2048, "milliseconds": 10.0, "working_memory_bytes": 4 * 2**20},
+            {"implementation": "torch sdpa", "n": 2048, "milliseconds": 5.0, "working_memory_bytes": None}]
+    text = format_benchmark(_results(rows, [{"label": "tiled / torch sdpa", "value": 2.0}]))
+    assert text.startswith("measured 2026-01-01 00:00 UTC on m, 2 cores")
+    assert "rebuilt by `python b.py --write`" in text
+    assert "threads: torch 2, attn_core workers 2" in text
+    assert "n = 2048 (one n x n float32 matrix: 16 MiB)" in text
+    assert "4.00 MiB =  25.00 % of n x n" in text  # 4 MiB of a 2048^2 x 4 bytes = 16 MiB matrix
+    assert "not traced" in text
+    assert text.endswith("tiled / torch sdpa: 2")
+    assert "goal" not in text
+
+
+def test_format_benchmark_refuses_a_dict_without_its_keys():
+    with pytest.raises(TypeError, match="missing: \\['command'"):
+        format_benchmark({k: v for k, v in _results([]).items() if k != "command"})
+    with pytest.raises(TypeError, match="results must be"):
+        format_benchmark([1, 2])
+
+
+def test_stored_snapshot_is_labelled_and_compares_with_the_fused_kernel():
+    results = load_benchmark()
+    assert results["command"] == "python benchmarks/attention_benchmark.py --write"
+    assert results["machine"] and results["date"].endswith("UTC")
+    assert "FLASH_ATTENTION" in results["implementations"]["torch sdpa"]
+    assert "(1, 8, n, 64)" in results["implementations"]["torch sdpa"]
+    measured = {(row["implementation"], row["n"]) for row in results["rows"]}
+    assert {("tiled", 4096), ("torch sdpa", 4096), ("tiled", 8192), ("tiled causal", 8192)} <= measured
+    assert "goal" not in json.dumps(results)
+    format_benchmark(results)
+
+
+def test_benchmark_runs_without_torch_at_a_small_size(capsys):
+    spec = importlib.util.spec_from_file_location("attention_benchmark", BENCHMARK)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    results = module.main(["--n", "64", "--repeats", "1", "--workers", "2"])
+    names = {row["implementation"] for row in results["rows"]}
+    assert {"textbook", "sdpa", "tiled", "tiled causal"} <= names
+    assert all(row["milliseconds"] > 0 for row in results["rows"])
+    assert results["command"] == "python benchmarks/attention_benchmark.py --n 64 --repeats 1 --workers 2"
+    assert "attn_core workers 2" in capsys.readouterr().out
+
+
+def test_format_benchmark_says_how_busy_the_machine_was():
+    results = _results([]) | {"load": "5.7 on 2 cores at the start (shared with other work)"}
+    assert format_benchmark(results).split("\n")[1] == (
+        "load average 5.7 on 2 cores at the start (shared with other work)")
+
+
+def test_walk_in_every_reading_order_ends_at_attention():
+    from attn_core.experiments.efficiency import READING_ORDERS, online_softmax_walk, stepper_inputs
+
+    q, k, v = stepper_inputs()
+    scores = ac.scaled_dot_product_scores(q, k)  # (3, 24)
+    for order in READING_ORDERS:
+        walk = online_softmax_walk(q, k, v, block_size=4, order=order)
+        for query, steps in enumerate(walk["steps"]):
+            read = [step.block for step in steps]
+            assert sorted(read) == list(range(6))
+            if order == "reversed":
+                assert read == [5, 4, 3, 2, 1, 0]
+            if order == "largest first":  # the block holding the row's maximum comes first: no rescale after it
+                assert steps[0].running_max == scores[query].max()
+                assert all(step.rescale == 1.0 for step in steps[1:])
+            np.testing.assert_allclose(steps[-1].output, walk["final_output"][query], atol=1e-12)
+    with pytest.raises(ValueError, match="order must be one of"):
+        online_softmax_walk(q, k, v, block_size=4, order="random")

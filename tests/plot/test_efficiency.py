@@ -56,3 +56,15 @@ def test_score_blocks_and_outputs_update_in_place():
     assert [round(b.get_height(), 2) for b in final] == [0.3, 0.4]
     with pytest.raises(ValueError, match="final has 2 entries, but running has 1"):
         output_comparison(ax2, [0.1], [0.3, 0.4])
+
+
+def test_score_blocks_colours_the_blocks_in_their_reading_order():
+    ax = new_figure().add_subplot()
+    scores = [1.0, 3.0, 2.0, 5.0, 0.5, 0.1]  # three blocks of two
+    score_blocks(ax, scores, 2, 2, 5.0, read_order=[2, 1, 0])  # right to left, two blocks read
+    colours = [to_hex(b.get_facecolor()) for b in ax.patches]
+    assert colours == ["#c8c8c8", "#c8c8c8",  # block 0: not read yet
+                       COLORS["accent"], COLORS["accent"],  # block 1: read last
+                       COLORS["main"], COLORS["main"]]  # block 2: read first
+    with pytest.raises(ValueError, match=r"read_order must be a permutation of 0\.\.2"):
+        score_blocks(ax, scores, 2, 1, 5.0, read_order=[0, 0, 1])

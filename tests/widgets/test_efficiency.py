@@ -19,7 +19,7 @@ def fresh(explorer):
     """The module's explorer, put back to its starting controls after the test."""
     yield explorer
     explorer.controls["block"].value = 0
-    explorer.controls["query"].value = 0
+    explorer.controls["order"].value = "in order"
 
 
 def test_default_state_is_the_first_block_of_the_first_query(explorer):
@@ -56,8 +56,8 @@ def test_block_slider_reads_more_keys_and_ends_at_full_attention(fresh):
 
 
 def test_rescale_factor_is_exp_of_the_change_of_maximum(fresh):
-    for query in range(3):
-        fresh.controls["query"].value = query
+    for order in ("in order", "reversed", "largest first"):
+        fresh.controls["order"].value = order
         for block in range(1, 6):
             fresh.controls["block"].value = block
             s = fresh.state
@@ -65,28 +65,42 @@ def test_rescale_factor_is_exp_of_the_change_of_maximum(fresh):
             assert 0 < s["rescale"] <= 1
 
 
-def test_query_slider_changes_state_and_picture(fresh):
-    before_png, before_scores = fresh.displayed_png(), fresh.state["scores"].copy()
-    fresh.controls["query"].value = 2
-    assert fresh.state["query"] == 2
-    assert not np.allclose(fresh.state["scores"], before_scores)
+def test_order_slider_reads_other_blocks_first_and_ends_at_the_same_output(fresh):
+    q, k, v = stepper_inputs()
+    scores = ac.scaled_dot_product_scores(q, k)[0]
+    expected, _ = ac.scaled_dot_product_attention(q, k, v)
+    before_png = fresh.displayed_png()
+    fresh.controls["order"].value = "reversed"
+    state = fresh.state
+    assert state["keys"] == (20, 24) and state["read"] == [5]
+    assert state["running_max"] == scores[20:].max()
     assert fresh.displayed_png() != before_png
-    assert "Query 3, after reading key block 1 of 6" in fresh.displayed_picture().value
+    assert "reading the blocks reversed, after reading key block 1 of 6 (keys 21 to 24)" in (
+        fresh.displayed_picture().value)
+    fresh.controls["order"].value = "largest first"
+    assert fresh.state["running_max"] == scores.max()  # the best block first: m is final at once
+    for block in range(1, 6):  # ... so nothing is ever rescaled
+        fresh.controls["block"].value = block
+        assert fresh.state["rescale"] == 1.0
+    np.testing.assert_allclose(fresh.state["output"], expected[0], atol=1e-12)
 
 
-def test_every_query_reaches_its_final_output(explorer):
+def test_every_query_and_order_reaches_its_final_output():
     q, k, v = stepper_inputs()
     expected, _ = ac.scaled_dot_product_attention(q, k, v)
     for query in range(3):
-        state = explorer._compute(block=5, query=query)
-        np.testing.assert_allclose(state["output"], expected[query], atol=1e-12)
+        explorer = tile_stepper_explorer(query=query)
+        for order in ("in order", "reversed", "largest first"):
+            state = explorer._compute(block=5, order=order)
+            assert sorted(state["read"]) == list(range(6))
+            np.testing.assert_allclose(state["output"], expected[query], atol=1e-12)
 
 
 def test_own_inputs_and_block_size():
     rng = np.random.default_rng(5)
     q, k, v = rng.standard_normal((2, 3)), rng.standard_normal((9, 3)), rng.standard_normal((9, 2))
     ex = tile_stepper_explorer(q, k, v, block_size=3, query=1, block=2)
-    assert ex.frame_count() == 3 * 2 and ex.state["keys"] == (6, 9)
+    assert ex.frame_count() == 3 * 3 and ex.state["keys"] == (6, 9)  # 3 blocks x 3 orders
     np.testing.assert_allclose(ex.state["output"], ac.scaled_dot_product_attention(q, k, v)[0][1])
 
 
@@ -106,5 +120,7 @@ def test_bad_arguments_are_refused():
         tile_stepper_explorer(block_size=4.0)
     with pytest.raises(ValueError, match="share their last dimension"):
         tile_stepper_explorer(q[:, :3], k, v)
+    with pytest.raises(ValueError, match="order must be one of"):
+        tile_stepper_explorer(order="random")
 
 
