@@ -3,46 +3,52 @@
     python benchmarks/attention_benchmark.py                 # n = 1024, 2048, 4096, 8192; prints the table
     python benchmarks/attention_benchmark.py --write         # ... and rebuilds the stored snapshot,
                                       # attn_core/experiments/results/attention_benchmark.json
+                                      # (refused on a busy machine: see --allow-busy)
     python benchmarks/attention_benchmark.py --n 2048 --repeats 3
 
 Chapter 11 prints the stored snapshot (``attn_core.experiments.efficiency.load_benchmark``;
 it does not re-run this script). Inputs: float32,
-8 heads, d = 64: queries, keys and values of shape (8, n, 64) for numpy, (1, 8, n, 64) for
+8 heads, d_k = d_v = 64: queries, keys and values of shape (8, n, 64) for numpy, (1, 8, n, 64) for
 PyTorch. Implementations:
 
 * ``textbook``: the literal numpy expression ``exp(S) / exp(S).sum(-1)`` with
-  ``S = Q K^T / np.sqrt(d)``, then ``A V`` (returns the weights); ``np.sqrt(d)`` is a
-  float64 scalar, so this silently computes in float64;
-* ``textbook f32``: the same with ``d ** 0.5``, which stays in float32;
-* ``sdpa``: ``attn_core.fast_scaled_dot_product_attention`` (returns the weights), the same
-  maths as the reference ``attn_core.scaled_dot_product_attention`` in fewer passes over
-  memory, on ``workers`` threads;
-* ``tiled`` and ``tiled causal``: ``attn_core.tiled_attention`` (no weights, blocks of 256),
-  on ``workers`` threads;
+  ``S = Q K^T / np.sqrt(d_k)``, then ``A V`` (returns the output and the weights); ``np.sqrt(d_k)``
+  is a float64 scalar, so this silently computes in float64 (numpy >= 2, NEP 50);
+* ``textbook f32``: the same with ``d_k ** 0.5``, which stays in float32;
+* ``sdpa``: ``attn_core.fast_scaled_dot_product_attention`` (returns the output and the
+  weights), the same maths as the reference ``attn_core.scaled_dot_product_attention`` in
+  fewer passes over memory, on ``workers`` threads. When a Cauchy-Schwarz bound shows that
+  no exponential can overflow it skips the row maximum; the script checks, at every n,
+  whether that happened on its inputs and says so in the row's description;
+* ``tiled`` and ``tiled causal``: ``attn_core.tiled_attention`` (output only, no weights,
+  blocks of 256), on ``workers`` threads;
 * when PyTorch is installed (optional: the script runs without it): ``torch matmul``
-  (matmul + softmax + matmul, returns the weights: what ``sdpa`` computes), ``torch sdpa``
-  (``torch.nn.functional.scaled_dot_product_attention`` on 4-D inputs, restricted to its
-  fused FLASH_ATTENTION backend, so it fails rather than falls back) and ``torch sdpa math``
-  (the same function restricted to its unfused MATH backend, which PyTorch falls back to
-  when the fused kernel does not apply, e.g. for 3-D inputs in some versions).
+  (matmul + softmax + matmul, returns the output and the weights: what ``sdpa`` computes),
+  ``torch sdpa`` (``torch.nn.functional.scaled_dot_product_attention`` on 4-D inputs, output
+  only, restricted to its fused FLASH_ATTENTION backend, so it fails rather than falls back)
+  and ``torch sdpa math`` (output only: the same function restricted to its unfused MATH
+  backend, which PyTorch falls back to when the fused kernel does not apply, e.g. for 3-D
+  inputs in some versions).
 
 Threads: attn_core's functions run on ``--workers`` threads (default: every core), each
 calling numpy's matrix library (BLAS) with one thread of its own; the textbook rows give
 BLAS every core instead (numpy's elementwise operations use one core either way); PyTorch
 uses its own thread pool, every core by default. The script prints all three counts.
 
-Time: the median of ``--repeats`` rounds after one warm-up; each round runs every
-implementation once, in turn, so that a slow spell of the machine (another job, a shared
-CPU) lands on all of them rather than on the repeats of one, and the ratios stay fair.
+Time: wall clock (``time.perf_counter``: processor time would add up the time of every
+thread), ``--repeats`` rounds after one warm-up; each round runs every implementation once, in
+turn, so that a slow spell of the machine (another job, a shared CPU) lands on all of them
+rather than on the repeats of one. Every round's time is stored; a row prints the median, and
+each ratio is printed at every n as the median of the per-round ratios with their smallest and
+largest (``attn_core.experiments.efficiency.benchmark_ratios``).
 Memory: the peak of Python's ``tracemalloc`` during one call (numpy reports its allocations
 to it, from every thread), minus the output it returns, i.e. the *working* memory;
 PyTorch's allocator is not traced. Implementations that form n x n matrices are skipped
 above ``--max-dense-n``.
 
-Speed goals the maintainers hold attn_core to (float32, 8 heads, d = 64, both cores, ratios
-within one run; not printed): tiled / torch sdpa (fused) <= 2.0 at n = 4096; sdpa / torch
-matmul <= 1.0; tiled causal / tiled <= 0.55; tiled's working memory at n = 8192 <= 1 % of
-one n x n float32 matrix.
+Load: ``--write`` is refused when the machine's 1-minute load average is above half its core
+count (other programs would distort the stored times); ``--allow-busy`` overrides this, and the
+load is stored with the results either way.
 """
 
 from __future__ import annotations
@@ -65,7 +71,8 @@ from pathlib import Path
 import numpy as np
 
 import attn_core as ac
-from attn_core.experiments.efficiency import format_benchmark
+from attn_core.experiments.efficiency import BENCHMARK_COMPARISONS, benchmark_ratios, format_benchmark
+from attn_core.fast import _scores_are_small
 
 HEADS, D, BLOCK = 8, 64, 256
 RESULTS = Path(__file__).resolve().parent.parent / "attn_core" / "experiments" / "results" / "attention_benchmark.json"
@@ -156,11 +163,14 @@ def implementations(max_dense_n: int, workers: int) -> tuple[dict, dict]:
                                                             workers=workers), 1 << 30, 1),
     }
     described = {
-        "textbook": "exp(S) / exp(S).sum(-1) with S = Q K^T / np.sqrt(d), then A V (float64 by accident)",
-        "textbook f32": "the same with / d ** 0.5 (stays float32)",
-        "sdpa": f"attn_core.fast_scaled_dot_product_attention(q, k, v, workers={workers}), returns the weights",
-        "tiled": f"attn_core.tiled_attention(q, k, v, block_size={BLOCK}, workers={workers})",
-        "tiled causal": f"attn_core.tiled_attention(q, k, v, causal=True, block_size={BLOCK}, workers={workers})",
+        "textbook": ("exp(S) / exp(S).sum(-1) with S = Q K^T / np.sqrt(d_k), then A V (float64 by accident); "
+                     "returns output and weights"),
+        "textbook f32": "the same with / d_k ** 0.5 (stays float32); returns output and weights",
+        "sdpa": (f"attn_core.fast_scaled_dot_product_attention(q, k, v, workers={workers}); "
+                 "returns output and weights"),
+        "tiled": f"attn_core.tiled_attention(q, k, v, block_size={BLOCK}, workers={workers}); output only, no weights",
+        "tiled causal": (f"attn_core.tiled_attention(q, k, v, causal=True, block_size={BLOCK}, workers={workers}); "
+                         "output only, no weights"),
     }
     try:
         import torch
@@ -183,10 +193,12 @@ def implementations(max_dense_n: int, workers: int) -> tuple[dict, dict]:
     impls["torch matmul"] = (torch_matmul, max_dense_n, cores)
     impls["torch sdpa"] = (torch_sdpa(SDPBackend.FLASH_ATTENTION), 1 << 30, cores)
     impls["torch sdpa math"] = (torch_sdpa(SDPBackend.MATH), max_dense_n, cores)
-    described["torch matmul"] = "softmax(q @ k^T / sqrt(d)) @ v in torch, 4-D (1, 8, n, 64), returns the weights"
+    described["torch matmul"] = ("softmax(q @ k^T / sqrt(d_k)) @ v in torch, 4-D (1, 8, n, 64); "
+                                 "returns output and weights")
     described["torch sdpa"] = ("torch.nn.functional.scaled_dot_product_attention, 4-D (1, 8, n, 64), "
-                               "backend FLASH_ATTENTION (fused, CPU)")
-    described["torch sdpa math"] = "the same, backend MATH (unfused: scores, softmax, product)"
+                               "backend FLASH_ATTENTION (fused, CPU); output only, no weights")
+    described["torch sdpa math"] = ("the same, backend MATH (unfused: scores, softmax, product); "
+                                    "output only, no weights")
     return impls, described
 
 
@@ -195,8 +207,8 @@ def output_bytes(result) -> int:
     return sum(a.nbytes for a in arrays)
 
 
-def time_rounds(fns: dict[str, tuple[Callable, int]], q, k, v, repeats: int) -> dict[str, float]:
-    """Median seconds of each function, timed in interleaved rounds after one warm-up each."""
+def time_rounds(fns: dict[str, tuple[Callable, int]], q, k, v, repeats: int) -> dict[str, list[float]]:
+    """Seconds of every round of each function, timed in interleaved rounds after one warm-up each."""
     for fn, threads in fns.values():
         with numpy_blas_threads(threads):
             fn(q, k, v)  # warm-up
@@ -208,7 +220,7 @@ def time_rounds(fns: dict[str, tuple[Callable, int]], q, k, v, repeats: int) -> 
                 start = time.perf_counter()
                 fn(q, k, v)
                 times[name].append(time.perf_counter() - start)
-    return {name: statistics.median(t) for name, t in times.items()}
+    return times
 
 
 def working_memory(fn: Callable, threads: int, q, k, v) -> int:
@@ -232,43 +244,31 @@ def machine() -> str:
     return f"{model}, {os.cpu_count()} cores, {platform.system()} {platform.machine()}"
 
 
-def load_average() -> str:
-    """The machine's 1-minute load average when the run started: how busy it was (0 = idle)."""
+def one_minute_load() -> float | None:
+    """The machine's 1-minute load average (0 = idle), or None where it cannot be read."""
     try:
-        one_minute = os.getloadavg()[0]
+        return os.getloadavg()[0]
     except (AttributeError, OSError):
+        return None
+
+
+def load_average(one_minute: float | None) -> str:
+    """How busy the machine was when the run started, in words."""
+    if one_minute is None:
         return "unknown"
-    busy = "quiet" if one_minute < 0.5 else "shared with other work, so the times are noisy"
+    cores = os.cpu_count() or 1
+    busy = "quiet" if one_minute <= cores / 2 else "shared with other work, so the times are noisy"
     return f"{one_minute:.1f} on {os.cpu_count()} cores at the start ({busy})"
 
 
-def ratio(rows: list[dict], a: str, b: str, n: int) -> float | None:
-    ms = {(row["implementation"], row["n"]): row["milliseconds"] for row in rows}
-    if (a, n) in ms and (b, n) in ms:
-        return round(ms[(a, n)] / ms[(b, n)], 3)
-    return None
-
-
-def ratios(rows: list[dict]) -> list[dict]:
-    """The comparisons the chapter discusses, as time ratios (and one memory share)."""
+def ratios(results: dict) -> list[dict]:
+    """The comparisons the chapter discusses, at every n: median, smallest and largest per-round ratio."""
     out = []
-    for label, a, b, n in [
-        ("tiled / torch sdpa (fused) at n = 4096", "tiled", "torch sdpa", 4096),
-        ("torch sdpa math / torch sdpa (fused) at n = 4096", "torch sdpa math", "torch sdpa", 4096),
-        ("sdpa / torch matmul at n = 4096", "sdpa", "torch matmul", 4096),
-        ("sdpa / torch matmul at n = 2048", "sdpa", "torch matmul", 2048),
-        ("textbook f32 / sdpa at n = 2048", "textbook f32", "sdpa", 2048),
-        ("tiled causal / tiled at n = 4096", "tiled causal", "tiled", 4096),
-        ("tiled causal / tiled at n = 8192", "tiled causal", "tiled", 8192),
-    ]:
-        value = ratio(rows, a, b, n)
-        if value is not None:
-            out.append({"label": label, "value": value})
-    for row in rows:
-        if row["implementation"] == "tiled" and row["n"] == 8192 and row["working_memory_bytes"] is not None:
-            share = row["working_memory_bytes"] / (8192 * 8192 * 4)
-            out.append({"label": "tiled working memory at n = 8192, share of one n x n float32 matrix",
-                        "value": round(share, 5)})
+    for a, b in BENCHMARK_COMPARISONS:
+        if a in results["implementations"] and b in results["implementations"]:
+            for n, (median, low, high) in benchmark_ratios(results, a, b).items():
+                out.append({"label": f"{a} / {b}", "n": n, "median": round(median, 3), "min": round(low, 3),
+                            "max": round(high, 3)})
     return out
 
 
@@ -281,7 +281,16 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--max-dense-n", type=int, default=4096,
                         help="largest n for implementations that form n x n matrices")
     parser.add_argument("--write", action="store_true", help=f"store the results in {RESULTS}")
+    parser.add_argument("--allow-busy", action="store_true",
+                        help="with --write, store the results even if the 1-minute load average is above "
+                             "half the core count")
     args = parser.parse_args(argv)
+    load = one_minute_load()
+    cores = os.cpu_count() or 1
+    if args.write and not args.allow_busy and load is not None and load > cores / 2:
+        parser.exit(2, f"refusing --write: the 1-minute load average is {load:.1f} on {cores} cores "
+                       f"(above {cores / 2:g}); other programs would distort the stored times. "
+                       "Wait for a quiet machine, or pass --allow-busy.\n")
     impls, described = implementations(args.max_dense_n, args.workers)
     try:
         import torch
@@ -293,7 +302,7 @@ def main(argv: list[str] | None = None) -> dict:
         "command": " ".join(["python benchmarks/attention_benchmark.py", *(sys.argv[1:] if argv is None else argv)]),
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "machine": machine(),
-        "load": load_average(),
+        "load": load_average(load),
         "python": platform.python_version(),
         "numpy": np.__version__,
         "torch": torch_version,
@@ -303,24 +312,37 @@ def main(argv: list[str] | None = None) -> dict:
             "numpy BLAS in attn_core rows": 1 if CONTROL else "not set (unknown BLAS)",
             "numpy BLAS in textbook rows": os.cpu_count() if CONTROL else "not set (unknown BLAS)",
         },
-        "setup": (f"float32, {HEADS} heads, d = {D} (numpy (8, n, 64), torch (1, 8, n, 64)); wall-clock median "
-                  f"of {args.repeats} interleaved rounds; memory = tracemalloc peak minus the output"),
+        "setup": (f"float32, {HEADS} heads, d_k = d_v = {D} (numpy (8, n, 64), torch (1, 8, n, 64)); wall clock, "
+                  f"{args.repeats} interleaved rounds (a row: their median); memory = tracemalloc peak minus "
+                  "the output"),
         "implementations": {name: described[name] for name in impls},
         "rows": [],
+        "ratios": [],
     }
     rng = np.random.default_rng(0)
-    header = format_benchmark({**results, "ratios": []}).split("\n\n")[0]
+    skipped_shift: dict[int, bool] = {}
+    header = format_benchmark(results).split("\n\n")[0]
     print(header + "\n", flush=True)
     for n in args.n:
         q, k, v = rng.standard_normal((3, HEADS, n, D), dtype=np.float32)
         fns = {name: (fn, threads) for name, (fn, max_n, threads) in impls.items() if n <= max_n}
+        if "sdpa" in fns:  # does fast_scaled_dot_product_attention skip the row maximum on these inputs?
+            skipped_shift[n] = _scores_are_small(q * np.float32(D ** -0.5), k, np.dtype(np.float32))
         seconds_of = time_rounds(fns, q, k, v, args.repeats)
         for name, (fn, threads) in fns.items():
             memory = None if name.startswith("torch") else working_memory(fn, threads, q, k, v)
-            results["rows"].append({"implementation": name, "n": n, "milliseconds": round(seconds_of[name] * 1e3, 1),
-                                    "working_memory_bytes": memory})
-            print(f"  n = {n:>5}  {name:<16} {seconds_of[name] * 1e3:9.1f} ms", flush=True)
-    results["ratios"] = ratios(results["rows"])
+            rounds = [round(seconds * 1e3, 2) for seconds in seconds_of[name]]
+            results["rows"].append({"implementation": name, "n": n,
+                                    "milliseconds": round(statistics.median(seconds_of[name]) * 1e3, 1),
+                                    "round_milliseconds": rounds, "working_memory_bytes": memory})
+            print(f"  n = {n:>5}  {name:<16} {statistics.median(seconds_of[name]) * 1e3:9.1f} ms", flush=True)
+    if skipped_shift:
+        at = ", ".join(str(n) for n, skipped in skipped_shift.items() if skipped) or "no n"
+        note = ("max shift skipped on these inputs: the Cauchy-Schwarz bound held at every n"
+                if all(skipped_shift.values()) else f"max shift skipped at n = {at}, applied elsewhere")
+        results["implementations"]["sdpa"] += f" ({note})"
+        results["sdpa_max_shift_skipped"] = {str(n): skipped for n, skipped in skipped_shift.items()}
+    results["ratios"] = ratios(results)
     print("\n" + format_benchmark(results))
     if args.write:
         RESULTS.write_text(json.dumps(results, indent=1) + "\n")

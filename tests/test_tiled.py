@@ -191,3 +191,17 @@ def test_online_softmax_in_any_block_order_ends_at_softmax():
     for bad in ([0, 1, 2], [0, 1, 2, 2], [0.0, 1.0, 2.0, 3.0], [[0, 1, 2, 3]]):
         with pytest.raises(ValueError, match="order must be a permutation of the 4 block indices"):
             online_softmax_steps(s, v, block_size=3, order=bad)
+
+
+@pytest.mark.parametrize("n_q, n_k, block", [(5, 9, 1), (9, 5, 1), (7, 3, 50), (3, 12, 12)])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_edge_blocks_and_unequal_lengths_keep_the_dtype(n_q, n_k, block, dtype):
+    """Blocks of one row, a block longer than the sequence, n_q != n_k: the dense answer, in the input's dtype."""
+    rng = np.random.default_rng(n_q * 100 + n_k)
+    q, k, v = (rng.standard_normal(shape).astype(dtype) for shape in ((n_q, 4), (n_k, 4), (n_k, 3)))
+    out = ac.tiled_attention(q, k, v, block_size=block)
+    scores = q.astype(np.float64) @ k.T.astype(np.float64) / 2.0  # sqrt(d_k) = 2, by hand in float64
+    weights = np.exp(scores - scores.max(axis=1, keepdims=True))
+    expected = weights / weights.sum(axis=1, keepdims=True) @ v.astype(np.float64)
+    assert out.dtype == dtype and out.shape == (n_q, 3)
+    np.testing.assert_allclose(out, expected, atol=1e-5 if dtype == np.float32 else 1e-12)

@@ -354,24 +354,53 @@ STEPPER_SEED = 11
 
 
 def stepper_inputs(
-    n_q: int = 3, n_k: int = 24, d_k: int = 8, d_v: int = 3, *, seed: int = STEPPER_SEED
+    n_q: int = 3, n_k: int = 24, d_k: int = 8, d_v: int = 3, *, seed: int = STEPPER_SEED,
+    outlier: float | None = 12.0,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The explorer's default queries ``(n_q, d_k)``, keys ``(n_k, d_k)`` and values ``(n_k, d_v)``.
 
     Queries are drawn twice as long as keys, so that the scores spread over a few units and
-    the running maximum visibly jumps.
+    the running maximum visibly jumps. With ``outlier``, key ``j = 7 n_k // 12`` (0-based:
+    key 15 of 24, in the fourth of six blocks of four) is replaced by a multiple of the first
+    query, so that the first query's score for it, ``q_0 . k_j / sqrt(d_k)``, is exactly
+    ``outlier``: the default 12 is above 11.09, where ``exp`` overflows in float16.
+
+    Parameters
+    ----------
+    n_q, n_k, d_k, d_v : int
+        Numbers of queries and keys, widths of keys and values.
+    seed : int, default STEPPER_SEED
+    outlier : float or None, default 12.0
+        The first query's score for key ``7 n_k // 12``; None keeps the drawn key.
+
+    Returns
+    -------
+    q, k, v : ndarray
+
+    Raises
+    ------
+    TypeError, ValueError
+        Sizes that are not whole numbers >= 1, a negative seed, an ``outlier`` that is not a
+        finite number.
 
     Examples
     --------
-    >>> [a.shape for a in stepper_inputs()]
-    [(3, 8), (24, 8), (24, 3)]
+    >>> q, k, v = stepper_inputs()
+    >>> [a.shape for a in (q, k, v)], round(float(q[0] @ k[14]) / 8 ** 0.5, 12)
+    ([(3, 8), (24, 8), (24, 3)], 12.0)
     """
     n_q, n_k = positive_int(n_q, "n_q"), positive_int(n_k, "n_k")
     d_k, d_v = positive_int(d_k, "d_k"), positive_int(d_v, "d_v")
     rng = np.random.default_rng(nonnegative_int(seed, "seed"))
+    if outlier is not None:
+        outlier = float(as_float_array(outlier, "outlier", max_ndim=0, finite=True))
+        if np.isnan(outlier):
+            raise ValueError("outlier must be a finite number or None, got nan")
     q = 2.0 * rng.standard_normal((n_q, d_k))  # (n_q, d_k)
     k = rng.standard_normal((n_k, d_k))  # (n_k, d_k)
     v = rng.standard_normal((n_k, d_v))  # (n_k, d_v)
+    if outlier is not None:
+        k[7 * n_k // 12] = q[0] * (outlier * d_k ** 0.5 / (q[0] @ q[0]))  # (d_k,): q_0 . k_j / sqrt(d_k) = outlier
     return q, k, v
 
 
@@ -379,17 +408,41 @@ def stepper_inputs(
 from attn_core._checks import choice, index_in  # noqa: E402
 from attn_core.attention import scaled_dot_product_attention  # noqa: E402
 from attn_core.scores import scaled_dot_product_scores  # noqa: E402
-from attn_core.tiled import online_softmax_steps  # noqa: E402
+from attn_core.tiled import OnlineSoftmaxStep, online_softmax_steps  # noqa: E402
 
-__all__ += ["READING_ORDERS", "online_softmax_walk", "online_softmax_state"]
+__all__ += ["READING_ORDERS", "SHIFTS", "online_softmax_walk", "online_softmax_state"]
 
 #: The orders in which :func:`online_softmax_walk` can read the key blocks: left to right, right
 #: to left, or each query's blocks by their largest score, highest first.
 READING_ORDERS = ("in order", "reversed", "largest first")
 
+#: How :func:`online_softmax_walk` keeps its sums: relative to the running maximum (exact, float64),
+#: or with no shift at all, ``sum exp(s_j)``, in float16, where ``exp`` overflows above 11.09.
+SHIFTS = ("running max", "none, float16")
+
+
+def _unshifted_steps(s: np.ndarray, v: np.ndarray, block: int, blocks: list[int]) -> list[OnlineSoftmaxStep]:
+    """The online softmax with no shift, in float16: ``l = sum exp(s_j)``, ``acc = sum exp(s_j) v_j``.
+
+    An exponential above 65,504 is ``inf``; ``inf / inf`` and ``inf - inf`` are NaN, and NaN stays.
+    ``running_max`` is reported as 0 (the sums are taken relative to 0) and ``rescale`` as 1.
+    """
+    s16, v16 = s.astype(np.float16), v.astype(np.float16)
+    l, acc = np.float16(0.0), np.zeros(v.shape[1], dtype=np.float16)
+    steps = []
+    with np.errstate(over="ignore", invalid="ignore"):  # the overflow is the point
+        for b in blocks:
+            start, end = b * block, min(b * block + block, s.size)
+            p = np.exp(s16[start:end])  # (block,) float16: no shift
+            l = np.float16(l + p.sum(dtype=np.float16))
+            acc = (acc + p @ v16[start:end]).astype(np.float16)  # (d_v,)
+            steps.append(OnlineSoftmaxStep(b, (start, end), 0.0, float(l), (acc / l).astype(float), 1.0))
+    return steps
+
 
 def online_softmax_walk(
-    q: ArrayLike, k: ArrayLike, v: ArrayLike, *, block_size: int, order: str = "in order"
+    q: ArrayLike, k: ArrayLike, v: ArrayLike, *, block_size: int, order: str = "in order",
+    shift: str = "running max",
 ) -> dict:
     """Every query's online softmax over the key blocks, and the exact attention output to compare.
 
@@ -402,6 +455,10 @@ def online_softmax_walk(
         The order the blocks are read in (:data:`READING_ORDERS`); "largest first" reads
         each query's blocks by their largest score, highest first, so that the running
         maximum is found at once and never rescales.
+    shift : {"running max", "none, float16"}, default "running max"
+        :data:`SHIFTS`: the online softmax of {eq}`eq-efficiency-update` in float64, or sums
+        of ``exp(s_j)`` with no shift in float16 (``running_max`` reported as 0, ``rescale``
+        as 1), where one score above 11.09 overflows and the output becomes NaN.
 
     Returns
     -------
@@ -409,13 +466,13 @@ def online_softmax_walk(
         ``scores`` (n_q, n_k), ``steps`` (for each query, the list of
         :class:`attn_core.tiled.OnlineSoftmaxStep` after each block, in reading order),
         ``final_output`` (n_q, d_v) (:func:`attn_core.scaled_dot_product_attention`),
-        ``n_blocks``, ``order``.
+        ``n_blocks``, ``order``, ``shift``.
 
     Raises
     ------
     ValueError
         ``q``, ``k``, ``v`` that do not fit together or are not matrices; ``block_size`` < 1;
-        an ``order`` not in :data:`READING_ORDERS`.
+        an ``order`` not in :data:`READING_ORDERS`, a ``shift`` not in :data:`SHIFTS`.
 
     Examples
     --------
@@ -423,9 +480,14 @@ def online_softmax_walk(
     >>> walk = online_softmax_walk(q, k, v, block_size=4)
     >>> walk["n_blocks"], len(walk["steps"]), bool(np.allclose(walk["steps"][1][-1].output, walk["final_output"][1]))
     (2, 2, True)
+    >>> q, k, v = stepper_inputs(1, 8, 4, 3)  # query 0 scores key 5 at 12: exp(12) > 65,504
+    >>> walk = online_softmax_walk(q, k, v, block_size=4, shift="none, float16")
+    >>> [bool(np.isnan(step.output).any()) for step in walk["steps"][0]]
+    [False, True]
     """
     block_size = positive_int(block_size, "block_size")
     order = choice(order, READING_ORDERS, "order")
+    shift = choice(shift, SHIFTS, "shift")
     final_output, _ = scaled_dot_product_attention(q, k, v)  # (n_q, d_v); checks q, k, v
     if final_output.ndim != 2:
         raise ValueError(f"q, k and v must be one sequence each (matrices), got q of shape {np.shape(q)}")
@@ -440,8 +502,12 @@ def online_softmax_walk(
         else:  # largest first: each block's best score, highest first (ties: the earlier block)
             best = np.array([row[b * block_size:(b + 1) * block_size].max() for b in range(n_blocks)])
             blocks = np.argsort(-best, kind="stable")
-        steps.append(list(online_softmax_steps(row, v, block_size=block_size, order=blocks)))
-    return {"scores": scores, "steps": steps, "final_output": final_output, "n_blocks": n_blocks, "order": order}
+        if shift == "running max":
+            steps.append(list(online_softmax_steps(row, v, block_size=block_size, order=blocks)))
+        else:
+            steps.append(_unshifted_steps(row, np.asarray(v, dtype=float), block_size, [int(b) for b in blocks]))
+    return {"scores": scores, "steps": steps, "final_output": final_output, "n_blocks": n_blocks, "order": order,
+            "shift": shift}
 
 
 def online_softmax_state(walk: dict, query: int, block: int) -> dict:
@@ -458,7 +524,7 @@ def online_softmax_state(walk: dict, query: int, block: int) -> dict:
     dict
         ``query``, ``block`` (how many blocks were read before this one), ``n_blocks``, ``n_k``,
         ``keys`` (the [start, end) of the block just read), ``read`` (the key blocks read so
-        far, in reading order), ``order``,
+        far, in reading order), ``order``, ``shift``,
         ``scores`` (n_k,), ``running_max``, ``previous_max`` (-inf before the first block),
         ``normaliser``, ``rescale``, ``output`` and ``final_output`` (d_v,), and ``gap`` (the
         largest absolute difference of the two outputs).
@@ -485,7 +551,7 @@ def online_softmax_state(walk: dict, query: int, block: int) -> dict:
     final = walk["final_output"][query]
     return {"query": query, "block": block, "n_blocks": walk["n_blocks"], "n_k": walk["scores"].shape[1],
             "keys": step.keys, "read": [st.block for st in walk["steps"][query][:block + 1]],
-            "order": walk.get("order", "in order"), "scores": walk["scores"][query], "running_max": step.running_max,
+            "order": walk.get("order", "in order"), "shift": walk.get("shift", "running max"), "scores": walk["scores"][query], "running_max": step.running_max,
             "previous_max": previous, "normaliser": step.normaliser, "rescale": step.rescale,
             "output": step.output, "final_output": final, "gap": float(np.abs(step.output - final).max())}
 
@@ -494,7 +560,16 @@ def online_softmax_state(walk: dict, query: int, block: int) -> dict:
 import json  # noqa: E402
 from importlib import resources  # noqa: E402
 
-__all__ += ["load_benchmark", "format_benchmark"]
+__all__ += ["load_benchmark", "format_benchmark", "benchmark_ratios", "BENCHMARK_COMPARISONS"]
+
+#: The time ratios the benchmark prints at every ``n``: (numerator, denominator) row names.
+BENCHMARK_COMPARISONS = (
+    ("torch sdpa math", "torch sdpa"),  # PyTorch's unfused path against its fused kernel
+    ("tiled", "torch sdpa"),  # our loop against the fused kernel: both return the output only
+    ("tiled causal", "tiled"),  # the causal tiles skipped
+    ("sdpa", "torch matmul"),  # both return the output and the weights
+    ("textbook", "textbook f32"),  # the float64 trap of np.sqrt(d)
+)
 
 
 def load_benchmark() -> dict:
@@ -527,6 +602,68 @@ _BENCHMARK_KEYS = {"command", "date", "machine", "numpy", "torch", "threads", "s
                    "rows", "ratios"}
 
 
+def _check_results(results: Any) -> None:
+    if not isinstance(results, dict) or not _BENCHMARK_KEYS <= set(results):
+        missing = sorted(_BENCHMARK_KEYS - set(results)) if isinstance(results, dict) else "everything"
+        raise TypeError(f"results must be the benchmark's stored dict; missing: {missing}")
+
+
+def benchmark_ratios(results: dict, numerator: str, denominator: str) -> dict[int, tuple[float, float, float]]:
+    """Time of one benchmark row over another's, round by round, at every ``n`` both were run at.
+
+    Every round of the benchmark runs each implementation once, in turn, so the two times
+    of one round saw the same state of the machine; their ratio is fairer than a ratio of
+    medians. The median of the per-round ratios is given with their smallest and largest.
+
+    Parameters
+    ----------
+    results : dict
+        What the benchmark stores (:func:`load_benchmark`); each row holds
+        ``round_milliseconds``, the time of every round.
+    numerator, denominator : str
+        Names of two implementations (keys of ``results["implementations"]``).
+
+    Returns
+    -------
+    dict
+        ``n`` -> (median, smallest, largest) of the per-round ratios, for every ``n`` at
+        which both were run (empty if none).
+
+    Raises
+    ------
+    TypeError
+        ``results`` is not the benchmark's dict, or a name is not a string.
+    ValueError
+        A name that is not one of the implementations, or two rows of unequal numbers of
+        rounds.
+
+    Examples
+    --------
+    >>> results = {"command": "", "date": "", "machine": "", "numpy": "", "torch": None,
+    ...            "threads": {}, "setup": "", "implementations": {"a": "", "b": ""}, "ratios": [],
+    ...            "rows": [{"implementation": "a", "n": 8, "round_milliseconds": [2.0, 3.0, 8.0]},
+    ...                     {"implementation": "b", "n": 8, "round_milliseconds": [1.0, 2.0, 2.0]}]}
+    >>> benchmark_ratios(results, "a", "b")  # rounds: 2/1, 3/2, 8/2
+    {8: (2.0, 1.5, 4.0)}
+    """
+    _check_results(results)
+    for name, value in (("numerator", numerator), ("denominator", denominator)):
+        if not isinstance(value, str):
+            raise TypeError(f"{name} must be the name of an implementation, got {value!r:.40}")
+        if value not in results["implementations"]:
+            raise ValueError(f"{name} must be one of {sorted(results['implementations'])}, got {value!r:.40}")
+    rounds = {(row["implementation"], row["n"]): row["round_milliseconds"] for row in results["rows"]}
+    out = {}
+    for n in sorted({row["n"] for row in results["rows"]}):
+        if (numerator, n) in rounds and (denominator, n) in rounds:
+            top, bottom = np.asarray(rounds[numerator, n], float), np.asarray(rounds[denominator, n], float)
+            if top.shape != bottom.shape:
+                raise ValueError(f"{numerator} and {denominator} have {top.size} and {bottom.size} rounds at n = {n}")
+            per_round = top / bottom  # one ratio per round
+            out[n] = (float(np.median(per_round)), float(per_round.min()), float(per_round.max()))
+    return out
+
+
 def format_benchmark(results: dict) -> str:
     """The table of ``benchmarks/attention_benchmark.py``'s results, with what was measured where.
 
@@ -535,17 +672,19 @@ def format_benchmark(results: dict) -> str:
     results : dict
         What the benchmark stores (:func:`load_benchmark`):
         ``command``, ``date``, ``machine``, ``load`` (optional: how busy the machine was),
+        ``note`` (optional: a remark printed under the header),
         ``numpy``, ``torch`` (None without PyTorch),
         ``threads`` (name -> count), ``setup``, ``implementations`` (name -> description),
-        ``rows`` (``implementation``, ``n``, ``milliseconds``, ``working_memory_bytes`` or
-        None) and ``ratios`` (``label``, ``value``).
+        ``rows`` (``implementation``, ``n``, ``milliseconds`` (the median of the rounds),
+        ``round_milliseconds`` (optional: every round), ``working_memory_bytes`` or None) and
+        ``ratios`` (``label``, ``n``, ``median``, ``min``, ``max``: see :func:`benchmark_ratios`).
 
     Returns
     -------
     str
         A header (machine, date, versions, threads, the command that rebuilds it), the
         implementations, one block of rows per ``n`` (time, and working memory as a share of
-        one ``n x n`` float32 matrix), then the ratios.
+        one ``n x n`` float32 matrix), then the ratios at every ``n``.
 
     Raises
     ------
@@ -559,7 +698,8 @@ def format_benchmark(results: dict) -> str:
     ...            "threads": {"attn_core workers": 2}, "setup": "float32",
     ...            "implementations": {"tiled": "attn_core.tiled_attention"},
     ...            "rows": [{"implementation": "tiled", "n": 1024, "milliseconds": 31.5,
-    ...                      "working_memory_bytes": 2**20}], "ratios": []}
+    ...                      "working_memory_bytes": 2**20}],
+    ...            "ratios": [{"label": "tiled / tiled", "n": 1024, "median": 1.0, "min": 0.9, "max": 1.2}]}
     >>> print(format_benchmark(results))  # doctest: +NORMALIZE_WHITESPACE
     measured 2026-01-01 00:00 UTC on a CPU, 2 cores
     numpy 2.4, torch not installed; threads: attn_core workers 2
@@ -570,14 +710,17 @@ def format_benchmark(results: dict) -> str:
     <BLANKLINE>
     n = 1024 (one n x n float32 matrix: 4 MiB)
       tiled                 31.5 ms       1.00 MiB =  25.00 % of n x n
+    <BLANKLINE>
+    time ratios: median of the per-round ratios (smallest - largest)
+      tiled / tiled                 n = 1024   1.00 (0.90 - 1.20)
     """
-    if not isinstance(results, dict) or not _BENCHMARK_KEYS <= set(results):
-        missing = sorted(_BENCHMARK_KEYS - set(results)) if isinstance(results, dict) else "everything"
-        raise TypeError(f"results must be the benchmark's stored dict; missing: {missing}")
+    _check_results(results)
     threads = ", ".join(f"{name} {count}" for name, count in results["threads"].items())
     lines = [f"measured {results['date']} on {results['machine']}"]
     if "load" in results:
         lines.append(f"load average {results['load']}")
+    if "note" in results:
+        lines.append(results["note"])
     lines += [f"numpy {results['numpy']}, torch {results['torch'] or 'not installed'}; threads: {threads}",
               results["setup"], f"rebuilt by `{results['command']}`", ""]
     lines += [f"  {name:<16} {text}" for name, text in results["implementations"].items()]
@@ -590,6 +733,7 @@ def format_benchmark(results: dict) -> str:
                       else f"{memory / 2**20:10.2f} MiB = {100 * memory / matrix:6.2f} % of n x n")
             lines.append(f"  {row['implementation']:<16} {row['milliseconds']:9.1f} ms {traced}")
     if results["ratios"]:
-        lines += ["", "ratios"]
-        lines += [f"  {r['label']}: {r['value']:.3g}" for r in results["ratios"]]
+        lines += ["", "time ratios: median of the per-round ratios (smallest - largest)"]
+        lines += [f"  {r['label']:<28} n = {r['n']:<5} {r['median']:6.2f} ({r['min']:.2f} - {r['max']:.2f})"
+                  for r in results["ratios"]]
     return "\n".join(lines)

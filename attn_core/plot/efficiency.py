@@ -176,6 +176,7 @@ def score_blocks(
     read_order: Sequence[int] | None = None,
     title: str | None = None,
     ylim: tuple[float, float] | None = None,
+    show_max: bool = True,
 ) -> Axes:
     """One query's scores as bars, split into key blocks; the blocks read so far in colour.
 
@@ -197,6 +198,9 @@ def score_blocks(
     title : str, optional
     ylim : (float, float), optional
         Fixed limits, so that frames of an explorer share one scale.
+    show_max : bool, default True
+        Draw the dashed line of the running maximum (False: hide it, for sums kept with no
+        shift).
 
     Returns
     -------
@@ -225,6 +229,7 @@ def score_blocks(
         raise ValueError(f"blocks_read must be 1..{n_blocks}, got {blocks_read}")
     check.finite_number(running_max, "running_max")
     check.pair(ylim, "ylim")
+    show_max = flag(show_max, "show_max")
     if read_order is None:
         order = list(range(n_blocks))
     else:
@@ -257,6 +262,9 @@ def score_blocks(
         bar.set_height(height)
         bar.set_color(color)
     state["line"].set_ydata([running_max, running_max])
+    state["line"].set_visible(show_max)
+    if ax.get_legend() is not None:
+        ax.get_legend().set_visible(show_max)
     if ylim is not None:
         ax.set_ylim(*ylim)
     if title is not None:

@@ -3,7 +3,9 @@
 One query reads its keys block by block, as in :func:`attn_core.tiled_attention`. After
 each block the picture shows which blocks have been read, the running maximum ``m``, the
 normaliser ``l``, the factor by which the earlier sums were rescaled, and the running
-output next to the final one (they meet at the last block).
+output next to the final one (they meet at the last block). A second setting keeps the sums
+with no shift at all, in float16: the block that holds the outlier score overflows, and the
+output turns into NaN from that block on, in whatever order the blocks are read.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import attn_core as ac
 from attn_core._checks import choice, index_in, positive_int
 from attn_core.experiments.efficiency import (
     READING_ORDERS,
+    SHIFTS,
     online_softmax_state,
     online_softmax_walk,
     stepper_inputs,
@@ -25,19 +28,31 @@ from attn_core.widgets.explorer import Explorer, Slider
 
 __all__ = ["tile_stepper_explorer"]
 
+
+def _reading(order: str, shift: str) -> str:
+    """The label of one position of the explorer's second slider."""
+    return f"{order} \u00b7 {'running max' if shift == 'running max' else 'no shift, float16'}"
+
+
+#: The second slider's positions: label -> (reading order, shift).
+READINGS = {_reading(order, shift): (order, shift) for shift in SHIFTS for order in READING_ORDERS}
+
 def _describe(state: dict) -> str:
     start, end = state["keys"]
     running = ", ".join(f"{x:.2f}" for x in state["output"])
     final = ", ".join(f"{x:.2f}" for x in state["final_output"])
     previous = ("no earlier block" if state["block"] == 0
                 else f"the previous maximum was {state['previous_max']:.2f}")
+    if state["shift"] == "running max":
+        kept = (f"running maximum m = {state['running_max']:.2f} ({previous}; earlier sums rescaled by "
+                f"{'nothing' if state['block'] == 0 else format(state['rescale'], '.4f')}); normaliser "
+                f"l = {state['normaliser']:.2f}")
+    else:
+        kept = f"no shift, float16: normaliser l = sum of exp(score) = {state['normaliser']:.2f}"
     return (f"Query {state['query'] + 1}, reading the blocks {state['order']}, after reading key block "
             f"{state['block'] + 1} of {state['n_blocks']} (keys {start + 1} to {end}): bar chart of its "
-            f"{state['n_k']} scores, "
-            f"blocks read in colour, the rest grey; running maximum m = {state['running_max']:.2f} "
-            f"({previous}; earlier sums rescaled by {state['rescale']:.2f}); normaliser "
-            f"l = {state['normaliser']:.2f}. Running output {running}; final output {final}; "
-            f"largest difference {state['gap']:.2f}.")
+            f"{state['n_k']} scores, blocks read in colour, the rest grey; {kept}. Running output {running}; "
+            f"final output {final}; largest difference {state['gap']:.2f}.")
 
 
 def tile_stepper_explorer(
@@ -49,6 +64,7 @@ def tile_stepper_explorer(
     query: int = 0,
     block: int = 0,
     order: str = "in order",
+    shift: str = "running max",
 ) -> Explorer:
     r"""Step one query through its key blocks and watch the online softmax's running numbers.
 
@@ -62,16 +78,21 @@ def tile_stepper_explorer(
     Controls:
 
     * **Key blocks read** (slider): how many blocks the query has read, one option per block;
-    * **Reading order** (slider): the blocks left to right, right to left, or by their
+    * **Reading order, shift** (slider, six positions): the blocks left to right, right to left, or by their
       largest score, highest first (:data:`~attn_core.experiments.efficiency.READING_ORDERS`).
       The path differs (the running maximum, the rescale factors, the running output); the
-      last output does not.
+      last output does not. And the online softmax with its running maximum (float64), or sums of
+      :math:`e^{s_{ij}}` with no shift in float16 (:data:`~attn_core.experiments.efficiency.SHIFTS`).
+      The default inputs hold one outlier score, 12, for the first query (key 15, block 4):
+      :math:`e^{12}` is above float16's largest number, 65,504, so without the shift the sums
+      become ``inf`` and the output NaN as soon as that block is read; with the running maximum the
+      earlier sums are only rescaled by :math:`e^{m - m'}`.
 
     Parameters
     ----------
     q, k, v : array_like, shapes (n_q, d_k), (n_k, d_k), (n_k, d_v), optional
-        Default :func:`~attn_core.experiments.efficiency.stepper_inputs` (3 queries, 24 keys, d_k = 8, d_v = 3). At most 8
-        queries and 2 to 12 blocks.
+        Default :func:`~attn_core.experiments.efficiency.stepper_inputs` (3 queries, 24 keys, d_k = 8, d_v = 3,
+        one outlier score of 12). At most 8 queries and 2 to 12 blocks.
     block_size : int, default 4
     query : int, default 0
         Which query row to follow (0-based).
@@ -79,13 +100,15 @@ def tile_stepper_explorer(
         The starting number of blocks read, minus one.
     order : str, default "in order"
         The starting reading order, one of ``READING_ORDERS``.
+    shift : str, default "running max"
+        The starting way of keeping the sums, one of ``SHIFTS``.
 
     Returns
     -------
     Explorer
         ``state`` holds ``query``, ``block`` (0-based: blocks read before this one),
         ``n_blocks``, ``n_k``, ``keys`` (the [start, end) of the block just read), ``read``
-        (the blocks read so far), ``order``, ``scores`` (n_k,), ``running_max``, ``previous_max``,
+        (the blocks read so far), ``order``, ``shift``, ``scores`` (n_k,), ``running_max``, ``previous_max``,
         ``normaliser``, ``rescale``, ``output`` and ``final_output`` (d_v,) and ``gap``
         (their largest absolute difference).
 
@@ -99,10 +122,13 @@ def tile_stepper_explorer(
     --------
     >>> ex = tile_stepper_explorer()
     >>> ex.frame_count(), ex.state["n_blocks"], ex.state["keys"]
-    (18, 6, (0, 4))
+    (36, 6, (0, 4))
     >>> ex.controls["block"].value = 5
     >>> round(ex.state["gap"], 12)
     0.0
+    >>> ex.controls["reading"].value = "in order \u00b7 no shift, float16"
+    >>> ex.state["normaliser"], bool(np.isnan(ex.state["output"]).all())
+    (inf, True)
     """
     if q is None and k is None and v is None:
         q, k, v = stepper_inputs()
@@ -120,17 +146,20 @@ def tile_stepper_explorer(
     query = index_in(query, n_q, "query", "query")
     block = index_in(block, n_blocks, "block", "block")
     order = choice(order, READING_ORDERS, "order")
-    walks = {name: online_softmax_walk(q, k, v, block_size=block_size, order=name) for name in READING_ORDERS}
-    scores, outputs_final = walks["in order"]["scores"], walks["in order"]["final_output"]
+    shift = choice(shift, SHIFTS, "shift")
+    walks = {(name, how): online_softmax_walk(q, k, v, block_size=block_size, order=name, shift=how)
+             for name in READING_ORDERS for how in SHIFTS}
+    scores, outputs_final = walks["in order", "running max"]["scores"], walks["in order", "running max"]["final_output"]
     low, high = min(0.0, scores.min()), max(0.0, scores.max())
     score_range = (low - 0.05 * (high - low), high + 0.35 * (high - low))  # room for the legend
     every_output = np.concatenate([[s.output for s in row] for walk in walks.values() for row in walk["steps"]]
                                   + [outputs_final])
+    every_output = every_output[np.isfinite(every_output)]  # NaN after an overflow is drawn as a gap
     low, high = min(0.0, every_output.min()), max(0.0, every_output.max())
     output_range = (low - 0.05 * (high - low), high + 0.6 * (high - low))
 
-    def compute(block: int, order: str) -> dict:
-        return online_softmax_state(walks[order], query, block)
+    def compute(block: int, reading: str) -> dict:
+        return online_softmax_state(walks[READINGS[reading]], query, block)
 
     def draw(fig: Figure, state: dict) -> None:
         if not fig.axes:
@@ -141,23 +170,31 @@ def tile_stepper_explorer(
         start, end = state["keys"]
         fig.suptitle(f"Query {state['query'] + 1}, {state['order']}: {state['block'] + 1} of {n_blocks} "
                      f"blocks read (last: keys {start + 1}\u2013{end})", fontsize=10)
+        shifted = state["shift"] == "running max"
+        walk = walks[state["order"], state["shift"]]
         score_blocks(ax_scores, state["scores"], block_size, state["block"] + 1, state["running_max"],
-                     read_order=[step.block for step in walks[state["order"]]["steps"][state["query"]]],
-                     title=f"m = {state['running_max']:.2f}, l = {state['normaliser']:.2f}", ylim=score_range)
-        rescale = "first block" if state["block"] == 0 else f"rescale {state['rescale']:.2f}"
+                     read_order=[step.block for step in walk["steps"][state["query"]]], show_max=shifted,
+                     title=(f"m = {state['running_max']:.2f}, l = {state['normaliser']:.2f}" if shifted
+                            else f"no shift, float16: l = {state['normaliser']:.5g}"), ylim=score_range)
+        if not shifted:
+            kept = "overflow: output NaN" if np.isnan(state["output"]).any() else "float16, no shift"
+        else:
+            kept = "first block" if state["block"] == 0 else f"rescale {state['rescale']:.4f}"
         output_comparison(ax_out, state["output"], state["final_output"], ylim=output_range,
-                          title=f"{rescale}, gap {state['gap']:.2f}")
+                          title=f"{kept}, gap {state['gap']:.2f}")
 
     return Explorer(
         compute, draw,
         sliders={
             "block": Slider("Key blocks read", [(f"{b + 1} of {n_blocks}", b) for b in range(n_blocks)], value=block),
-            "order": Slider("Reading order", [(name, name) for name in READING_ORDERS], value=order),
+            "reading": Slider("Reading order, shift", [(name, name) for name in READINGS],
+                              value=_reading(order, shift)),
         },
         describe=_describe,
         title=("Read the keys one block at a time: the dashed line is the running maximum m; when a "
                "block raises it, the earlier sums shrink by the rescale factor. The running output "
-               "(solid bars) reaches the final output (hatched) at the last block, in any reading order."),
+               "(solid bars) reaches the final output (hatched) at the last block, in any reading order. "
+               "With no shift, in float16, the outlier score overflows and the output becomes NaN."),
         figsize=(6.4, 3.2),
         play=True,
     )

@@ -225,7 +225,7 @@ import importlib.util  # noqa: E402
 import json  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-from attn_core.experiments.efficiency import format_benchmark, load_benchmark  # noqa: E402
+from attn_core.experiments.efficiency import benchmark_ratios, format_benchmark, load_benchmark  # noqa: E402
 
 BENCHMARK = Path(__file__).resolve().parents[2] / "benchmarks" / "attention_benchmark.py"
 
@@ -236,18 +236,45 @@ def _results(rows, ratios=()):
             "implementations": {"tiled": "t", "torch sdpa": "s"}, "rows": rows, "ratios": list(ratios)}
 
 
+def _row(name, n, rounds, memory=None):
+    return {"implementation": name, "n": n, "milliseconds": float(np.median(rounds)), "round_milliseconds": rounds,
+            "working_memory_bytes": memory}
+
+
 def test_format_benchmark_prints_the_label_rows_and_shares_by_hand():
-    rows = [{"implementation": "tiled", "n": 2048, "milliseconds": 10.0, "working_memory_bytes": 4 * 2**20},
-            {"implementation": "torch sdpa", "n": 2048, "milliseconds": 5.0, "working_memory_bytes": None}]
-    text = format_benchmark(_results(rows, [{"label": "tiled / torch sdpa", "value": 2.0}]))
+    rows = [_row("tiled", 2048, [10.0, 12.0], 4 * 2**20), _row("torch sdpa", 2048, [5.0, 4.0])]
+    ratio = {"label": "tiled / torch sdpa", "n": 2048, "median": 2.5, "min": 2.0, "max": 3.0}
+    text = format_benchmark(_results(rows, [ratio]))
     assert text.startswith("measured 2026-01-01 00:00 UTC on m, 2 cores")
     assert "rebuilt by `python b.py --write`" in text
     assert "threads: torch 2, attn_core workers 2" in text
     assert "n = 2048 (one n x n float32 matrix: 16 MiB)" in text
     assert "4.00 MiB =  25.00 % of n x n" in text  # 4 MiB of a 2048^2 x 4 bytes = 16 MiB matrix
+    assert "  tiled                 11.0 ms" in text  # the median of 10 and 12
     assert "not traced" in text
-    assert text.endswith("tiled / torch sdpa: 2")
+    assert text.endswith("tiled / torch sdpa           n = 2048    2.50 (2.00 - 3.00)")
     assert "goal" not in text
+
+
+def test_benchmark_ratios_are_per_round_ratios_by_hand():
+    rows = [_row("tiled", 512, [10.0, 30.0, 20.0]), _row("torch sdpa", 512, [5.0, 10.0, 4.0]),
+            _row("tiled", 1024, [8.0]), _row("torch sdpa", 1024, [2.0]), _row("tiled", 2048, [1.0])]
+    ratios = benchmark_ratios(_results(rows), "tiled", "torch sdpa")
+    assert ratios == {512: (3.0, 2.0, 5.0), 1024: (4.0, 4.0, 4.0)}  # rounds 10/5, 30/10, 20/4; 2048: no sdpa
+    # the ratio of the medians (20 / 5 = 4) is not the median of the ratios (3)
+    assert benchmark_ratios(_results(rows), "torch sdpa", "tiled")[512] == (1 / 3, 0.2, 0.5)
+
+
+def test_benchmark_ratios_refuses_bad_names_and_rounds():
+    results = _results([_row("tiled", 8, [1.0, 2.0]), _row("torch sdpa", 8, [1.0])])
+    with pytest.raises(ValueError, match="numerator must be one of"):
+        benchmark_ratios(results, "full", "tiled")
+    with pytest.raises(TypeError, match="denominator must be the name"):
+        benchmark_ratios(results, "tiled", 3)
+    with pytest.raises(ValueError, match="2 and 1 rounds at n = 8"):
+        benchmark_ratios(results, "tiled", "torch sdpa")
+    with pytest.raises(TypeError, match="results must be"):
+        benchmark_ratios([], "tiled", "torch sdpa")
 
 
 def test_format_benchmark_refuses_a_dict_without_its_keys():
@@ -259,26 +286,60 @@ def test_format_benchmark_refuses_a_dict_without_its_keys():
 
 def test_stored_snapshot_is_labelled_and_compares_with_the_fused_kernel():
     results = load_benchmark()
-    assert results["command"] == "python benchmarks/attention_benchmark.py --write"
+    assert results["command"].startswith("python benchmarks/attention_benchmark.py")
+    assert "--write" in results["command"]
     assert results["machine"] and results["date"].endswith("UTC")
-    assert "FLASH_ATTENTION" in results["implementations"]["torch sdpa"]
-    assert "(1, 8, n, 64)" in results["implementations"]["torch sdpa"]
+    described = results["implementations"]
+    assert "FLASH_ATTENTION" in described["torch sdpa"] and "(1, 8, n, 64)" in described["torch sdpa"]
+    for name in ("torch sdpa", "torch sdpa math", "tiled", "tiled causal"):
+        assert "output only, no weights" in described[name]
+    for name in ("sdpa", "torch matmul", "textbook", "textbook f32"):
+        assert "returns output and weights" in described[name]
+    assert "max shift" in described["sdpa"]
     measured = {(row["implementation"], row["n"]) for row in results["rows"]}
-    assert {("tiled", 4096), ("torch sdpa", 4096), ("tiled", 8192), ("tiled causal", 8192)} <= measured
+    assert {n for name, n in measured if name == "tiled"} & {n for name, n in measured if name == "torch sdpa"}
+    rounds = {len(row["round_milliseconds"]) for row in results["rows"]}
+    assert len(rounds) == 1  # every row timed in the same rounds
+    for row in results["rows"]:
+        assert min(row["round_milliseconds"]) <= row["milliseconds"] <= max(row["round_milliseconds"])
+    for ratio in results["ratios"]:
+        assert ratio["min"] <= ratio["median"] <= ratio["max"]
     assert "goal" not in json.dumps(results)
     format_benchmark(results)
 
 
-def test_benchmark_runs_without_torch_at_a_small_size(capsys):
+def _benchmark_module():
     spec = importlib.util.spec_from_file_location("attention_benchmark", BENCHMARK)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    results = module.main(["--n", "64", "--repeats", "1", "--workers", "2"])
+    return module
+
+
+def test_benchmark_runs_without_torch_at_a_small_size(capsys):
+    module = _benchmark_module()
+    results = module.main(["--n", "64", "--repeats", "2", "--workers", "2"])
     names = {row["implementation"] for row in results["rows"]}
     assert {"textbook", "sdpa", "tiled", "tiled causal"} <= names
-    assert all(row["milliseconds"] > 0 for row in results["rows"])
-    assert results["command"] == "python benchmarks/attention_benchmark.py --n 64 --repeats 1 --workers 2"
+    assert all(len(row["round_milliseconds"]) == 2 and row["milliseconds"] > 0 for row in results["rows"])
+    assert results["command"] == "python benchmarks/attention_benchmark.py --n 64 --repeats 2 --workers 2"
+    assert {r["label"] for r in results["ratios"]} >= {"tiled causal / tiled", "textbook / textbook f32"}
+    assert results["sdpa_max_shift_skipped"] == {"64": True}  # standard normal inputs: the bound holds
+    assert "goal" not in module.__doc__
     assert "attn_core workers 2" in capsys.readouterr().out
+
+
+def test_benchmark_refuses_to_write_on_a_busy_machine(monkeypatch, tmp_path, capsys):
+    module = _benchmark_module()
+    monkeypatch.setattr(module, "RESULTS", tmp_path / "snapshot.json")
+    cores = module.os.cpu_count() or 1
+    monkeypatch.setattr(module.os, "getloadavg", lambda: (cores / 2 + 0.5, 0.0, 0.0))
+    with pytest.raises(SystemExit) as refused:
+        module.main(["--n", "32", "--repeats", "1", "--write"])
+    assert refused.value.code == 2 and "--allow-busy" in capsys.readouterr().err
+    assert not (tmp_path / "snapshot.json").exists()
+    results = module.main(["--n", "32", "--repeats", "1", "--write", "--allow-busy"])
+    assert json.loads((tmp_path / "snapshot.json").read_text())["rows"] == results["rows"]
+    assert "shared with other work" in results["load"]
 
 
 def test_format_benchmark_says_how_busy_the_machine_was():
@@ -305,3 +366,28 @@ def test_walk_in_every_reading_order_ends_at_attention():
             np.testing.assert_allclose(steps[-1].output, walk["final_output"][query], atol=1e-12)
     with pytest.raises(ValueError, match="order must be one of"):
         online_softmax_walk(q, k, v, block_size=4, order="random")
+
+
+def test_stepper_outlier_is_the_first_querys_score_and_overflows_only_without_the_shift():
+    from attn_core.experiments.efficiency import online_softmax_walk, stepper_inputs
+
+    q, k, v = stepper_inputs()
+    plain_q, plain_k, _ = stepper_inputs(outlier=None)
+    np.testing.assert_array_equal(q, plain_q)
+    np.testing.assert_array_equal(np.delete(k, 14, axis=0), np.delete(plain_k, 14, axis=0))  # only key 15 moves
+    assert float(q[0] @ k[14]) / np.sqrt(8) == pytest.approx(12.0)
+    shifted = online_softmax_walk(q, k, v, block_size=4)
+    unshifted = online_softmax_walk(q, k, v, block_size=4, shift="none, float16")
+    assert all(np.isfinite(step.output).all() for step in shifted["steps"][0])
+    # no shift: l = sum of exp(s_j), by hand in float64, until the block of the outlier (index 3)
+    scores = ac.scaled_dot_product_scores(q, k)[0]
+    for step in unshifted["steps"][0][:3]:
+        end = step.keys[1]
+        assert step.running_max == 0.0 and step.rescale == 1.0
+        np.testing.assert_allclose(step.normaliser, np.exp(scores[:end]).sum(), rtol=2e-3)
+    assert [np.isnan(step.output).all() for step in unshifted["steps"][0]] == [False] * 3 + [True] * 3
+    # the other queries have no outlier: float16 without a shift stays close to the exact output
+    for query in (1, 2):
+        np.testing.assert_allclose(unshifted["steps"][query][-1].output, shifted["final_output"][query], atol=2e-2)
+    with pytest.raises(ValueError, match="shift must be one of"):
+        online_softmax_walk(q, k, v, block_size=4, shift="none")

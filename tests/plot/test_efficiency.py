@@ -68,3 +68,13 @@ def test_score_blocks_colours_the_blocks_in_their_reading_order():
                        COLORS["main"], COLORS["main"]]  # block 2: read first
     with pytest.raises(ValueError, match=r"read_order must be a permutation of 0\.\.2"):
         score_blocks(ax, scores, 2, 1, 5.0, read_order=[0, 0, 1])
+
+
+def test_score_blocks_hides_the_running_max_and_shows_it_again():
+    ax = score_blocks(new_figure().add_subplot(), [1.0, 3.0, 2.0, 5.0], 2, 1, 0.0, show_max=False)
+    line = next(line for line in ax.get_lines() if line.get_label() == "running max m")
+    assert not line.get_visible() and not ax.get_legend().get_visible()
+    score_blocks(ax, [1.0, 3.0, 2.0, 5.0], 2, 2, 5.0)
+    assert line.get_visible() and ax.get_legend().get_visible() and line.get_ydata()[0] == 5.0
+    with pytest.raises(TypeError, match="show_max"):
+        score_blocks(ax, [1.0, 3.0, 2.0, 5.0], 2, 2, 5.0, show_max=1)

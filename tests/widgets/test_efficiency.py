@@ -6,7 +6,10 @@ import pytest
 import attn_core as ac
 from attn_core.experiments.efficiency import stepper_inputs
 from attn_core.tiled import online_softmax_steps
-from attn_core.widgets.efficiency import tile_stepper_explorer
+from attn_core.widgets.efficiency import READINGS, tile_stepper_explorer
+
+IN_ORDER, REVERSED, LARGEST = "in order \u00b7 running max", "reversed \u00b7 running max", "largest first \u00b7 running max"
+NO_SHIFT = {order: f"{order} \u00b7 no shift, float16" for order in ("in order", "reversed", "largest first")}
 
 
 @pytest.fixture(scope="module")
@@ -19,7 +22,7 @@ def fresh(explorer):
     """The module's explorer, put back to its starting controls after the test."""
     yield explorer
     explorer.controls["block"].value = 0
-    explorer.controls["order"].value = "in order"
+    explorer.controls["reading"].value = IN_ORDER
 
 
 def test_default_state_is_the_first_block_of_the_first_query(explorer):
@@ -27,7 +30,7 @@ def test_default_state_is_the_first_block_of_the_first_query(explorer):
     scores = ac.scaled_dot_product_scores(q, k)
     first = next(online_softmax_steps(scores[0], v, block_size=4))
     state = explorer.state
-    assert explorer.frame_count() == 6 * 3
+    assert explorer.frame_count() == 6 * 6 <= 40
     assert (state["query"], state["block"], state["n_blocks"], state["keys"]) == (0, 0, 6, (0, 4))
     assert state["running_max"] == scores[0, :4].max()
     np.testing.assert_allclose(state["normaliser"], np.exp(scores[0, :4] - scores[0, :4].max()).sum())
@@ -56,8 +59,8 @@ def test_block_slider_reads_more_keys_and_ends_at_full_attention(fresh):
 
 
 def test_rescale_factor_is_exp_of_the_change_of_maximum(fresh):
-    for order in ("in order", "reversed", "largest first"):
-        fresh.controls["order"].value = order
+    for order in (IN_ORDER, REVERSED, LARGEST):
+        fresh.controls["reading"].value = order
         for block in range(1, 6):
             fresh.controls["block"].value = block
             s = fresh.state
@@ -70,14 +73,14 @@ def test_order_slider_reads_other_blocks_first_and_ends_at_the_same_output(fresh
     scores = ac.scaled_dot_product_scores(q, k)[0]
     expected, _ = ac.scaled_dot_product_attention(q, k, v)
     before_png = fresh.displayed_png()
-    fresh.controls["order"].value = "reversed"
+    fresh.controls["reading"].value = REVERSED
     state = fresh.state
     assert state["keys"] == (20, 24) and state["read"] == [5]
     assert state["running_max"] == scores[20:].max()
     assert fresh.displayed_png() != before_png
     assert "reading the blocks reversed, after reading key block 1 of 6 (keys 21 to 24)" in (
         fresh.displayed_picture().value)
-    fresh.controls["order"].value = "largest first"
+    fresh.controls["reading"].value = LARGEST
     assert fresh.state["running_max"] == scores.max()  # the best block first: m is final at once
     for block in range(1, 6):  # ... so nothing is ever rescaled
         fresh.controls["block"].value = block
@@ -90,8 +93,8 @@ def test_every_query_and_order_reaches_its_final_output():
     expected, _ = ac.scaled_dot_product_attention(q, k, v)
     for query in range(3):
         explorer = tile_stepper_explorer(query=query)
-        for order in ("in order", "reversed", "largest first"):
-            state = explorer._compute(block=5, order=order)
+        for order in (IN_ORDER, REVERSED, LARGEST):
+            state = explorer._compute(block=5, reading=order)
             assert sorted(state["read"]) == list(range(6))
             np.testing.assert_allclose(state["output"], expected[query], atol=1e-12)
 
@@ -100,7 +103,7 @@ def test_own_inputs_and_block_size():
     rng = np.random.default_rng(5)
     q, k, v = rng.standard_normal((2, 3)), rng.standard_normal((9, 3)), rng.standard_normal((9, 2))
     ex = tile_stepper_explorer(q, k, v, block_size=3, query=1, block=2)
-    assert ex.frame_count() == 3 * 3 and ex.state["keys"] == (6, 9)  # 3 blocks x 3 orders
+    assert ex.frame_count() == 3 * 6 and ex.state["keys"] == (6, 9)  # 3 blocks x 3 orders x 2 shifts
     np.testing.assert_allclose(ex.state["output"], ac.scaled_dot_product_attention(q, k, v)[0][1])
 
 
@@ -122,5 +125,45 @@ def test_bad_arguments_are_refused():
         tile_stepper_explorer(q[:, :3], k, v)
     with pytest.raises(ValueError, match="order must be one of"):
         tile_stepper_explorer(order="random")
+    with pytest.raises(ValueError, match="shift must be one of"):
+        tile_stepper_explorer(shift="none")
+
+
+def test_the_outlier_overflows_float16_without_the_shift_at_the_block_that_holds_it(fresh):
+    q, k, v = stepper_inputs()
+    scores = ac.scaled_dot_product_scores(q, k)[0]
+    assert scores[14] == pytest.approx(12.0) and np.exp(np.float64(12.0)) > np.finfo(np.float16).max
+    # the block of key 15 (index 14) is block 4 (index 3); each order reads it at another step
+    first_nan = {"in order": 3, "reversed": 2, "largest first": 0}
+    for order, step in first_nan.items():
+        fresh.controls["reading"].value = NO_SHIFT[order]
+        for block in range(6):
+            fresh.controls["block"].value = block
+            state = fresh.state
+            read = sorted(b * 4 + j for b in state["read"] for j in range(4))
+            if block < step:  # no overflow yet: the plain sums, by hand, in float64
+                assert 3 not in state["read"]
+                weights = np.exp(scores[read])
+                np.testing.assert_allclose(state["normaliser"], weights.sum(), rtol=2e-3)
+                np.testing.assert_allclose(state["output"], weights @ v[read] / weights.sum(), atol=2e-2)
+            else:  # exp(12) = 162,755 > 65,504: l = inf and the output is NaN from then on
+                assert state["normaliser"] == np.inf and np.isnan(state["output"]).all()
+        assert "Running output nan, nan, nan" in fresh.displayed_picture().value
+    # with the running maximum, the same order ends at the exact output
+    fresh.controls["reading"].value = IN_ORDER
+    fresh.controls["block"].value = 5
+    np.testing.assert_allclose(fresh.state["output"], ac.scaled_dot_product_attention(q, k, v)[0][0], atol=1e-12)
+    assert fresh.state["normaliser"] < 2  # the outlier's own term, e^0 = 1, plus small ones
+
+
+def test_no_shift_picture_hides_the_running_max_and_says_float16(fresh):
+    fresh.controls["reading"].value = IN_ORDER
+    shifted_png = fresh.displayed_png()
+    fresh.controls["reading"].value = NO_SHIFT["in order"]
+    assert fresh.displayed_png() != shifted_png
+    assert "no shift, float16" in fresh.displayed_picture().value
+    assert len(READINGS) == 6 and set(READINGS.values()) == {
+        (order, shift) for order in ("in order", "reversed", "largest first") for shift in ("running max",
+                                                                                            "none, float16")}
 
 
