@@ -39,7 +39,16 @@ from attn_core.attention import (
     scaled_dot_product_attention,
     scaled_dot_product_attention_backward,
 )
+from attn_core.decoding import (
+    PagedKVCache,
+    RollingKVCache,
+    dequantize_int8,
+    merge_partial_attention,
+    quantize_int8,
+    split_kv_attention,
+)
 from attn_core.fast import fast_scaled_dot_product_attention
+from attn_core.latent_attention import MultiHeadLatentAttention, latent_kv_cache_bytes
 from attn_core.masks import (
     bigbird_mask,
     causal_mask,
@@ -50,6 +59,7 @@ from attn_core.masks import (
 )
 from attn_core.multihead import KVCache, MultiHeadAttention, kv_cache_bytes
 from attn_core.pooling import KERNELS, kernel_scores, nadaraya_watson
+from attn_core.recurrences import decayed_linear_attention, delta_rule_attention
 from attn_core.scores import (
     SCORE_FUNCTIONS,
     additive_scores,
@@ -67,7 +77,7 @@ from attn_core.softmax import (
     softmax_backward,
     sparsemax,
 )
-from attn_core.tiled import tiled_attention
+from attn_core.tiled import tiled_attention, tiled_attention_backward
 
 __version__ = "0.1.0"
 
@@ -82,6 +92,15 @@ __all__ = [
     "scaled_dot_product_attention_backward",
     "attention_mask",
     "tiled_attention",
+    "tiled_attention_backward",
+    "decayed_linear_attention",
+    "delta_rule_attention",
+    "split_kv_attention",
+    "merge_partial_attention",
+    "RollingKVCache",
+    "PagedKVCache",
+    "quantize_int8",
+    "dequantize_int8",
     "causal_mask",
     "padding_mask",
     "sliding_window_mask",
@@ -91,6 +110,8 @@ __all__ = [
     "MultiHeadAttention",
     "KVCache",
     "kv_cache_bytes",
+    "MultiHeadLatentAttention",
+    "latent_kv_cache_bytes",
     "dot_product_scores",
     "scaled_dot_product_scores",
     "bilinear_scores",

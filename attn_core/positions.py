@@ -17,6 +17,7 @@ from attn_core._checks import (
     choice,
     flag,
     nonnegative_int,
+    number_in_range,
     positive_int,
     positive_number,
 )
@@ -31,6 +32,10 @@ __all__ = [
     "t5_relative_buckets",
     "rotary_angles",
     "rotary_embedding",
+    "interpolated_positions",
+    "ntk_scaled_base",
+    "yarn_frequencies",
+    "yarn_attention_factor",
     "alibi_slopes",
     "alibi_bias",
 ]
@@ -332,6 +337,7 @@ def rotary_embedding(
     *,
     base: float = 10000.0,
     pairing: str = "interleaved",
+    frequencies: ArrayLike | None = None,
 ) -> np.ndarray:
     r"""Rotary position embedding, RoPE (Su et al., 2024): rotate each pair of coordinates.
 
@@ -356,6 +362,10 @@ def rotary_embedding(
         the new query's position, ``[n_k - 1]``.
     base : float, default 10000
     pairing : {"interleaved", "half"}, default "interleaved"
+    frequencies : array_like of shape (d // 2,), optional
+        The angles per position :math:`\theta_i` to use instead of :math:`\text{base}^{-2i/d}`
+        (``base`` is then unused), e.g. :func:`yarn_frequencies` for a model run beyond its
+        training length.
 
     Returns
     -------
@@ -365,7 +375,8 @@ def rotary_embedding(
     ------
     TypeError, ValueError
         Non-numeric, empty or infinite ``x`` or ``positions``; an odd width; ``positions``
-        not ``(n,)``; ``base`` not finite and > 0; an unknown ``pairing``.
+        not ``(n,)``; ``base`` not finite and > 0; an unknown ``pairing``; ``frequencies``
+        not ``(d // 2,)`` finite numbers.
 
     Examples
     --------
@@ -383,12 +394,21 @@ def rotary_embedding(
         positions, "positions", min_ndim=1, nonempty=True, finite=True)
     if p.shape != (n,):
         raise ValueError(f"positions must have shape ({n},) to match x {x.shape}, got {p.shape}")
-    return _rotary_embedding(x, p, base, pairing)
+    if frequencies is not None:
+        frequencies = as_float_array(frequencies, "frequencies", min_ndim=1, nonempty=True, finite=True)
+        if frequencies.shape != (d // 2,):
+            raise ValueError(f"frequencies must have shape (d // 2,) = ({d // 2},) for x {x.shape}, "
+                             f"got {frequencies.shape}")
+    return _rotary_embedding(x, p, base, pairing, frequencies)
 
 
-def _rotary_embedding(x: np.ndarray, p: np.ndarray, base: float, pairing: str = "interleaved") -> np.ndarray:
+def _rotary_embedding(x: np.ndarray, p: np.ndarray, base: float, pairing: str = "interleaved",
+                      frequencies: np.ndarray | None = None) -> np.ndarray:
     d = x.shape[-1]
-    angle = _rotary_angles(p, d, base)  # (n, d/2)
+    if frequencies is None:
+        angle = _rotary_angles(p, d, base)  # (n, d/2)
+    else:
+        angle = p[:, None] * frequencies[None, :]  # (n, d/2)
     cos, sin = np.cos(angle), np.sin(angle)
     first, second = (slice(0, None, 2), slice(1, None, 2)) if pairing == "interleaved" else (
         slice(0, d // 2), slice(d // 2, None))
@@ -397,6 +417,208 @@ def _rotary_embedding(x: np.ndarray, p: np.ndarray, base: float, pairing: str = 
     out[..., first] = even * cos - odd * sin
     out[..., second] = even * sin + odd * cos
     return out
+
+
+# --------------------------------------------- RoPE beyond the training length: rescaled angles
+def _context_scale(scale: float) -> float:
+    """``scale`` checked: how many times longer the new context is than the trained one (>= 1)."""
+    return number_in_range(scale, "scale", 1.0, math.inf)
+
+
+def _even_width(d: int, minimum: int = 2) -> int:
+    d = positive_int(d, "d")
+    if d % 2 or d < minimum:
+        raise ValueError(f"d must be an even whole number >= {minimum} (pairs of coordinates), got {d}")
+    return d
+
+
+def interpolated_positions(positions: ArrayLike, scale: float) -> np.ndarray:
+    r"""Position interpolation (Chen et al., 2023): divide the positions by the ``scale``.
+
+    A model trained on positions :math:`0 \le p < L` is run on :math:`s L` positions by
+    feeding RoPE the position :math:`p / s` (then fine-tuned briefly). Every pair then turns
+    by :math:`(p / s)\,\theta_i < L\,\theta_i`: no angle leaves the range seen in training,
+    at the price of squeezing neighbouring positions ``s`` times closer in every pair, the
+    fast ones included. Use the result as the ``positions`` of :func:`rotary_angles` or
+    :func:`rotary_embedding`.
+
+    Parameters
+    ----------
+    positions : array_like, shape (n,)
+        Any finite numbers.
+    scale : float
+        :math:`s = L_\text{new} / L`, at least 1.
+
+    Returns
+    -------
+    ndarray, shape (n,)
+
+    Raises
+    ------
+    TypeError, ValueError
+        Non-numeric, empty or infinite ``positions``; ``scale`` not a finite number >= 1.
+
+    Examples
+    --------
+    >>> interpolated_positions([0, 1, 2, 3, 4, 5, 6, 7], 2.0)    # 8 positions where 4 were trained
+    array([0. , 0.5, 1. , 1.5, 2. , 2.5, 3. , 3.5])
+    """
+    p = as_float_array(positions, "positions", min_ndim=1, max_ndim=1, nonempty=True, finite=True)
+    return p / _context_scale(scale)  # (n,)
+
+
+def ntk_scaled_base(base: float, scale: float, d: int) -> float:
+    r"""NTK-aware scaling of RoPE (bloc97, 2023): a larger base instead of smaller positions.
+
+    .. math:: \text{base}' = \text{base} \cdot s^{d / (d - 2)}
+
+    The exponent is chosen so that the slowest pair, :math:`\theta_{d/2-1} =
+    \text{base}^{-(d-2)/d}`, turns exactly ``s`` times more slowly (it is interpolated, like
+    every pair under :func:`interpolated_positions`), while the fastest pair,
+    :math:`\theta_0 = 1`, is unchanged and the pairs between are slowed by
+    :math:`s^{2i/(d-2)}`, less the faster they turn. The name comes from the post's appeal
+    to neural tangent kernel theory (a network learns high-frequency functions of its
+    inputs poorly): interpolation squeezes the fast pairs too, and with them the fine
+    distinctions between neighbouring positions; this base change leaves them almost as
+    trained. Peng et al. (2023) analyse it and build YaRN on it (:func:`yarn_frequencies`).
+
+    Parameters
+    ----------
+    base : float
+        The trained base (10,000 in the original RoPE); finite and > 0.
+    scale : float
+        :math:`s = L_\text{new} / L`, at least 1.
+    d : int
+        The even width of the rotated vectors, at least 4 (with one pair there is nothing
+        to rescale: :math:`\theta_0 = 1` whatever the base).
+
+    Returns
+    -------
+    float
+
+    Raises
+    ------
+    TypeError, ValueError
+        ``base`` not finite and > 0; ``scale`` not a finite number >= 1; ``d`` not an even
+        whole number >= 4.
+
+    Examples
+    --------
+    >>> new_base = ntk_scaled_base(100.0, 4.0, 4)          # 100 * 4 ** (4 / 2)
+    >>> new_base
+    1600.0
+    >>> rotary_angles([1], 4, base=new_base)                 # the slow pair: 0.1 / 4
+    array([[1.   , 0.025]])
+    """
+    base = positive_number(base, "base")
+    scale = _context_scale(scale)
+    d = _even_width(d, 4)
+    return base * scale ** (d / (d - 2))
+
+
+def yarn_frequencies(
+    d: int, *, base: float = 10000.0, scale: float, original_length: int,
+    alpha: float = 1.0, beta: float = 32.0,
+) -> np.ndarray:
+    r"""The RoPE frequencies of YaRN (Peng et al., 2023): interpolate only the slow pairs.
+
+    Pair ``i`` turns at :math:`\theta_i = \text{base}^{-2i/d}`, a wavelength of
+    :math:`\lambda_i = 2\pi / \theta_i` positions, so over the trained length ``L`` it makes
+    :math:`r_i = L / \lambda_i` turns. YaRN ("NTK-by-parts") keeps a pair that turned many
+    times in training (:math:`r_i > \beta`: it has been seen at every angle), interpolates by
+    ``s`` a pair that did not complete a turn (:math:`r_i < \alpha`: new positions would give
+    it angles never seen), and blends linearly between:
+
+    .. math:: \theta'_i = \big(1 - \gamma(r_i)\big)\,\frac{\theta_i}{s} + \gamma(r_i)\,\theta_i,
+              \qquad \gamma(r) = \operatorname{clip}\!\left(\frac{r - \alpha}{\beta - \alpha}, 0, 1\right)
+
+    (the paper's formula; some implementations round the two boundaries to whole pair
+    indices). The paper's :math:`\alpha = 1, \beta = 32` are for Llama. YaRN also sharpens
+    the attention: see :func:`yarn_attention_factor`. The angles are ``positions[:, None] *
+    yarn_frequencies(...)``.
+
+    Parameters
+    ----------
+    d : int
+        The even width of the rotated vectors.
+    base : float, default 10000
+        Finite and > 0.
+    scale : float
+        :math:`s = L_\text{new} / L`, at least 1.
+    original_length : int
+        ``L``, the length the model was trained on.
+    alpha, beta : float, default 1 and 32
+        The numbers of turns below which a pair is interpolated and above which it is kept;
+        finite, :math:`0 < \alpha < \beta`.
+
+    Returns
+    -------
+    ndarray, shape (d // 2,)
+        :math:`\theta'_i`, in radians per position, from :math:`\theta_i / s` to :math:`\theta_i`.
+
+    Raises
+    ------
+    TypeError, ValueError
+        ``d`` not an even whole number >= 2; ``base`` or ``alpha`` or ``beta`` not finite and
+        > 0, or ``alpha >= beta``; ``scale`` not a finite number >= 1; ``original_length`` not a
+        whole number >= 1.
+
+    Examples
+    --------
+    Over 64 trained positions the fast pair (wavelength 6.3) turns 10 times, the slow pair
+    (wavelength 628) a tenth of a turn: with alpha 1 and beta 8 the first is kept and the
+    second is divided by the scale.
+
+    >>> yarn_frequencies(4, base=10000.0, scale=4.0, original_length=64, alpha=1.0, beta=8.0)
+    array([1.    , 0.0025])
+    """
+    d = _even_width(d)
+    base = positive_number(base, "base")
+    scale = _context_scale(scale)
+    original_length = positive_int(original_length, "original_length")
+    alpha, beta = positive_number(alpha, "alpha"), positive_number(beta, "beta")
+    if alpha >= beta:
+        raise ValueError(f"alpha must be below beta (turns: interpolate below alpha, keep above beta); "
+                         f"got alpha={alpha}, beta={beta}")
+    return _yarn_frequencies(d, base, scale, original_length, alpha, beta)
+
+
+def _yarn_frequencies(d: int, base: float, scale: float, original_length: int, alpha: float,
+                      beta: float) -> np.ndarray:
+    theta = base ** (-np.arange(0, d, 2) / d)  # (d/2,)
+    turns = original_length * theta / (2 * math.pi)  # (d/2,): r_i = L / lambda_i
+    kept = np.clip((turns - alpha) / (beta - alpha), 0.0, 1.0)  # (d/2,): gamma(r_i)
+    return (1.0 - kept) * theta / scale + kept * theta  # (d/2,)
+
+
+def yarn_attention_factor(scale: float) -> float:
+    r"""YaRN's attention temperature: multiply queries and keys by :math:`0.1 \ln s + 1`.
+
+    Peng et al. (2023) found that at a longer context the softmax should be sharper, and
+    fitted, for Llama, :math:`\sqrt{1/t} = 0.1 \ln s + 1`: the rotated queries and keys are
+    both multiplied by this factor, so the scores are multiplied by its square, :math:`1/t`
+    (implementations fold it into the cosine and sine tables). It is 1 at ``scale = 1``.
+
+    Parameters
+    ----------
+    scale : float
+        :math:`s = L_\text{new} / L`, at least 1.
+
+    Returns
+    -------
+    float
+
+    Raises
+    ------
+    TypeError, ValueError
+        ``scale`` not a finite number >= 1.
+
+    Examples
+    --------
+    >>> round(yarn_attention_factor(16.0), 4)       # 0.1 ln 16 + 1
+    1.2773
+    """
+    return 0.1 * math.log(_context_scale(scale)) + 1.0
 
 
 def alibi_slopes(n_heads: int) -> np.ndarray:

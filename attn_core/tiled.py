@@ -21,9 +21,9 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from attn_core._checks import as_float_array, broadcast_batch, flag, positive_int
-from attn_core.attention import _check_qkv, _checked_scale
+from attn_core.attention import _check_qkv, _checked_scale, _unbroadcast
 
-__all__ = ["tiled_attention", "online_softmax_steps", "OnlineSoftmaxStep"]
+__all__ = ["tiled_attention", "tiled_attention_backward", "online_softmax_steps", "OnlineSoftmaxStep"]
 
 
 def tiled_attention(
@@ -256,3 +256,125 @@ def _online_softmax_steps(s: np.ndarray, v: np.ndarray, block: int, blocks: list
         acc = acc * rescale + p @ v[start:end]
         m = m_new
         yield OnlineSoftmaxStep(b, (start, end), m, l, acc / l, rescale)
+
+
+def tiled_attention_backward(
+    q: ArrayLike,
+    k: ArrayLike,
+    v: ArrayLike,
+    output: ArrayLike,
+    log_sum_exp: ArrayLike,
+    grad_output: ArrayLike,
+    *,
+    causal: bool = False,
+    scale: float | None = None,
+    block_size: int = 256,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    r"""Gradients of attention by recomputation: the weights are rebuilt tile by tile, never stored.
+
+    The forward pass keeps only its output :math:`O` and, per query, the log-sum-exp of its
+    scaled scores :math:`L_i = \log \sum_j e^{S_{ij}}` (``n_q`` numbers, not ``n_q x n_k``).
+    The backward pass recomputes each tile of scores and gets the weights back exactly,
+    :math:`A_{ij} = e^{S_{ij} - L_i}`; with :math:`D_i = \sum_c dO_{ic} O_{ic}` (which equals
+    :math:`\sum_j A_{ij}\, dA_{ij}`), every tile adds its share of
+
+    .. math:: dV = A^\top dO, \quad dS = A \odot (dO\,V^\top - D), \quad
+              dQ = s\,dS\,K, \quad dK = s\,dS^\top Q,
+
+    the same gradients as :func:`attn_core.scaled_dot_product_attention_backward`. This is
+    the backward pass of FlashAttention (Dao et al., 2022) in the loop order of
+    FlashAttention-2 (Dao, 2023): memory stays one tile per step whatever the sequence
+    length, at the price of computing the scores twice.
+
+    Parameters
+    ----------
+    q, k, v : array_like
+        The forward pass's inputs, shapes as in :func:`tiled_attention`.
+    output : array_like, shape (..., n_q, d_v)
+        The forward pass's output.
+    log_sum_exp : array_like, shape (..., n_q)
+        Per query, :math:`\log \sum_j e^{S_{ij}}` over the keys it may attend (scaled
+        scores); ``-inf`` for a query that sees no key.
+    grad_output : array_like, shape (..., n_q, d_v)
+        :math:`dL/dO`.
+    causal : bool, default False
+        As in the forward pass (bottom-right).
+    scale : float, optional
+        As in the forward pass; default ``1 / sqrt(d_k)``.
+    block_size : int, default 256
+        Rows of queries and of keys per tile.
+
+    Returns
+    -------
+    grad_q, grad_k, grad_v : ndarray
+        Same shapes as ``q``, ``k``, ``v`` (summed over any batch dimension they were
+        broadcast along).
+
+    Raises
+    ------
+    TypeError, ValueError
+        As :func:`tiled_attention`; ``output`` or ``grad_output`` not ``(..., n_q, d_v)``,
+        ``log_sum_exp`` not ``(..., n_q)`` or holding ``+inf``.
+
+    Examples
+    --------
+    >>> import attn_core as ac
+    >>> rng = np.random.default_rng(0)
+    >>> q, k, v = rng.standard_normal((3, 6, 4))
+    >>> out, weights = ac.scaled_dot_product_attention(q, k, v, causal=True)
+    >>> scores = np.where(ac.causal_mask(6), q @ k.T / 2, -np.inf)
+    >>> log_sum_exp = np.log(np.exp(scores).sum(axis=-1))
+    >>> grads = tiled_attention_backward(q, k, v, out, log_sum_exp, np.ones_like(out), causal=True, block_size=4)
+    >>> expected = ac.scaled_dot_product_attention_backward(q, k, v, weights, np.ones_like(out))
+    >>> all(np.allclose(g, e) for g, e in zip(grads, expected))
+    True
+    """
+    q, k, v = _check_qkv(q, k, v)
+    n_q, d_v = q.shape[-2], v.shape[-1]
+    o = as_float_array(output, "output", min_ndim=2, nonempty=True, finite=True)
+    g = as_float_array(grad_output, "grad_output", min_ndim=2, nonempty=True, finite=True)
+    lse = as_float_array(log_sum_exp, "log_sum_exp", min_ndim=1, nonempty=True, finite=True, minus_inf_allowed=True)
+    for name, arr in (("output", o), ("grad_output", g)):
+        if arr.shape[-2:] != (n_q, d_v):
+            raise ValueError(f"{name} must be (..., n_q={n_q}, d_v={d_v}), got shape {arr.shape}")
+    if lse.shape[-1] != n_q:
+        raise ValueError(f"log_sum_exp must be (..., n_q={n_q}), got shape {lse.shape}")
+    broadcast_batch({"q": q.shape, "k": k.shape, "v": v.shape, "output": o.shape, "grad_output": g.shape,
+                     "log_sum_exp": lse.shape + (1,)})
+    block = positive_int(block_size, "block_size")
+    return _tiled_attention_backward(q, k, v, o, lse, g, flag(causal, "causal"), _checked_scale(scale, q), block)
+
+
+def _tiled_attention_backward(q: np.ndarray, k: np.ndarray, v: np.ndarray, o: np.ndarray, lse: np.ndarray,
+                              g: np.ndarray, causal: bool, scale: float, block: int
+                              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The recomputing backward pass without checks; tiles over query and key blocks, batch dims broadcast."""
+    lead = broadcast_batch({"q": q.shape, "k": k.shape, "v": v.shape, "o": o.shape, "g": g.shape,
+                            "lse": lse.shape + (1,)})
+    dtype = np.result_type(q, k, v, o, lse, g)
+    n_q, n_k = q.shape[-2], k.shape[-2]
+    offset = n_k - n_q  # causal: query i stands at position i + offset (bottom-right)
+    qb, kb, vb, ob, gb = (np.broadcast_to(a, lead + a.shape[-2:]) for a in (q, k, v, o, g))  # views
+    shift = np.broadcast_to(np.where(lse == -np.inf, 0, lse), lead + (n_q,))  # a row with no key: all P = 0
+    delta = (gb * ob).sum(axis=-1)  # (..., n_q): D_i = rowsum(dO * O) = rowsum(A * dA)
+    grad_q = np.zeros(lead + q.shape[-2:], dtype=dtype)
+    grad_k = np.zeros(lead + k.shape[-2:], dtype=dtype)
+    grad_v = np.zeros(lead + v.shape[-2:], dtype=dtype)
+    for start in range(0, n_q, block):
+        end = min(start + block, n_q)
+        q_block, g_block = qb[..., start:end, :], gb[..., start:end, :]  # (..., b_q, d_k), (..., b_q, d_v)
+        k_end = min(n_k, end + offset) if causal else n_k  # causal: no key after the block's last query
+        for k_start in range(0, max(k_end, 0), block):
+            k_stop = min(k_start + block, k_end)
+            k_block, v_block = kb[..., k_start:k_stop, :], vb[..., k_start:k_stop, :]
+            scores = (q_block @ np.swapaxes(k_block, -1, -2)) * scale  # (..., b_q, b_k), recomputed
+            if causal:
+                future = np.arange(k_start, k_stop)[None, :] > np.arange(start + offset, end + offset)[:, None]
+                scores = np.where(future, -np.inf, scores)  # (..., b_q, b_k)
+            weights = np.exp(scores - shift[..., start:end, None])  # (..., b_q, b_k): A, exactly, from L
+            grad_v[..., k_start:k_stop, :] += np.swapaxes(weights, -1, -2) @ g_block  # (..., b_k, d_v)
+            grad_weights = g_block @ np.swapaxes(v_block, -1, -2)  # (..., b_q, b_k)
+            grad_scores = weights * (grad_weights - delta[..., start:end, None]) * scale  # (..., b_q, b_k)
+            grad_q[..., start:end, :] += grad_scores @ k_block  # (..., b_q, d_k)
+            grad_k[..., k_start:k_stop, :] += np.swapaxes(grad_scores, -1, -2) @ q_block  # (..., b_k, d_k)
+    return _unbroadcast(grad_q, q.shape), _unbroadcast(grad_k, k.shape), _unbroadcast(grad_v, v.shape)

@@ -299,3 +299,131 @@ x34 = np.ones((3, 4))
 def test_bad_input(call, error, message):
     with pytest.raises(error, match=message):
         call()
+
+
+# ------------------------------------------------- RoPE beyond the training length (owner: recurrences)
+def test_interpolated_positions_by_hand_and_in_rotary_angles():
+    assert_allclose(positions.interpolated_positions([0, 3, 6], 3.0), [0.0, 1.0, 2.0], rtol=0)
+    # base 100, d = 4: theta = (1, 0.1); position 6 interpolated by 3 turns like position 2
+    angles = positions.rotary_angles(positions.interpolated_positions([6.0], 3.0), 4, base=100.0)
+    assert_allclose(angles, [[2.0, 0.2]], rtol=1e-15)
+
+
+@given(st.integers(1, 64), st.floats(1.0, 64.0), st.sampled_from([2, 4, 8, 64]))
+def test_interpolation_keeps_every_angle_within_the_trained_range(trained, scale, d):
+    # trained on positions 0 .. L-1: pair i saw angles below L theta_i; PI runs s L positions
+    extended = np.arange(int(np.floor(scale * trained)))
+    angles = positions.rotary_angles(positions.interpolated_positions(extended, scale), d)
+    theta = 10000.0 ** (-np.arange(0, d, 2) / d)
+    assert np.all(angles < trained * theta[None, :])
+    assert np.all(angles >= 0)
+
+
+def test_ntk_scaled_base_by_hand():
+    # 100 * 4^(4/2) = 1600; 10000 * 16^(8/6) = 10000 * 2^(16/3)
+    assert positions.ntk_scaled_base(100.0, 4.0, 4) == pytest.approx(1600.0, rel=1e-15)
+    assert positions.ntk_scaled_base(10000.0, 16.0, 8) == pytest.approx(10000.0 * 2 ** (16 / 3), rel=1e-14)
+    assert positions.ntk_scaled_base(500000.0, 1.0, 128) == 500000.0
+
+
+@given(st.sampled_from([4, 6, 16, 128]), st.floats(1.0, 100.0), st.floats(10.0, 1e6))
+def test_ntk_slows_the_slowest_pair_by_the_scale_and_keeps_the_fastest(d, scale, base):
+    old = positions.rotary_angles([1.0], d, base=base)[0]
+    new = positions.rotary_angles([1.0], d, base=positions.ntk_scaled_base(base, scale, d))[0]
+    assert new[0] == old[0] == 1.0
+    assert new[-1] == pytest.approx(old[-1] / scale, rel=1e-10)
+    # in between: slowed by s^(2i/(d-2)), between 1 and s
+    for i in range(d // 2):
+        assert new[i] == pytest.approx(old[i] * scale ** (-2 * i / (d - 2)), rel=1e-10)
+
+
+def test_yarn_frequencies_by_hand():
+    # d = 6, base 10000: theta = 1, 10000^(-1/3) = 0.0464159, 10000^(-2/3) = 0.00215443
+    # L = 100: turns r = 100 theta / (2 pi) = 15.9155, 0.738723, 0.0342888; alpha 0.5, beta 20
+    # gamma = (15.9155 - 0.5)/19.5 = 0.790538, (0.738723 - 0.5)/19.5 = 0.0122422, 0 (clipped)
+    theta = np.array([1.0, 10000 ** (-1 / 3), 10000 ** (-2 / 3)])
+    gamma = np.array([(100 / (2 * np.pi) - 0.5) / 19.5, (100 * theta[1] / (2 * np.pi) - 0.5) / 19.5, 0.0])
+    expected = (1 - gamma) * theta / 8 + gamma * theta
+    assert_allclose(expected[0], 0.209462 / 8 + 0.790538, rtol=1e-5)  # the formula, by hand, once: 0.816721
+    out = positions.yarn_frequencies(6, scale=8.0, original_length=100, alpha=0.5, beta=20.0)
+    assert_allclose(out, expected, rtol=1e-12)
+
+
+@given(st.sampled_from([8, 32, 128]), st.floats(1.0, 64.0), st.sampled_from([256, 2048, 4096]))
+def test_yarn_keeps_fast_pairs_and_interpolates_the_slowest_by_the_scale(d, scale, length):
+    theta = 10000.0 ** (-np.arange(0, d, 2) / d)
+    turns = length * theta / (2 * np.pi)
+    out = positions.yarn_frequencies(d, scale=scale, original_length=length)  # alpha 1, beta 32
+    assert_allclose(out[turns > 32], theta[turns > 32], rtol=0)  # turned many times: unchanged
+    assert_allclose(out[turns < 1], theta[turns < 1] / scale, rtol=1e-14)  # under one turn: interpolated
+    assert turns[0] > 32 and turns[-1] < 1  # both kinds are present at these sizes
+    assert np.all(out <= theta * (1 + 1e-15)) and np.all(out >= theta / scale * (1 - 1e-15))
+    assert np.all(np.diff(out) < 0)  # still ordered from fast to slow
+
+
+def test_yarn_with_scale_one_is_plain_rope():
+    assert_allclose(positions.yarn_frequencies(16, scale=1.0, original_length=512),
+                    positions.rotary_angles([1.0], 16)[0], rtol=1e-15)
+
+
+def test_yarn_attention_factor_by_hand():
+    assert positions.yarn_attention_factor(1.0) == 1.0
+    assert positions.yarn_attention_factor(np.e) == pytest.approx(1.1, rel=1e-15)
+    assert positions.yarn_attention_factor(100.0) == pytest.approx(0.1 * 4.605170186 + 1, rel=1e-9)
+
+
+@pytest.mark.parametrize("call, error, message", [
+    (lambda: positions.interpolated_positions([0, 1], 0.5), ValueError, r"scale must be in \[1, inf\]"),
+    (lambda: positions.interpolated_positions([0, 1], True), TypeError, r"scale must be a real number"),
+    (lambda: positions.ntk_scaled_base(10000.0, 2.0, 2), ValueError, r"d must be an even whole number >= 4"),
+    (lambda: positions.ntk_scaled_base(10000.0, 2.0, 5), ValueError, r"d must be an even"),
+    (lambda: positions.yarn_frequencies(8, scale=2.0, original_length=0), ValueError, r"original_length must be >= 1"),
+    (lambda: positions.yarn_frequencies(8, scale=2.0, original_length=64, alpha=32.0, beta=1.0), ValueError,
+     r"alpha must be below beta"),
+    (lambda: positions.yarn_attention_factor(float("nan")), ValueError, r"scale must be in"),
+])
+def test_bad_input_for_rope_scaling(call, error, message):
+    with pytest.raises(error, match=message):
+        call()
+
+
+def test_rope_scaling_docstrings_keep_their_latex():
+    for function in (positions.interpolated_positions, positions.ntk_scaled_base, positions.yarn_frequencies,
+                     positions.yarn_attention_factor):
+        assert not any(char in function.__doc__ for char in "\t\r\f\b"), function.__name__
+    assert r"\theta'_i" in positions.yarn_frequencies.__doc__
+    assert r"\operatorname{clip}" in positions.yarn_frequencies.__doc__
+
+
+def test_rotary_embedding_with_frequencies():
+    x = np.random.default_rng(0).standard_normal((5, 6))
+    theta = positions.rotary_angles([1.0], 6)[0]
+    # the default frequencies given explicitly change nothing, in both pairings
+    for pairing in ("interleaved", "half"):
+        assert_allclose(positions.rotary_embedding(x, frequencies=theta, pairing=pairing),
+                        positions.rotary_embedding(x, pairing=pairing), rtol=1e-15)
+    # pair i of the vector at position p turns by p * frequencies[i], here by hand
+    frequencies = np.array([0.5, 0.25, 0.0])
+    out = positions.rotary_embedding(x, frequencies=frequencies)
+    for p in range(5):
+        for i, f in enumerate(frequencies):
+            c, s = np.cos(p * f), np.sin(p * f)
+            a, b = x[p, 2 * i], x[p, 2 * i + 1]
+            assert_allclose(out[p, 2 * i : 2 * i + 2], [a * c - b * s, a * s + b * c], rtol=1e-14, atol=1e-15)
+
+
+@given(st.integers(0, 50), st.integers(0, 50), st.integers(1, 30))
+def test_yarn_rotated_scores_still_depend_only_on_the_offset(m, n, shift):
+    rng = np.random.default_rng(m * 97 + n)
+    q, k = rng.standard_normal((1, 8)), rng.standard_normal((1, 8))
+    frequencies = positions.yarn_frequencies(8, scale=4.0, original_length=16)
+    score = (positions.rotary_embedding(q, [m], frequencies=frequencies)
+             @ positions.rotary_embedding(k, [n], frequencies=frequencies).T)
+    shifted = (positions.rotary_embedding(q, [m + shift], frequencies=frequencies)
+               @ positions.rotary_embedding(k, [n + shift], frequencies=frequencies).T)
+    assert_allclose(score, shifted, rtol=1e-9, atol=1e-9)
+
+
+def test_rotary_embedding_refuses_frequencies_of_the_wrong_shape():
+    with pytest.raises(ValueError, match=r"frequencies must have shape \(d // 2,\) = \(2,\)"):
+        positions.rotary_embedding(np.ones((3, 4)), frequencies=[1.0, 0.5, 0.25])
