@@ -2,8 +2,9 @@ r"""What attention buys: associative recall read by attention, recurrences and p
 
 The chapter trains five readers of :func:`attn_core.experiments.data.associative_recall` under
 one protocol (:data:`CONFIG`): fresh examples at every step (:func:`recall_sampler`), Adam
-with global-norm clipping, a learning rate tuned per reader on a small grid, the same number
-of steps for every reader, and one fixed held-out test set (:func:`recall_test_set`). The long
+with global-norm clipping, every learning rate of a small grid trained for the whole budget
+and the one with the lowest validation loss kept (:func:`pick_by_validation`), the same
+number of steps for every reader, and one fixed held-out test set (:func:`recall_test_set`). The long
 runs are made by ``benchmarks/recall_baselines.py`` and stored as package data;
 :func:`load_results` and :func:`load_reader` read them back.
 
@@ -12,11 +13,12 @@ Pieces used on the page:
 * :func:`path_lengths`: how many layers a mask of allowed (query, key) pairs needs for
   information at one position to reach another (Vaswani et al., 2017, Table 1);
 * :func:`elman_states`, :func:`recurrent_sensitivity` and :func:`attention_sensitivity`: the
-  size of :math:`\partial h_T / \partial x_t` along a tanh recurrence, and of
+  size of :math:`\partial h_n / \partial x_t` along a tanh recurrence, and of
   :math:`\partial o / \partial x_t` for one query of self-attention;
 * :func:`accuracy_by_distance` splits a test accuracy by how far back the answer lay;
   :func:`probe_accuracy` fits a linear probe per pair on a reader's state (is pair j's value
-  still readable from it?);
+  still readable from it?), and :func:`query_indexed_probe_accuracy` answers each question
+  with the probe of the pair it asks for (a readout that multiplies by the question);
 * :func:`swap_values`, :func:`value_counts` and :func:`accuracy_without_pairing`: the bound
   that holds for a reader blind to the pairing (the mean-pooling reader, whose pair code is
   a sum of a key row and a value row), and :func:`value_probabilities`,
@@ -72,7 +74,9 @@ __all__ = [
     "load_results",
     "make_reader",
     "path_lengths",
+    "pick_by_validation",
     "probe_accuracy",
+    "query_indexed_probe_accuracy",
     "recall_sampler",
     "recall_test_set",
     "recurrent_sensitivity",
@@ -163,7 +167,7 @@ def elman_states(x: ArrayLike, w_h: ArrayLike, b_h: ArrayLike | None = None) -> 
 
     Parameters
     ----------
-    x : array_like, shape (..., T, d)
+    x : array_like, shape (..., n, d)
         One input row per step.
     w_h : array_like, shape (d, d)
     b_h : array_like, shape (d,), optional
@@ -171,8 +175,8 @@ def elman_states(x: ArrayLike, w_h: ArrayLike, b_h: ArrayLike | None = None) -> 
 
     Returns
     -------
-    ndarray, shape (..., T, d)
-        The states :math:`h_1, \dots, h_T`.
+    ndarray, shape (..., n, d)
+        The states :math:`h_1, \dots, h_n`.
 
     Raises
     ------
@@ -191,7 +195,7 @@ def elman_states(x: ArrayLike, w_h: ArrayLike, b_h: ArrayLike | None = None) -> 
     x = as_float_array(x, "x (inputs)", min_ndim=2, nonempty=True, finite=True)
     w_h, b_h = _check_recurrence(w_h, b_h, x.shape[-1])
     h = np.zeros(x.shape[:-2] + x.shape[-1:])  # (..., d): h_0
-    states = np.empty(x.shape)  # (..., T, d)
+    states = np.empty(x.shape)  # (..., n, d)
     for t in range(x.shape[-2]):
         h = np.tanh(x[..., t, :] + h @ w_h + b_h)  # (..., d)
         states[..., t, :] = h
@@ -211,26 +215,26 @@ def _check_recurrence(w_h: ArrayLike, b_h: ArrayLike | None, d: int) -> tuple[np
 
 
 def recurrent_sensitivity(states: ArrayLike, w_h: ArrayLike) -> np.ndarray:
-    r"""Size of :math:`\partial h_T / \partial x_t` for every step t of a tanh recurrence.
+    r"""Size of :math:`\partial h_n / \partial x_t` for every step t of a tanh recurrence.
 
     For :math:`h_t = \tanh(x_t + h_{t-1} W_h + b_h)` with row vectors, a small change
-    :math:`\delta` of :math:`x_t` reaches the last state as
-    :math:`\delta\, D_t W_h D_{t+1} W_h \cdots W_h D_T`, where
+    :math:`\varepsilon` of :math:`x_t` reaches the last state as
+    :math:`\varepsilon\, D_t W_h D_{t+1} W_h \cdots W_h D_n`, where
     :math:`D_s = \operatorname{diag}(1 - h_s^2)` is the slope of tanh at step s. The
-    Jacobian is a product of :math:`T - t + 1` factors :math:`D_s` and :math:`T - t`
+    Jacobian is a product of :math:`n - t + 1` factors :math:`D_s` and :math:`n - t`
     factors :math:`W_h`; its size is measured by its largest singular value (the most that
-    a change of length 1 at step t can move :math:`h_T`).
+    a change of length 1 at step t can move :math:`h_n`).
 
     Parameters
     ----------
-    states : array_like, shape (..., T, d)
-        :math:`h_1, \dots, h_T`, e.g. from :func:`elman_states`.
+    states : array_like, shape (..., n, d)
+        :math:`h_1, \dots, h_n`, e.g. from :func:`elman_states`.
     w_h : array_like, shape (d, d)
 
     Returns
     -------
-    ndarray, shape (..., T)
-        Entry t (0-based) is :math:`\lVert \partial h_T / \partial x_{t+1} \rVert_2`; the
+    ndarray, shape (..., n)
+        Entry t (0-based) is :math:`\lVert \partial h_n / \partial x_{t+1} \rVert_2`; the
         last entry concerns the last input, at distance 0.
 
     Raises
@@ -243,7 +247,7 @@ def recurrent_sensitivity(states: ArrayLike, w_h: ArrayLike) -> np.ndarray:
 
     Examples
     --------
-    With one unit the Jacobian is a number, :math:`w^{T-t} \prod_{s \ge t} (1 - h_s^2)`:
+    With one unit the Jacobian is a number, :math:`w^{n-t} \prod_{s \ge t} (1 - h_s^2)`:
 
     >>> h = elman_states([[1.0], [0.0]], [[0.5]])
     >>> recurrent_sensitivity(h, [[0.5]]).round(4)   # [0.42 * 0.5 * 0.8679, 0.8679]
@@ -251,12 +255,12 @@ def recurrent_sensitivity(states: ArrayLike, w_h: ArrayLike) -> np.ndarray:
     """
     h = as_float_array(states, "states", min_ndim=2, nonempty=True, finite=True)
     w_h, _ = _check_recurrence(w_h, None, h.shape[-1])
-    slopes = 1.0 - h**2  # (..., T, d): the diagonals of D_t
-    T = h.shape[-2]
-    jacobian = slopes[..., T - 1, :, None] * np.eye(h.shape[-1])  # (..., d, d): D_T
-    norms = np.empty(h.shape[:-1])  # (..., T)
-    norms[..., T - 1] = _spectral_norm(jacobian)
-    for t in range(T - 2, -1, -1):
+    slopes = 1.0 - h**2  # (..., n, d): the diagonals of D_t
+    n = h.shape[-2]
+    jacobian = slopes[..., n - 1, :, None] * np.eye(h.shape[-1])  # (..., d, d): D_n
+    norms = np.empty(h.shape[:-1])  # (..., n)
+    norms[..., n - 1] = _spectral_norm(jacobian)
+    for t in range(n - 2, -1, -1):
         jacobian = (slopes[..., t, :, None] * w_h) @ jacobian  # (..., d, d): D_t W_h J_{t+1}
         norms[..., t] = _spectral_norm(jacobian)
     return norms
@@ -605,15 +609,27 @@ CONFIG: dict[str, Any] = {
     "seed": 0,
     "test": {"size": 2048, "seed": 2},
     "validation": {"size": 1024, "seed": 3},
-    "grid": {"learning_rates": [0.001, 0.003, 0.01], "steps": 1500},
-    "steps": 15000,
+    "learning_rates": [0.001, 0.003, 0.01],
+    "steps": 30000,
     "eval_at": [25, 50, 100, 200, 400, 700, 1000, 1500, 2000, 3000, 4000, 5000, 6000, 8000,
-                10000, 12500, 15000],
+                10000, 12500, 15000, 17500, 20000, 22500, 25000, 27500, 30000],
     "readers": ["attention", "elman", "gru", "mean pooling", "deep sets"],
+    # every rate trained for the whole budget, the pick = the lowest validation loss at the end
+    "full_grid": ["attention", "elman", "gru", "mean pooling", "deep sets"],
+    # (a reader too dear for that would get one run per rate to short_grid["steps"], the pick
+    # = the lowest validation loss there, then the whole budget at the pick)
+    "short_grid": {"readers": [], "steps": 4000},
     "query_first": ["elman", "gru"],
-    "extra_runs": [{"reader": "gru", "lr": 0.003}, {"reader": "deep sets", "lr": 0.003}],
-    "pairs_sweep": {"n_pairs": [4, 8, 16, 32], "readers": ["attention", "mean pooling", "deep sets"],
-                    "steps": 3000},
+    # the pooling readers and attention at several numbers of pairs, the key vocabulary fixed at
+    # task["n_keys"]: every rate to pairs_sweep["steps"], the pick per L by validation loss there
+    # (the L = 16 point is read off the main runs at that step)
+    "pairs_sweep": {"n_pairs": [4, 8, 16], "readers": ["attention", "mean pooling", "deep sets"],
+                    "steps": 10000, "eval_at": [1000, 2000, 3000, 4000, 5000, 6000, 8000, 10000]},
+    # the same readers at their picks with other seeds (weights and batches; same test set)
+    "seeds": {"readers": ["elman", "gru"], "seeds": [1, 2]},
+    # recall by content (the keys are tokens, the query one of them), at the picks, a shorter budget
+    "by_content": {"readers": ["attention", "elman", "gru", "deep sets"], "steps": 10000,
+                   "eval_at": [1000, 2000, 3000, 4000, 5000, 6000, 8000, 10000]},
 }
 
 #: The readers by the chapter's name for them.
@@ -629,16 +645,24 @@ _RESULTS = "what_attention_buys.json"
 _PARAMS = "what_attention_buys_params.npz"
 
 
-def _task(n_pairs: int | None) -> dict[str, Any]:
-    """The task of :data:`CONFIG` with ``n_pairs`` pairs (positions as keys: n_keys = n_pairs)."""
+def _task(n_pairs: int | None, by_content: bool = False) -> dict[str, Any]:
+    """The task of :data:`CONFIG` with ``n_pairs`` pairs.
+
+    The keys are the positions ``0 .. n_pairs - 1``; the key vocabulary stays that of
+    :data:`CONFIG` (16 keys) so that the readers are the same size for every ``n_pairs`` up to
+    16, and grows to ``n_pairs`` beyond.
+    """
     task = dict(CONFIG["task"])
     if n_pairs is not None:
         n_pairs = positive_int(n_pairs, "n_pairs")
-        task.update(n_pairs=n_pairs, n_keys=max(n_pairs, 1))
+        task.update(n_pairs=n_pairs, n_keys=max(n_pairs, CONFIG["task"]["n_keys"]))
+    if flag(by_content, "by_content"):  # the keys: distinct tokens in random order, the query one of them
+        task["ordered"] = False
     return task
 
 
-def recall_sampler(n_pairs: int | None = None) -> Callable[[int, np.random.Generator], dict[str, np.ndarray]]:
+def recall_sampler(n_pairs: int | None = None, *, by_content: bool = False,
+                   ) -> Callable[[int, np.random.Generator], dict[str, np.ndarray]]:
     """A source of fresh training examples: ``sample(batch_size, rng)`` draws a new batch every call.
 
     Each call draws a seed from ``rng`` and makes ``batch_size`` examples of the task of
@@ -650,6 +674,9 @@ def recall_sampler(n_pairs: int | None = None) -> Callable[[int, np.random.Gener
     ----------
     n_pairs : int, optional
         Pairs per memory; default that of :data:`CONFIG` (16). The keys are the positions.
+    by_content : bool, default False
+        Recall by content instead: the keys are distinct tokens in a random order and the query
+        is one of them (``associative_recall`` with ``ordered=False``).
 
     Returns
     -------
@@ -671,7 +698,7 @@ def recall_sampler(n_pairs: int | None = None) -> Callable[[int, np.random.Gener
     >>> first["keys"].tolist()[0], bool((first["values"] == second["values"]).all())
     ([0, 1, 2, 3], False)
     """
-    task = _task(n_pairs)
+    task = _task(n_pairs, by_content)
 
     def sample(batch_size: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
         batch_size = positive_int(batch_size, "batch_size")
@@ -682,7 +709,8 @@ def recall_sampler(n_pairs: int | None = None) -> Callable[[int, np.random.Gener
     return sample
 
 
-def recall_test_set(n_pairs: int | None = None, *, validation: bool = False) -> dict[str, np.ndarray]:
+def recall_test_set(n_pairs: int | None = None, *, validation: bool = False,
+                    by_content: bool = False) -> dict[str, np.ndarray]:
     """The one fixed held-out set every reader is evaluated on (or the validation set of the grid).
 
     Parameters
@@ -692,6 +720,8 @@ def recall_test_set(n_pairs: int | None = None, *, validation: bool = False) -> 
     validation : bool, default False
         The set that picks the learning rate instead (its own seed), so that the test set
         plays no part in tuning.
+    by_content : bool, default False
+        Recall by content (see :func:`recall_sampler`).
 
     Returns
     -------
@@ -710,7 +740,7 @@ def recall_test_set(n_pairs: int | None = None, *, validation: bool = False) -> 
     ((2048, 16), True)
     """
     which = CONFIG["validation"] if flag(validation, "validation") else CONFIG["test"]
-    return associative_recall(which["size"], seed=which["seed"], **_task(n_pairs))
+    return associative_recall(which["size"], seed=which["seed"], **_task(n_pairs, by_content))
 
 
 def make_reader(name: str, *, n_pairs: int | None = None, query_first: bool = False,
@@ -740,7 +770,7 @@ def make_reader(name: str, *, n_pairs: int | None = None, query_first: bool = Fa
     Examples
     --------
     >>> make_reader("gru", n_pairs=4).n_keys, type(make_reader("deep sets")).__name__
-    (4, 'DeepSetsReader')
+    (16, 'DeepSetsReader')
     """
     name = choice(name, tuple(READERS), "name")
     query_first = flag(query_first, "query_first")
@@ -765,12 +795,13 @@ def _accuracy_by_distance(model: Model, data: dict[str, np.ndarray]) -> np.ndarr
 
 def run_reader(name: str, *, lr: float, steps: int | None = None, eval_at: Sequence[int] | None = None,
                n_pairs: int | None = None, query_first: bool = False, progress: bool = False,
-               ) -> tuple[Model, dict[str, Any]]:
+               seed: int | None = None, by_content: bool = False) -> tuple[Model, dict[str, Any]]:
     """Train one reader under the chapter's protocol and record its learning curve.
 
     Fresh examples every step (:func:`recall_sampler`), Adam at ``lr`` with the gradient's
     global norm clipped to :data:`CONFIG` ``["clip_norm"]``, batches of ``CONFIG["batch_size"]``,
-    evaluated on :func:`recall_test_set` at step 0 and at every step of ``eval_at``.
+    evaluated on :func:`recall_test_set` and on the validation set at step 0 and at every step
+    of ``eval_at``.
 
     Parameters
     ----------
@@ -786,6 +817,11 @@ def run_reader(name: str, *, lr: float, steps: int | None = None, eval_at: Seque
     query_first : bool, default False
     progress : bool, default False
         Print a line per evaluation.
+    seed : int, optional
+        Initial weights and the stream of training batches; default :data:`CONFIG` ``["seed"]``
+        (the test and validation sets stay the same).
+    by_content : bool, default False
+        Recall by content (see :func:`recall_sampler`).
 
     Returns
     -------
@@ -793,8 +829,9 @@ def run_reader(name: str, *, lr: float, steps: int | None = None, eval_at: Seque
         Trained.
     record : dict
         ``steps`` (from 0), ``test_accuracy``, ``by_distance`` (one list per evaluation:
-        accuracy at distance 1, 2, ..., L), ``seconds_at`` (wall clock at each evaluation),
-        ``seconds``, ``lr``, ``parameters``.
+        accuracy at distance 1, 2, ..., L), ``validation_loss`` and ``validation_accuracy``
+        (one per evaluation: what picks a learning rate), ``seconds_at`` (wall clock at each
+        evaluation), ``seconds``, ``lr``, ``parameters``.
 
     Raises
     ------
@@ -813,48 +850,101 @@ def run_reader(name: str, *, lr: float, steps: int | None = None, eval_at: Seque
     if eval_at is not None and (isinstance(eval_at, (str, bytes)) or not isinstance(eval_at, Sequence)):
         raise TypeError(f"eval_at must be a sequence of steps or None, got {eval_at!r:.40}")
     eval_at = CONFIG["eval_at"] if eval_at is None else [positive_int(s, "eval_at entry") for s in eval_at]
-    model = make_reader(name, n_pairs=n_pairs, query_first=query_first)
-    test_set = recall_test_set(n_pairs)
+    seed = CONFIG["seed"] if seed is None else nonnegative_int(seed, "seed")
+    by_content = flag(by_content, "by_content")
+    model = make_reader(name, n_pairs=n_pairs, query_first=query_first, seed=seed)
+    test_set = recall_test_set(n_pairs, by_content=by_content)
+    validation = recall_test_set(n_pairs, validation=True, by_content=by_content)
     by_distance = [_accuracy_by_distance(model, test_set).tolist()]
     initial = _evaluate(model, test_set)[1]
+    validation_scores = [_evaluate(model, validation)]
 
     def record_distances(step: int, trained: Model) -> None:
         by_distance.append(_accuracy_by_distance(trained, test_set).tolist())
+        validation_scores.append(_evaluate(trained, validation))
 
-    history = train(model, recall_sampler(n_pairs), test_set, steps=steps, batch_size=CONFIG["batch_size"],
-                    lr=lr, seed=CONFIG["seed"], clip_norm=CONFIG["clip_norm"],
+    history = train(model, recall_sampler(n_pairs, by_content=by_content), test_set, steps=steps,
+                    batch_size=CONFIG["batch_size"], lr=lr, seed=seed, clip_norm=CONFIG["clip_norm"],
                     eval_at=[s for s in eval_at if s <= steps], progress=progress, callback=record_distances)
     record = {
         "steps": [0] + list(history.steps),
         "test_accuracy": [initial] + list(history.test_accuracy),
         "by_distance": by_distance,
+        "validation_loss": [float(loss) for loss, _ in validation_scores],
+        "validation_accuracy": [float(accuracy) for _, accuracy in validation_scores],
         "seconds_at": [0.0] + list(getattr(history, "seconds_at", [])),
         "seconds": history.seconds,
         "lr": lr,
+        "seed": seed,
         "parameters": int(model.parameter_count()),
     }
     return model, record
 
 
+def pick_by_validation(records: dict[float, dict[str, Any]], step: int | None = None) -> float:
+    """The learning rate whose run has the lowest validation loss at ``step`` (default: the last).
+
+    Parameters
+    ----------
+    records : dict of float -> dict
+        One record of :func:`run_reader` per learning rate.
+    step : int, optional
+        An evaluated step of every record; default each record's last.
+
+    Returns
+    -------
+    float
+
+    Raises
+    ------
+    TypeError, ValueError
+        ``records`` not a non-empty dict of records holding ``steps`` and ``validation_loss``;
+        a ``step`` that some record did not evaluate.
+
+    Examples
+    --------
+    >>> records = {0.01: {"steps": [0, 10], "validation_loss": [2.1, 1.3]},
+    ...            0.001: {"steps": [0, 10], "validation_loss": [2.1, 1.9]}}
+    >>> pick_by_validation(records), pick_by_validation(records, step=0)   # a tie: the lower rate
+    (0.01, 0.001)
+    """
+    if not isinstance(records, dict) or not records:
+        raise TypeError(f"records must be a non-empty dict of learning rate -> run record, got {records!r:.40}")
+    step = None if step is None else nonnegative_int(step, "step")
+    losses = {}
+    for rate, record in records.items():
+        if not isinstance(record, dict) or "steps" not in record or "validation_loss" not in record:
+            raise TypeError(f"records[{rate!r}] must hold 'steps' and 'validation_loss' (see run_reader)")
+        at = record["steps"][-1] if step is None else step
+        if at not in record["steps"]:
+            raise ValueError(f"step={at!r} was not evaluated in the run at rate {rate!r}")
+        losses[rate] = record["validation_loss"][record["steps"].index(at)]
+    return min(losses, key=lambda rate: (losses[rate], rate))
+
+
 def tune_learning_rate(name: str, *, learning_rates: Sequence[float] | None = None, steps: int | None = None,
                        query_first: bool = False) -> tuple[float, dict[float, tuple[float, float]]]:
-    """Pick a reader's learning rate: a short run per rate, judged on the validation set.
+    """Pick a reader's learning rate: one run per rate, judged on the validation LOSS at its end.
+
+    The loss, not the accuracy: on the plateau at the bound every rate has nearly the same
+    accuracy, while the loss already tells which run is leaving it.
 
     Parameters
     ----------
     name : str
         One of :data:`READERS`.
     learning_rates : sequence of float, optional
-        Default :data:`CONFIG` ``["grid"]["learning_rates"]``.
+        Default :data:`CONFIG` ``["learning_rates"]``.
     steps : int, optional
-        Default :data:`CONFIG` ``["grid"]["steps"]``.
+        Default :data:`CONFIG` ``["short_grid"]["steps"]``.
     query_first : bool, default False
 
     Returns
     -------
     best : float
-        The rate with the highest validation accuracy (ties: the lower validation loss).
+        The rate with the lowest validation loss after ``steps`` steps.
     scores : dict of float -> (accuracy, loss)
+        Validation accuracy and loss of each rate.
 
     Raises
     ------
@@ -871,21 +961,16 @@ def tune_learning_rate(name: str, *, learning_rates: Sequence[float] | None = No
     if learning_rates is not None and (isinstance(learning_rates, (str, bytes))
                                        or not isinstance(learning_rates, Sequence)):
         raise TypeError(f"learning_rates must be a sequence of numbers or None, got {learning_rates!r:.40}")
-    rates = CONFIG["grid"]["learning_rates"] if learning_rates is None else list(learning_rates)
+    rates = CONFIG["learning_rates"] if learning_rates is None else list(learning_rates)
     if not rates:
         raise ValueError("learning_rates must hold at least one rate")
     rates = [positive_number(rate, "learning_rates entry") for rate in rates]
-    steps = CONFIG["grid"]["steps"] if steps is None else positive_int(steps, "steps")
-    validation = recall_test_set(validation=True)
-    scores = {}
-    for rate in rates:
-        model = make_reader(name, query_first=query_first)
-        train(model, recall_sampler(), None, steps=steps, batch_size=CONFIG["batch_size"], lr=rate,
-              seed=CONFIG["seed"], clip_norm=CONFIG["clip_norm"], eval_at=[steps], progress=False)
-        loss, accuracy = _evaluate(model, validation)
-        scores[rate] = (float(accuracy), float(loss))
-    best = max(rates, key=lambda rate: (scores[rate][0], -scores[rate][1]))
-    return best, scores
+    steps = CONFIG["short_grid"]["steps"] if steps is None else positive_int(steps, "steps")
+    records = {rate: run_reader(name, lr=rate, steps=steps, eval_at=[steps], query_first=query_first)[1]
+               for rate in rates}
+    scores = {rate: (record["validation_accuracy"][-1], record["validation_loss"][-1])
+              for rate, record in records.items()}
+    return pick_by_validation(records), scores
 
 
 def _results_file(name: str):
@@ -1049,14 +1134,100 @@ def probe_accuracy(
     return _probe_accuracy(train_x, train_y, test_x, test_y, n_values, ridge)
 
 
-def _probe_accuracy(train_x: np.ndarray, train_y: np.ndarray, test_x: np.ndarray, test_y: np.ndarray,
-                    n_values: int, ridge: float) -> np.ndarray:
-    """The kernel of :func:`probe_accuracy`: one least-squares solve for all pairs at once."""
+def _probe_scores(train_x: np.ndarray, train_y: np.ndarray, test_x: np.ndarray, n_values: int,
+                  ridge: float) -> np.ndarray:
+    """Fit one ridge probe per pair; their scores on the test features, (M, L, n_values)."""
     n, n_pairs = train_y.shape
     design = np.hstack([train_x, np.ones((n, 1))])  # (N, w + 1): features and a bias
     targets = np.eye(n_values)[train_y].reshape(n, n_pairs * n_values)  # (N, L * n_values): one-hot per pair
     gram = design.T @ design + ridge * n * np.eye(design.shape[1])  # (w + 1, w + 1)
     weights = np.linalg.solve(gram, design.T @ targets)  # (w + 1, L * n_values)
     test_design = np.hstack([test_x, np.ones((test_x.shape[0], 1))])  # (M, w + 1)
-    scores = (test_design @ weights).reshape(test_x.shape[0], n_pairs, n_values)  # (M, L, n_values)
+    return (test_design @ weights).reshape(test_x.shape[0], n_pairs, n_values)  # (M, L, n_values)
+
+
+def _probe_accuracy(train_x: np.ndarray, train_y: np.ndarray, test_x: np.ndarray, test_y: np.ndarray,
+                    n_values: int, ridge: float) -> np.ndarray:
+    """The kernel of :func:`probe_accuracy`: one least-squares solve for all pairs at once."""
+    scores = _probe_scores(train_x, train_y, test_x, n_values, ridge)  # (M, L, n_values)
     return (scores.argmax(axis=2) == test_y).mean(axis=0)  # (L,)
+
+
+def query_indexed_probe_accuracy(
+    train_features: ArrayLike, train_values: ArrayLike, test_features: ArrayLike,
+    test_data: dict[str, np.ndarray], n_values: int, *, ridge: float = 1e-3,
+) -> tuple[float, np.ndarray]:
+    r"""Answer each test question with the linear probe of the pair it asks for.
+
+    The probes are those of :func:`probe_accuracy`, one per pair position, fitted on the
+    training vectors; a test memory that asks for the pair at position j is answered by probe
+    j applied to its vector. This is a reader of the same vector whose readout *multiplies*
+    by the question (it picks a different linear map for each question), where the chapter's
+    shared readout can only add a term that depends on the question.
+
+    Parameters
+    ----------
+    train_features : array_like, shape (N, w)
+    train_values : array_like of int, shape (N, L)
+    test_features : array_like, shape (M, w)
+    test_data : dict
+        The M test memories, as made by :func:`attn_core.experiments.data.associative_recall`
+        with ``ordered=True`` (the query names a position); ``values`` (M, L) and
+        ``distance``, ``labels`` (M,) are used.
+    n_values : int
+    ridge : float, default 1e-3
+
+    Returns
+    -------
+    accuracy : float
+        Fraction of the test memories answered right.
+    by_distance : ndarray, shape (L,)
+        The same at distance 1, 2, ..., L (NaN where no test memory has that distance).
+
+    Raises
+    ------
+    TypeError, ValueError
+        As :func:`probe_accuracy`; ``test_data`` that is not recall data of L pairs for the M
+        test vectors.
+
+    Examples
+    --------
+    A vector that holds every pair's value one-hot is answered perfectly:
+
+    >>> from attn_core.experiments.data import associative_recall
+    >>> data = associative_recall(300, n_pairs=3, n_keys=3, n_values=4, ordered=True, seed=0)
+    >>> features = np.eye(4)[data["values"]].reshape(300, 12)   # (300, 3 pairs x 4 values)
+    >>> accuracy, by_distance = query_indexed_probe_accuracy(
+    ...     features[:200], data["values"][:200], features[200:],
+    ...     {key: value[200:] for key, value in data.items()}, 4)
+    >>> accuracy, by_distance.tolist()
+    (1.0, [1.0, 1.0, 1.0])
+    """
+    n_values = positive_int(n_values, "n_values")
+    ridge = positive_number(ridge, "ridge")
+    train_x = as_float_array(train_features, "train_features", min_ndim=2, max_ndim=2, nonempty=True, finite=True)
+    test_x = as_float_array(test_features, "test_features", min_ndim=2, max_ndim=2, nonempty=True, finite=True)
+    if test_x.shape[1] != train_x.shape[1]:
+        raise ValueError(f"test_features must have the width of train_features ({train_x.shape[1]}), "
+                         f"got shape {test_x.shape}")
+    train_y = as_int_array(train_values, "train_values", ndim=2, low=0, high=n_values)
+    if train_y.shape[0] != train_x.shape[0] or 0 in train_y.shape:
+        raise ValueError(f"train_values must be ({train_x.shape[0]}, L) for train_features of shape "
+                         f"{train_x.shape}, got {train_y.shape}")
+    data, n_pairs = _check_data(test_data, "test_data")
+    if n_pairs != train_y.shape[1] or data["values"].shape[0] != test_x.shape[0]:
+        raise ValueError(f"test_data must hold {test_x.shape[0]} memories of {train_y.shape[1]} pairs "
+                         f"(the test vectors and the training values), got values of shape {data['values'].shape}")
+    if (data["values"] >= n_values).any():
+        raise ValueError(f"test_data['values'] must lie in 0 .. {n_values - 1}")
+    by_distance = np.full(n_pairs, np.nan)
+    if np.isnan(train_x).any() or np.isnan(test_x).any():
+        return float("nan"), by_distance
+    scores = _probe_scores(train_x, train_y, test_x, n_values, ridge)  # (M, L, n_values)
+    rows = np.arange(test_x.shape[0])
+    answers = scores[rows, n_pairs - data["distance"]].argmax(axis=1)  # (M,): the asked-for pair's probe
+    correct = answers == data["labels"]  # (M,)
+    for distance in range(1, n_pairs + 1):
+        if (data["distance"] == distance).any():
+            by_distance[distance - 1] = correct[data["distance"] == distance].mean()
+    return float(correct.mean()), by_distance

@@ -26,7 +26,8 @@ __all__ = ["BUYS_STYLES", "pair_bars", "paired_bars", "sensitivity_plot"]
 
 #: Line styles of the chapter's readers, by the names of
 #: :data:`attn_core.experiments.what_attention_buys.READERS` (and ", query first" for the controls,
-#: ", lr 0.003" for the runs at a second learning rate).
+#: ", untrained" for a reader at its initial weights, ", lr 0.001" etc. for the runs at the other
+#: learning rates, thin and in their reader's colour).
 BUYS_STYLES: dict[str, dict] = {
     "attention": {"color": COLORS["main"], "marker": "o"},
     "elman": {"color": COLORS["dark"], "marker": "^", "linestyle": ":"},
@@ -35,9 +36,14 @@ BUYS_STYLES: dict[str, dict] = {
     "deep sets": {"color": COLORS["highlight"], "marker": "D", "linestyle": "--"},
     "elman, query first": {"color": COLORS["dark"], "marker": "", "linestyle": "-", "alpha": 0.6},
     "gru, query first": {"color": COLORS["accent"], "marker": "", "linestyle": "-", "alpha": 0.6},
-    "gru, lr 0.003": {"color": COLORS["accent"], "marker": "", "linestyle": "--", "linewidth": 2.0},
-    "deep sets, lr 0.003": {"color": COLORS["highlight"], "marker": "", "linestyle": "-", "linewidth": 2.0},
 }
+for _reader in ("attention", "elman", "gru", "mean pooling", "deep sets"):
+    BUYS_STYLES[f"{_reader}, untrained"] = {"color": BUYS_STYLES[_reader]["color"], "marker": "",
+                                            "linestyle": "-", "linewidth": 0.8, "alpha": 0.5}
+    for _rate in ("0.001", "0.003", "0.01"):
+        BUYS_STYLES[f"{_reader}, lr {_rate}"] = {"color": BUYS_STYLES[_reader]["color"], "marker": "",
+                                                 "linestyle": "-", "linewidth": 0.8, "alpha": 0.5}
+del _reader, _rate
 
 
 def sensitivity_plot(
@@ -48,7 +54,7 @@ def sensitivity_plot(
     log: bool = True,
     reference: tuple[str, float] | None = None,
     styles: Mapping[str, dict] | None = None,
-    xlabel: str = "distance T − t (steps back)",
+    xlabel: str = "distance n − t (steps back)",
     ylabel: str = r"sensitivity $\|\partial o / \partial x_t\|$",
     title: str | None = None,
 ) -> Axes:

@@ -23,7 +23,7 @@ from attn_core.widgets.explorer import Explorer, Slider
 __all__ = ["EXPLORER_STEPS", "describe_learning", "learning_explorer"]
 
 #: The training steps the explorer offers (those the stored runs were evaluated at).
-EXPLORER_STEPS = (0, 100, 1000, 4000, 8000, 15000)
+EXPLORER_STEPS = (0, 100, 1000, 4000, 15000, 30000)
 
 
 def learning_explorer(

@@ -344,7 +344,9 @@ from attn_core.experiments.what_attention_buys import (
     load_reader,
     load_results,
     make_reader,
+    pick_by_validation,
     probe_accuracy,
+    query_indexed_probe_accuracy,
     recall_sampler,
     recall_test_set,
     run_name,
@@ -439,24 +441,40 @@ def stored():
 
 def test_stored_configuration_is_the_code_configuration(stored):
     assert stored["config"] == CONFIG
-    extras = {f"{extra['reader']}, lr {extra['lr']:g}": extra["lr"] for extra in CONFIG["extra_runs"]}
-    expected_runs = list(CONFIG["readers"]) + [run_name(name, True) for name in CONFIG["query_first"]] + list(extras)
+    expected_runs = list(CONFIG["readers"]) + [run_name(name, True) for name in CONFIG["query_first"]]
     assert sorted(stored["runs"]) == sorted(expected_runs)
     for name, record in stored["runs"].items():
         assert record["steps"] == [0] + CONFIG["eval_at"]
         assert len(record["by_distance"]) == len(record["steps"]) == len(record["test_accuracy"])
-        assert record["lr"] == extras.get(name, stored["learning_rate"][name.split(",")[0]])
+        assert len(record["validation_loss"]) == len(record["steps"])
+        assert record["lr"] == stored["learning_rate"][name.split(",")[0]]
+    for name in CONFIG["full_grid"]:  # every rate for the whole budget
+        assert sorted(float(rate) for rate in stored["rate_runs"][name]) == CONFIG["learning_rates"]
+        for rate, record in stored["rate_runs"][name].items():
+            assert record["steps"] == [0] + CONFIG["eval_at"] and record["lr"] == float(rate)
+
+
+RATE_RUNS = [(name, rate) for name in CONFIG["full_grid"] for rate in CONFIG["learning_rates"]]
 
 
 @pytest.mark.parametrize("name, query_first, key", [(name, False, name) for name in CONFIG["readers"]]
-                         + [(name, True, run_name(name, True)) for name in CONFIG["query_first"]]
-                         + [(e["reader"], False, f"{e['reader']}, lr {e['lr']:g}") for e in CONFIG["extra_runs"]])
+                         + [(name, True, run_name(name, True)) for name in CONFIG["query_first"]])
 def test_rerunning_the_first_evaluations_reproduces_the_stored_curve(stored, name, query_first, key):
     record = stored["runs"][key]
     first = CONFIG["eval_at"][:2]
     _, rerun = run_reader(name, lr=record["lr"], steps=first[-1], eval_at=first, query_first=query_first)
     assert rerun["test_accuracy"] == record["test_accuracy"][:3]  # step 0 and the first two: exactly
     assert rerun["by_distance"] == record["by_distance"][:3]
+    assert rerun["validation_loss"] == record["validation_loss"][:3]
+
+
+@pytest.mark.parametrize("name, rate", RATE_RUNS)
+def test_rerunning_every_rate_reproduces_its_stored_curve(stored, name, rate):
+    record = stored["rate_runs"][name][repr(rate)]
+    first = CONFIG["eval_at"][:2]
+    _, rerun = run_reader(name, lr=rate, steps=first[-1], eval_at=first)
+    assert rerun["test_accuracy"] == record["test_accuracy"][:3]
+    assert rerun["validation_loss"] == record["validation_loss"][:3]
 
 
 @pytest.mark.parametrize("name", CONFIG["readers"])
@@ -465,8 +483,73 @@ def test_stored_weights_give_the_stored_final_accuracy(stored, name):
     assert evaluate(model, recall_test_set())[1] == stored["runs"][name]["test_accuracy"][-1]
 
 
-def test_the_stored_pick_is_the_best_of_its_grid(stored):
-    for name, scores in stored["grid"].items():
-        best = max(scores, key=lambda rate: (scores[rate][0], -scores[rate][1]))
-        assert float(best) == stored["learning_rate"][name]
-        assert sorted(float(rate) for rate in scores) == CONFIG["grid"]["learning_rates"]
+def test_the_stored_pick_has_the_lowest_validation_loss(stored):
+    for name in CONFIG["full_grid"]:
+        finals = {float(rate): record["validation_loss"][-1] for rate, record in stored["rate_runs"][name].items()}
+        assert stored["learning_rate"][name] == min(finals, key=finals.get)
+        assert stored["runs"][name] == stored["rate_runs"][name][repr(stored["learning_rate"][name])]
+    for name in CONFIG["short_grid"]["readers"]:
+        scores = stored["grid"][name]  # rate -> [validation accuracy, validation loss]
+        assert sorted(float(rate) for rate in scores) == CONFIG["learning_rates"]
+        assert stored["learning_rate"][name] == float(min(scores, key=lambda rate: scores[rate][1]))
+
+
+def test_the_sweep_picks_by_validation_and_states_the_bound(stored):
+    sweep = CONFIG["pairs_sweep"]
+    for name in sweep["readers"]:
+        for n_pairs in sweep["n_pairs"]:
+            point = stored["sweep"][name][str(n_pairs)]
+            assert sorted(float(rate) for rate in point["by_rate"]) == CONFIG["learning_rates"]
+            assert point["test_accuracy"] == point["by_rate"][repr(point["learning_rate"])]
+            assert point["bound"] == accuracy_without_pairing(recall_test_set(n_pairs))
+        main = stored["rate_runs"][name]  # the L = 16 point: the main runs at the sweep's last step
+        at = CONFIG["eval_at"].index(sweep["steps"]) + 1
+        assert {rate: record["test_accuracy"][at] for rate, record in main.items()} == \
+            stored["sweep"][name][str(CONFIG["task"]["n_pairs"])]["by_rate"]
+
+
+# ------------------------------------------------------------------ picking a rate, the query-indexed probe
+def test_pick_by_validation_takes_the_lowest_loss_at_the_step_asked():
+    records = {0.001: {"steps": [0, 5, 9], "validation_loss": [2.0, 1.0, 0.9]},
+               0.01: {"steps": [0, 5, 9], "validation_loss": [2.0, 1.5, 0.3]}}
+    assert pick_by_validation(records) == 0.01
+    assert pick_by_validation(records, step=5) == 0.001
+    with pytest.raises(ValueError, match="step=7 was not evaluated"):
+        pick_by_validation(records, step=7)
+    with pytest.raises(TypeError, match="must hold 'steps' and 'validation_loss'"):
+        pick_by_validation({0.1: {"steps": [0]}})
+
+
+def test_query_indexed_probe_answers_with_the_asked_for_pairs_probe():
+    data = associative_recall(600, n_pairs=4, n_keys=4, n_values=3, ordered=True, seed=7)
+    rng = np.random.default_rng(2)
+    # the vector holds pairs 1 and 3 one-hot, nothing of pairs 0 and 2
+    features = np.hstack([np.eye(3)[data["values"][:, 1]], np.eye(3)[data["values"][:, 3]],
+                          rng.standard_normal((600, 2))])
+    train, test = slice(0, 400), slice(400, 600)
+    test_data = {key: value[test] for key, value in data.items()}
+    accuracy, by_distance = query_indexed_probe_accuracy(features[train], data["values"][train], features[test],
+                                                         test_data, 3)
+    # by hand: each test memory answered by the probe of the pair it asks for
+    per_pair = probe_accuracy(features[train], data["values"][train], features[test], data["values"][test], 3)
+    assert by_distance[0] == 1.0 and by_distance[2] == 1.0  # distances 1 and 3: pairs 3 and 1
+    assert by_distance[1] < 0.7 and by_distance[3] < 0.7  # pairs 2 and 0: nothing of them, chance 1/3
+    counts = np.bincount(test_data["distance"], minlength=5)[1:]
+    assert_allclose(accuracy, (by_distance * counts).sum() / counts.sum())
+    assert 0 <= per_pair.min() and per_pair[1] == per_pair[3] == 1.0
+
+
+def test_query_indexed_probe_matches_a_loop():
+    rng = np.random.default_rng(3)
+    data = associative_recall(90, n_pairs=3, n_keys=5, n_values=4, ordered=True, seed=1)
+    x = rng.standard_normal((90, 6))
+    train_x, test_x, test_data = x[:60], x[60:], {key: value[60:] for key, value in data.items()}
+    correct = []
+    for i in range(30):  # the probe of the asked-for pair, fitted and applied one memory at a time
+        j = 3 - test_data["distance"][i]
+        design = np.hstack([train_x, np.ones((60, 1))])
+        target = np.eye(4)[data["values"][:60, j]]
+        w = np.linalg.solve(design.T @ design + 1e-3 * 60 * np.eye(7), design.T @ target)
+        correct.append((np.append(test_x[i], 1.0) @ w).argmax() == test_data["labels"][i])
+    accuracy, _ = query_indexed_probe_accuracy(train_x, data["values"][:60], test_x, test_data, 4)
+    assert accuracy == np.mean(correct)

@@ -48,7 +48,10 @@ def test_every_reader_of_the_chapter_has_its_own_style():
     from attn_core.experiments.what_attention_buys import CONFIG, run_name
 
     names = (list(CONFIG["readers"]) + [run_name(name, True) for name in CONFIG["query_first"]]
-             + [f"{extra['reader']}, lr {extra['lr']:g}" for extra in CONFIG["extra_runs"]])
+             + [f"{name}, untrained" for name in CONFIG["readers"]]
+             + [f"{name}, lr {rate:g}" for name in CONFIG["readers"] for rate in CONFIG["learning_rates"]])
     assert sorted(BUYS_STYLES) == sorted(names)
+    for name in CONFIG["readers"]:  # the untrained reader and the other rates: thin, in their reader's colour
+        assert BUYS_STYLES[f"{name}, untrained"]["color"] == BUYS_STYLES[name]["color"]
     main = [tuple(sorted((k, str(v)) for k, v in BUYS_STYLES[name].items())) for name in CONFIG["readers"]]
     assert len(set(main)) == len(main)  # no two main readers look the same
