@@ -365,7 +365,7 @@ def generation_flops(n_tokens: int, *, parameters: int, n_layers: int, n_heads: 
                      d_head: int, cached: bool = True) -> int:
     """Floating-point operations to generate ``n_tokens`` tokens one at a time, with or without a cache.
 
-The step that produces token ``t`` (counting from 0) has ``k = t + 1`` tokens. With a
+    The step that produces token ``t`` (counting from 0) has ``k = t + 1`` tokens. With a
     key/value cache it runs the new token only: ``2 * parameters`` for the weights and
     ``4 * n_layers * n_heads * d_head * k`` to attend to ``k`` keys. Without a cache it must run
     the whole prefix through every layer again, because a layer's keys and values at a position

@@ -30,8 +30,9 @@ __all__ = ["tile_stepper_explorer"]
 
 
 def _reading(order: str, shift: str) -> str:
-    """The label of one position of the explorer's second slider."""
-    return f"{order} \u00b7 {'running max' if shift == 'running max' else 'no shift, float16'}"
+    """The label of one position of the explorer's second slider (short: the slider's readout shows
+    about twenty characters): the order alone with the running maximum, ", f16" without a shift."""
+    return order if shift == "running max" else f"{order}, f16"
 
 
 #: The second slider's positions: label -> (reading order, shift).
@@ -126,7 +127,7 @@ def tile_stepper_explorer(
     >>> ex.controls["block"].value = 5
     >>> round(ex.state["gap"], 12)
     0.0
-    >>> ex.controls["reading"].value = "in order \u00b7 no shift, float16"
+    >>> ex.controls["reading"].value = "in order, f16"
     >>> ex.state["normaliser"], bool(np.isnan(ex.state["output"]).all())
     (inf, True)
     """

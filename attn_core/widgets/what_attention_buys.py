@@ -110,14 +110,15 @@ def learning_explorer(
     def draw(fig: Figure, state: dict) -> None:
         ax = fig.axes[0] if fig.axes else fig.add_subplot()
         n = len(state["by_distance"])
-        pair_bars(ax, state["by_distance"], [str(d) for d in range(1, n + 1)], ylim=(0.0, 1.05),
+        pair_bars(ax, state["by_distance"], [str(d) for d in range(1, n + 1)], ylim=(0.0, 1.25),
                   xlabel="distance of the answer (1 = the last pair)", ylabel="test accuracy",
                   title=f"{state['reader']}, step {state['step']}: test accuracy {state['test_accuracy']:.2f}")
+        ax.set_yticks(np.linspace(0.0, 1.0, 6))  # accuracy stops at 1; the space above holds the legend
         if not ax.get_lines():  # drawn once, then moved: chance and the end-of-training outline
             ax.axhline(state["chance"], color="black", linestyle=":", linewidth=1.0, label="chance")
             ax.step(range(n), state["final"], where="mid", color="black", linewidth=1.2,
                     label="end of training")
-            ax.legend(fontsize=8, loc="upper right")
+            ax.legend(fontsize=8, loc="upper right", ncol=2)  # above the bars: the axis reaches 1.25
         ax.get_lines()[1].set_ydata(state["final"])
 
     return Explorer(

@@ -8,8 +8,8 @@ from attn_core.experiments.efficiency import stepper_inputs
 from attn_core.tiled import online_softmax_steps
 from attn_core.widgets.efficiency import READINGS, tile_stepper_explorer
 
-IN_ORDER, REVERSED, LARGEST = "in order \u00b7 running max", "reversed \u00b7 running max", "largest first \u00b7 running max"
-NO_SHIFT = {order: f"{order} \u00b7 no shift, float16" for order in ("in order", "reversed", "largest first")}
+IN_ORDER, REVERSED, LARGEST = "in order", "reversed", "largest first"
+NO_SHIFT = {order: f"{order}, f16" for order in ("in order", "reversed", "largest first")}
 
 
 @pytest.fixture(scope="module")
