@@ -518,7 +518,8 @@ SPECS |= {
         mask=mask((2, 3)), causal=flag()),
     "attn_core.positions.rotary_embedding": spec(x=data(np.ones((3, 4))),
                                                  positions=data([0.0, 1.0, 2.0], optional=True, link=0),
-                                                 base=positive(10000.0), pairing=option("interleaved")),
+                                                 base=positive(10000.0), pairing=option("interleaved"),
+                                                 frequencies=data([1.0, 0.01], optional=True, link=0)),
     "attn_core.positions.alibi_slopes": spec(n_heads=size(4)),
     "attn_core.positions.alibi_bias": spec(n_q=size(3), n_k=size(None, optional=True), n_heads=size(2)),
     "attn_core.tiled.online_softmax_steps": spec(scores=data(SCORES, link=0), values=data(V, link=0),
@@ -667,11 +668,11 @@ SPECS |= {
     "attn_core.experiments.efficiency.blas_threads": spec(count=size(1)),
     "attn_core.experiments.efficiency.online_softmax_walk": spec(
         q=data(Q, "queries", link=-1), k=data(K, "keys", link=-1), v=data(V, "values", link=0), block_size=size(2),
-        order=option("in order")),
+        order=option("in order"), shift=option("running max")),
     "attn_core.experiments.efficiency.online_softmax_state": spec(walk=batch(_walk(), required=("steps",)),
                                                                   query=index(0), block=index(0)),
     "attn_core.experiments.efficiency.stepper_inputs": spec(n_q=size(2), n_k=size(4), d_k=size(2), d_v=size(2),
-                                                            seed=seed()),
+                                                            seed=seed(), outlier=number(12.0, optional=True)),
     "attn_core.experiments.interpretability.attention_rollout": spec(weights=data(np.stack([SQUARE, SQUARE])),
                                                                      residual=number(0.5, low=0, high=1)),
     "attn_core.experiments.interpretability.attention_stack": spec(
@@ -794,7 +795,7 @@ SPECS |= {
     "attn_core.plot.efficiency.cost_curves": spec(ax=ax(), n=data([1.0, 2.0, 4.0], link=0),
                                                   series=free({"a": [1.0, 2.0, 3.0]}), ylabel=free("cost")),
     "attn_core.plot.efficiency.score_blocks": spec(ax=ax(), scores=data([1.0, 2.0, 0.5, 0.1]), block_size=size(2),
-                                                   blocks_read=size(1), running_max=number(2.0),
+                                                   blocks_read=size(1), running_max=number(2.0), show_max=flag(True),
                                                    read_order=ints([0, 1], optional=True, high=1, skip=("None",))),
     "attn_core.plot.efficiency.output_comparison": spec(ax=ax(), running=data([1.0, 2.0], link=0),
                                                         final=data([1.0, 2.5], link=0)),
@@ -888,7 +889,8 @@ def _explorer() -> Any:
 
 SPECS |= {
     "attn_core.widgets.efficiency.tile_stepper_explorer": spec(block_size=size(4), query=index(0), block=index(0),
-                                                               order=option("in order")),
+                                                               order=option("in order"),
+                                                               shift=option("running max")),
     "attn_core.widgets.explorer.Slider": spec(label=text("x"), options=free([("a", 1), ("b", 2)]),
                                               value=Arg("free", None, extra=[Bad("unknown", lambda v: 99)])),
     "attn_core.widgets.explorer.Slider.start_index": spec(factory=_slider),
@@ -1049,6 +1051,9 @@ SPECS |= {  # chapter 11, efficiency (owner: efficiency)
     "attn_core.experiments.efficiency.format_benchmark": spec(exempt="formats the dict the benchmark script "
                                                               "stores; a dict without its keys raises TypeError "
                                                               "(tests/experiments/test_efficiency.py)"),
+    "attn_core.experiments.efficiency.benchmark_ratios": spec(exempt="reads the dict the benchmark script "
+                                                              "stores; bad dicts and names raise TypeError or "
+                                                              "ValueError (tests/experiments/test_efficiency.py)"),
 }
 
 SPECS |= {  # chapter 12, what attention buys (owner: buys)
@@ -1076,6 +1081,11 @@ SPECS |= {  # chapter 12, what attention buys (owner: buys)
         train_features=data(np.arange(8.0).reshape(4, 2), link=-1), train_values=ints(np.zeros((4, 1), int), high=1, link=0),
         test_features=data(np.ones((2, 2)), link=-1), test_values=ints(np.zeros((2, 1), int), high=1, link=0),
         n_values=size(2), ridge=positive(1e-3)),
+    "attn_core.experiments.what_attention_buys.query_indexed_probe_accuracy": spec(
+        train_features=data(np.arange(8.0).reshape(4, 2), link=-1), train_values=ints(np.zeros((4, 3), int), high=5, link=0),
+        test_features=data(np.ones((4, 2)), link=-1), test_data=batch(_recall()), n_values=size(5), ridge=positive(1e-3)),
+    "attn_core.experiments.what_attention_buys.pick_by_validation": spec(
+        records=free({0.01: {"steps": [0, 10], "validation_loss": [2.0, 1.0]}}), step=size(10, minimum=0, optional=True)),
     "attn_core.experiments.what_attention_buys.recall_sampler": spec(n_pairs=size(4, optional=True)),
     "attn_core.experiments.what_attention_buys.recall_test_set": spec(n_pairs=size(4, optional=True),
                                                                       validation=flag()),
@@ -1116,6 +1126,91 @@ SPECS |= {  # chapter 13, interpretability (owner: interpretability)
     "attn_core.widgets.interpretability.corner_names": spec(exempt="a label helper: numpy arrays in, strings out"),
     "attn_core.widgets.interpretability.same_output_explorer": spec(corner=index(None, optional=True),
                                                                     fraction=number(0.6, low=0, high=0.8)),
+}
+
+def _filled_cache(name: str, *sizes: int) -> Any:
+    """A decoding cache of ``attn_core`` holding three positions of one sequence (sequence 0 if paged)."""
+    import attn_core as ac
+
+    cache = getattr(ac, name)(*sizes)
+    entries = np.linspace(-1.0, 1.0, 3 * sizes[-1] * sizes[-2]).reshape(sizes[-2], 3, sizes[-1])
+    if name == "PagedKVCache":
+        cache.append(0, entries, entries)
+    else:
+        cache.append(entries, entries)
+    return cache
+
+
+SPECS |= {  # issue 12 library: KV caches, latent attention, split-KV decoding, recompute backward (owner: inference)
+    "attn_core.split_kv_attention": spec(
+        q=data(Q, "queries", link=-1), k=data(K, "keys", link=-1), v=data(V, "values", link=0),
+        n_splits=size(2), causal=flag(), scale=positive(None, optional=True)),
+    # -inf in a log-sum-exp means "no key in this chunk": allowed
+    "attn_core.merge_partial_attention": spec(
+        outputs=data(np.ones((2, 1, 2)), link=1), log_sum_exps=data(np.zeros((2, 1)), link=1, skip=("minus-inf",))),
+    "attn_core.RollingKVCache": spec(window=size(2), n_kv_heads=size(1), d_head=size(2)),
+    "attn_core.RollingKVCache.append": spec(nan=False,  # returns None: the NaN goes into the cache
+                                            keys=data(np.ones((1, 1, 2)), link=-1), values=data(np.ones((1, 1, 2)), link=-1)),
+    "attn_core.RollingKVCache.attend": spec(factory=lambda: _filled_cache("RollingKVCache", 2, 1, 2),
+                                            q=data(np.ones((1, 1, 2)), "queries", link=-1),
+                                            scale=positive(None, optional=True)),
+    "attn_core.PagedKVCache": spec(block_size=size(2), n_blocks=size(4), n_kv_heads=size(1), d_head=size(2),
+                                   dtype=option("float64")),
+    "attn_core.PagedKVCache.append": spec(nan=False,  # returns None: the NaN goes into the cache
+                                          sequence=size(0, minimum=0), keys=data(np.ones((1, 1, 2)), link=-1),
+                                          values=data(np.ones((1, 1, 2)), link=-1)),
+    "attn_core.PagedKVCache.free": spec(factory=lambda: _filled_cache("PagedKVCache", 2, 4, 1, 2),
+                                        sequence=size(0, minimum=0, extra=[Bad("unknown", lambda v: 7)])),
+    "attn_core.PagedKVCache.attend": spec(factory=lambda: _filled_cache("PagedKVCache", 2, 4, 1, 2),
+                                          sequence=size(0, minimum=0, extra=[Bad("unknown", lambda v: 7)]),
+                                          q=data(np.ones((1, 1, 2)), "queries", link=-1), causal=flag(True),
+                                          scale=positive(None, optional=True)),
+    "attn_core.quantize_int8": spec(x=data(V), axis=axis(-1)),
+    # any int8 code in -127..127 is valid, negative ones too (the dtype bounds them above); one scale
+    # for the whole array (a scalar) is valid too
+    "attn_core.dequantize_int8": spec(quantized=ints(np.array([[127, 0], [-64, 5]], dtype=np.int8),
+                                                     link=0, skip=("negative",)),
+                                      scales=data(np.array([[0.5], [0.25]]), link=0, rank=False)),
+    "attn_core.MultiHeadLatentAttention": spec(
+        d_model=size(4), n_heads=size(2), d_latent=size(3), d_head=size(2),
+        d_rope=size(2, extra=[Bad("odd", lambda v: 3)]), seed=seed()),
+    "attn_core.MultiHeadLatentAttention.__call__": spec(x=data(np.ones((3, 4)), link=-1), causal=flag()),
+    "attn_core.MultiHeadLatentAttention.compress": spec(
+        x=data(np.ones((3, 4)), link=-1), positions=data([0.0, 1.0, 2.0], optional=True, link=0)),
+    "attn_core.MultiHeadLatentAttention.absorbed_weights": spec(),
+    "attn_core.MultiHeadLatentAttention.absorbed": spec(
+        x=data(np.ones((1, 4)), link=-1), latent=data(np.ones((3, 3)), link=-1),
+        key_rope=data(np.ones((3, 2)), link=-2), causal=flag()),
+    # -inf in a log-sum-exp means "this query sees no key": allowed
+    "attn_core.tiled_attention_backward": spec(
+        q=data(Q, "queries", link=-1), k=data(K, "keys", link=-1), v=data(V, "values", link=0),
+        output=data(np.ones((2, 2)), link=-1), log_sum_exp=data([0.5, 1.0], link=0, skip=("minus-inf",)),
+        grad_output=data(np.ones((2, 2)), link=-1), causal=flag(), scale=positive(None, optional=True),
+        block_size=size(2)),
+    "attn_core.latent_kv_cache_bytes": spec(seq_len=size(8), n_layers=size(2), d_latent=size(4), d_rope=size(2),
+                                            batch=size(1), bytes_per_number=size(2)),
+}
+
+SPECS |= {  # issue 12 library: gated and delta-rule linear attention, RoPE scaling (owner: recurrences)
+    # decay and beta: one number or one per step; a scalar is valid, values outside their interval are not
+    "attn_core.decayed_linear_attention": spec(
+        q=data(K, "queries", link=-1), k=data(K, "keys", link=-1), v=data(V, "values", link=0),
+        decay=data([0.9, 0.5, 1.0], link=0, rank=False,
+                   extra=[Bad("zero", lambda v: np.zeros_like(v)), Bad("above-one", lambda v: v + 1.0)]),
+        form=option("chunked"), chunk_size=size(2)),
+    "attn_core.delta_rule_attention": spec(
+        q=data(K, "queries", link=-1), k=data(K, "keys", link=-1), v=data(V, "values", link=0),
+        beta=data([0.9, 0.5, 1.0], link=0, rank=False,
+                  extra=[Bad("negative", lambda v: -v), Bad("above-one", lambda v: v + 1.0)]),
+        form=option("chunked"), chunk_size=size(2)),
+    "attn_core.positions.interpolated_positions": spec(positions=data([0.0, 1.0, 2.0]),
+                                                       scale=number(2.0, low=1.0)),
+    "attn_core.positions.ntk_scaled_base": spec(base=positive(10000.0), scale=number(2.0, low=1.0),
+                                                d=size(8, minimum=4)),
+    "attn_core.positions.yarn_frequencies": spec(d=size(8), base=positive(10000.0), scale=number(4.0, low=1.0),
+                                                 original_length=size(64), alpha=positive(1.0),
+                                                 beta=positive(32.0)),
+    "attn_core.positions.yarn_attention_factor": spec(scale=number(4.0, low=1.0)),
 }
 
 #: Bad cases that still failed at the last full run, by owner (marked xfail(strict=True)).
