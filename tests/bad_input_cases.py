@@ -925,9 +925,9 @@ SPECS |= {
     "attn_core.widgets.variants.describe_variant": spec(exempt=_DESCRIBE),
 }
 
-# --- second-edition additions, one block per owner -----------------------------------------
+# --- second-edition additions, one block per chapter or library area ---------------------------
 
-SPECS |= {  # training ring: fresh data, clipping, gated recurrent and Deep Sets readers (owner: training)
+SPECS |= {  # training ring: fresh data, clipping, gated recurrent and Deep Sets readers
     "attn_core.training.adam.clip_by_global_norm": spec(grads=batch({"w": np.ones((2, 2))}), max_norm=positive(1.0)),
     "attn_core.training.loop.train": spec(
         model=instance(_reader("AttentionReader")), train_set=batch(_recall(8), required=RECALL_LABELLED),
@@ -948,7 +948,7 @@ SPECS |= {  # training ring: fresh data, clipping, gated recurrent and Deep Sets
 
 _MODEL_SHAPE = dict(parameters=size(1000), n_layers=size(2), n_heads=size(4), n_kv_heads=size(2), d_head=size(3))
 
-SPECS |= {  # chapter 8, multihead (owner: multihead)
+SPECS |= {  # chapter 8, multihead
     "attn_core.experiments.multihead.decode_step_bytes": spec(context=size(5), batch=size(2),
                                                               bytes_per_number=size(2), **_MODEL_SHAPE),
     "attn_core.experiments.multihead.decode_step_flops": spec(context=size(5), batch=size(2), **_MODEL_SHAPE),
@@ -981,7 +981,7 @@ def _marked() -> dict:
     return marked_recall(2, 6, n_values=3, seed=0)
 
 
-SPECS |= {  # chapter 9, positions (owner: positions)
+SPECS |= {  # chapter 9, positions
     "attn_core.positions.t5_relative_buckets": spec(n_q=size(3), n_k=size(None, optional=True), n_buckets=size(32),
                                                     max_distance=size(128), bidirectional=flag(True)),
     "attn_core.positions.rotary_angles": spec(positions=data([0.0, 1.0, 2.0]), d=size(4), base=positive(10000.0)),
@@ -1016,7 +1016,7 @@ SPECS |= {  # chapter 9, positions (owner: positions)
 }
 
 
-SPECS |= {  # chapter 10, variants (owner: variants)
+SPECS |= {  # chapter 10, variants
     # a boolean mask cannot carry NaN: no NaN-in, NaN-out case
     "attn_core.variants.block_selection_mask": spec(
         nan=False, q=data(K, "queries", link=-1), k=data(K, "keys", link=-1), block_size=size(2), top_k=size(1), causal=flag()),
@@ -1046,7 +1046,7 @@ SPECS |= {  # chapter 10, variants (owner: variants)
                                                              rank=size(2, high=3)),
 }
 
-SPECS |= {  # chapter 11, efficiency (owner: efficiency)
+SPECS |= {  # chapter 11, efficiency
     "attn_core.experiments.efficiency.load_benchmark": spec(),
     "attn_core.experiments.efficiency.format_benchmark": spec(exempt="formats the dict the benchmark script "
                                                               "stores; a dict without its keys raises TypeError "
@@ -1056,7 +1056,7 @@ SPECS |= {  # chapter 11, efficiency (owner: efficiency)
                                                               "ValueError (tests/experiments/test_efficiency.py)"),
 }
 
-SPECS |= {  # chapter 12, what attention buys (owner: buys)
+SPECS |= {  # chapter 12, what attention buys
     "attn_core.experiments.what_attention_buys.path_lengths": spec(allowed=mask((3, 3), optional=False)),
     "attn_core.experiments.what_attention_buys.elman_states": spec(
         x=data(np.ones((3, 2)), link=-1), w_h=data(np.eye(2) * 0.5, link=-1), b_h=data([0.0, 0.0], optional=True, link=0)),
@@ -1112,7 +1112,7 @@ SPECS |= {  # chapter 12, what attention buys (owner: buys)
     "attn_core.widgets.what_attention_buys.describe_learning": spec(exempt=_DESCRIBE),
 }
 
-SPECS |= {  # chapter 13, interpretability (owner: interpretability)
+SPECS |= {  # chapter 13, interpretability
     "attn_core.experiments.interpretability.same_output_corners": spec(weights=data(ROW, link=0),
                                                                        values=data(V, link=0)),
     "attn_core.experiments.interpretability.six_keys_example": spec(exempt="takes no arguments: nothing a reader can pass wrongly"),
@@ -1141,7 +1141,7 @@ def _filled_cache(name: str, *sizes: int) -> Any:
     return cache
 
 
-SPECS |= {  # issue 12 library: KV caches, latent attention, split-KV decoding, recompute backward (owner: inference)
+SPECS |= {  # issue 12 library: KV caches, latent attention, split-KV decoding, recompute backward
     "attn_core.split_kv_attention": spec(
         q=data(Q, "queries", link=-1), k=data(K, "keys", link=-1), v=data(V, "values", link=0),
         n_splits=size(2), causal=flag(), scale=positive(None, optional=True)),
@@ -1191,7 +1191,7 @@ SPECS |= {  # issue 12 library: KV caches, latent attention, split-KV decoding, 
                                             batch=size(1), bytes_per_number=size(2)),
 }
 
-SPECS |= {  # issue 12 library: gated and delta-rule linear attention, RoPE scaling (owner: recurrences)
+SPECS |= {  # issue 12 library: gated and delta-rule linear attention, RoPE scaling
     # decay and beta: one number or one per step; a scalar is valid, values outside their interval are not
     "attn_core.decayed_linear_attention": spec(
         q=data(K, "queries", link=-1), k=data(K, "keys", link=-1), v=data(V, "values", link=0),
