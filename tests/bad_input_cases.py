@@ -1141,7 +1141,7 @@ def _filled_cache(name: str, *sizes: int) -> Any:
     return cache
 
 
-SPECS |= {  # issue 12 library: KV caches, latent attention, split-KV decoding, recompute backward
+SPECS |= {  # library: KV caches, latent attention, split-KV decoding, recompute backward
     "attn_core.split_kv_attention": spec(
         q=data(Q, "queries", link=-1), k=data(K, "keys", link=-1), v=data(V, "values", link=0),
         n_splits=size(2), causal=flag(), scale=positive(None, optional=True)),
@@ -1191,7 +1191,7 @@ SPECS |= {  # issue 12 library: KV caches, latent attention, split-KV decoding, 
                                             batch=size(1), bytes_per_number=size(2)),
 }
 
-SPECS |= {  # issue 12 library: gated and delta-rule linear attention, RoPE scaling
+SPECS |= {  # library: gated and delta-rule linear attention, RoPE scaling
     # decay and beta: one number or one per step; a scalar is valid, values outside their interval are not
     "attn_core.decayed_linear_attention": spec(
         q=data(K, "queries", link=-1), k=data(K, "keys", link=-1), v=data(V, "values", link=0),
