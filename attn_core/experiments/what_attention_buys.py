@@ -1065,6 +1065,22 @@ def load_reader(name: str) -> Model:
 __all__ += ["run_name"]
 
 
+def _check_probe_training(train_features: Any, train_values: Any, test_features: Any, n_values: int,
+                          ridge: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+    """The door checks the two probe functions share: features, training values and ridge."""
+    ridge = positive_number(ridge, "ridge")
+    train_x = as_float_array(train_features, "train_features", min_ndim=2, max_ndim=2, nonempty=True, finite=True)
+    test_x = as_float_array(test_features, "test_features", min_ndim=2, max_ndim=2, nonempty=True, finite=True)
+    if test_x.shape[1] != train_x.shape[1]:
+        raise ValueError(f"test_features must have the width of train_features ({train_x.shape[1]}), "
+                         f"got shape {test_x.shape}")
+    train_y = as_int_array(train_values, "train_values", ndim=2, low=0, high=n_values)
+    if train_y.shape[0] != train_x.shape[0] or 0 in train_y.shape:
+        raise ValueError(f"train_values must be ({train_x.shape[0]}, L) for train_features of shape "
+                         f"{train_x.shape}, got {train_y.shape}")
+    return train_x, train_y, test_x, ridge
+
+
 def probe_accuracy(
     train_features: ArrayLike, train_values: ArrayLike, test_features: ArrayLike, test_values: ArrayLike,
     n_values: int, *, ridge: float = 1e-3,
@@ -1116,17 +1132,9 @@ def probe_accuracy(
     (1.0, True)
     """
     n_values = positive_int(n_values, "n_values")
-    ridge = positive_number(ridge, "ridge")
-    train_x = as_float_array(train_features, "train_features", min_ndim=2, max_ndim=2, nonempty=True, finite=True)
-    test_x = as_float_array(test_features, "test_features", min_ndim=2, max_ndim=2, nonempty=True, finite=True)
-    if test_x.shape[1] != train_x.shape[1]:
-        raise ValueError(f"test_features must have the width of train_features ({train_x.shape[1]}), "
-                         f"got shape {test_x.shape}")
-    train_y = as_int_array(train_values, "train_values", ndim=2, low=0, high=n_values)
+    train_x, train_y, test_x, ridge = _check_probe_training(train_features, train_values, test_features, n_values,
+                                                            ridge)
     test_y = as_int_array(test_values, "test_values", ndim=2, low=0, high=n_values)
-    if train_y.shape[0] != train_x.shape[0] or 0 in train_y.shape:
-        raise ValueError(f"train_values must be ({train_x.shape[0]}, L) for train_features of shape "
-                         f"{train_x.shape}, got {train_y.shape}")
     if test_y.shape != (test_x.shape[0], train_y.shape[1]):
         raise ValueError(f"test_values must be ({test_x.shape[0]}, {train_y.shape[1]}), got {test_y.shape}")
     if np.isnan(train_x).any() or np.isnan(test_x).any():  # an undefined feature: an undefined probe
@@ -1204,16 +1212,8 @@ def query_indexed_probe_accuracy(
     (1.0, [1.0, 1.0, 1.0])
     """
     n_values = positive_int(n_values, "n_values")
-    ridge = positive_number(ridge, "ridge")
-    train_x = as_float_array(train_features, "train_features", min_ndim=2, max_ndim=2, nonempty=True, finite=True)
-    test_x = as_float_array(test_features, "test_features", min_ndim=2, max_ndim=2, nonempty=True, finite=True)
-    if test_x.shape[1] != train_x.shape[1]:
-        raise ValueError(f"test_features must have the width of train_features ({train_x.shape[1]}), "
-                         f"got shape {test_x.shape}")
-    train_y = as_int_array(train_values, "train_values", ndim=2, low=0, high=n_values)
-    if train_y.shape[0] != train_x.shape[0] or 0 in train_y.shape:
-        raise ValueError(f"train_values must be ({train_x.shape[0]}, L) for train_features of shape "
-                         f"{train_x.shape}, got {train_y.shape}")
+    train_x, train_y, test_x, ridge = _check_probe_training(train_features, train_values, test_features, n_values,
+                                                            ridge)
     data, n_pairs = _check_data(test_data, "test_data")
     if n_pairs != train_y.shape[1] or data["values"].shape[0] != test_x.shape[0]:
         raise ValueError(f"test_data must hold {test_x.shape[0]} memories of {train_y.shape[1]} pairs "
