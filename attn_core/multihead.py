@@ -388,4 +388,10 @@ def kv_cache_bytes(seq_len: int, *, n_layers: int, n_kv_heads: int, d_head: int,
     for name, value in [("seq_len", seq_len), ("n_layers", n_layers), ("n_kv_heads", n_kv_heads),
                         ("d_head", d_head), ("batch", batch), ("bytes_per_number", bytes_per_number)]:
         positive_int(value, name)
+    return _kv_cache_bytes(seq_len, n_layers, n_kv_heads, d_head, batch, bytes_per_number)
+
+
+def _kv_cache_bytes(seq_len: int, n_layers: int, n_kv_heads: int, d_head: int, batch: int,
+                    bytes_per_number: int) -> int:
+    """The cache's bytes, without checks: a key and a value row per layer, head, position, sequence."""
     return 2 * n_layers * n_kv_heads * d_head * seq_len * batch * bytes_per_number

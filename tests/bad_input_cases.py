@@ -1080,7 +1080,7 @@ SPECS |= {  # chapter 12, what attention buys
     "attn_core.experiments.what_attention_buys.probe_accuracy": spec(
         train_features=data(np.arange(8.0).reshape(4, 2), link=-1), train_values=ints(np.zeros((4, 1), int), high=1, link=0),
         test_features=data(np.ones((2, 2)), link=-1), test_values=ints(np.zeros((2, 1), int), high=1, link=0),
-        n_values=size(2), ridge=positive(1e-3)),
+        n_values=size(2), ridge=positive(1e-3), method=option("least squares")),
     "attn_core.experiments.what_attention_buys.query_indexed_probe_accuracy": spec(
         train_features=data(np.arange(8.0).reshape(4, 2), link=-1), train_values=ints(np.zeros((4, 3), int), high=5, link=0),
         test_features=data(np.ones((4, 2)), link=-1), test_data=batch(_recall()), n_values=size(5), ridge=positive(1e-3)),

@@ -432,6 +432,20 @@ def _corners(a: np.ndarray, reduced: np.ndarray) -> list[np.ndarray]:
     return corners
 
 
+def _check_row_and_values(weights: ArrayLike, values: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
+    """The door check of a row of weights (n_k,) and its values (n_k, d_v), shared by the functions
+    that move weights without moving the output."""
+    a = as_float_array(weights, "weights", min_ndim=1, nonempty=True, finite=True)
+    v = as_float_array(values, "values", min_ndim=2, nonempty=True, finite=True)
+    if a.ndim != 1:
+        raise ValueError(f"weights must be one row (n_k,), got shape {a.shape}")
+    if v.ndim != 2 or v.shape[0] != a.shape[0]:
+        raise ValueError(f"weights has {a.shape[0]} keys (shape {a.shape}) but values has shape {v.shape}; "
+                         f"values must be (n_k, d_v) with n_k={a.shape[0]} rows, one per key")
+    _check_rows(a, "weights")
+    return a, v
+
+
 def alternative_weights(weights: ArrayLike, values: ArrayLike, *, direction: ArrayLike | None = None,
                         step: float = 1.0) -> np.ndarray:
     r"""Another weight row with the same output: the farthest one, or one along a chosen direction.
@@ -495,14 +509,7 @@ def alternative_weights(weights: ArrayLike, values: ArrayLike, *, direction: Arr
     >>> alternative_weights([0.0, 1.0, 0.0], [[0.0], [1.0], [2.0]]).round(6) + 0.0
     array([0.5, 0. , 0.5])
     """
-    a = as_float_array(weights, "weights", min_ndim=1, nonempty=True, finite=True)
-    v = as_float_array(values, "values", min_ndim=2, nonempty=True, finite=True)
-    if a.ndim != 1:
-        raise ValueError(f"weights must be one row (n_k,), got shape {a.shape}")
-    if v.ndim != 2 or v.shape[0] != a.shape[0]:
-        raise ValueError(f"weights has {a.shape[0]} keys (shape {a.shape}) but values has shape {v.shape}; "
-                         f"values must be (n_k, d_v) with n_k={a.shape[0]} rows, one per key")
-    _check_rows(a, "weights")
+    a, v = _check_row_and_values(weights, values)
     if not (np.isclose(a.sum(), 1.0, atol=1e-6) or np.isnan(a.sum())):
         raise ValueError("weights must sum to 1")
     step = number_in_range(step, "step", 0.0, 1.0, low_open=True)
@@ -577,14 +584,7 @@ def same_output_corners(weights: ArrayLike, values: ArrayLike) -> np.ndarray:
     array([[0. , 1. , 0. ],
            [0.5, 0. , 0.5]])
     """
-    a = as_float_array(weights, "weights", min_ndim=1, nonempty=True, finite=True)
-    v = as_float_array(values, "values", min_ndim=2, nonempty=True, finite=True)
-    if a.ndim != 1:
-        raise ValueError(f"weights must be one row (n_k,), got shape {a.shape}")
-    if v.ndim != 2 or v.shape[0] != a.shape[0]:
-        raise ValueError(f"weights has {a.shape[0]} keys (shape {a.shape}) but values has shape {v.shape}; "
-                         f"values must be (n_k, d_v) with n_k={a.shape[0]} rows, one per key")
-    _check_rows(a, "weights")
+    a, v = _check_row_and_values(weights, values)
     if np.isnan(a).any() or np.isnan(v).any():
         return np.full((1, a.size), np.nan)  # NaN in, NaN out (and no SVD of a NaN matrix)
     if not np.isclose(a.sum(), 1.0, atol=1e-6):

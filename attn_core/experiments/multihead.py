@@ -32,7 +32,7 @@ import math
 
 from attn_core._checks import flag, nonnegative_int, number_in_range, positive_int, positive_number
 from attn_core.experiments.data import _as_tokens
-from attn_core.multihead import MultiHeadAttention
+from attn_core.multihead import MultiHeadAttention, _kv_cache_bytes
 
 __all__ = ["PLANTED_HEAD_NAMES", "word_position_codes", "planted_heads", "mean_pool_kv_heads",
            "LLAMA2_7B", "LLAMA2_70B", "decode_step_bytes", "decode_step_flops",
@@ -282,8 +282,14 @@ def decode_step_bytes(context: int, *, parameters: int, n_layers: int, n_heads: 
     parameters, n_layers, _, n_kv_heads, d_head = _model_shape(parameters, n_layers, n_heads, n_kv_heads, d_head)
     batch = positive_int(batch, "batch")
     bytes_per_number = positive_int(bytes_per_number, "bytes_per_number")
-    cache = 2 * n_layers * n_kv_heads * d_head * context * batch * bytes_per_number  # keys and values
-    return {"weights": parameters * bytes_per_number, "cache": cache}
+    return _decode_step_bytes(context, parameters, n_layers, n_kv_heads, d_head, batch, bytes_per_number)
+
+
+def _decode_step_bytes(context: int, parameters: int, n_layers: int, n_kv_heads: int, d_head: int, batch: int,
+                       bytes_per_number: int) -> dict[str, int]:
+    """:func:`decode_step_bytes` without checks: every weight once, every sequence's cache once."""
+    return {"weights": parameters * bytes_per_number,
+            "cache": _kv_cache_bytes(context, n_layers, n_kv_heads, d_head, batch, bytes_per_number)}
 
 
 def decode_step_flops(context: int, *, parameters: int, n_layers: int, n_heads: int, n_kv_heads: int,
@@ -323,6 +329,12 @@ def decode_step_flops(context: int, *, parameters: int, n_layers: int, n_heads: 
     context = positive_int(context, "context")
     parameters, n_layers, n_heads, _, d_head = _model_shape(parameters, n_layers, n_heads, n_kv_heads, d_head)
     batch = positive_int(batch, "batch")
+    return _decode_step_flops(context, parameters, n_layers, n_heads, d_head, batch)
+
+
+def _decode_step_flops(context: int, parameters: int, n_layers: int, n_heads: int, d_head: int,
+                       batch: int) -> dict[str, int]:
+    """:func:`decode_step_flops` without checks."""
     return {"weights": 2 * parameters * batch, "attention": 4 * n_layers * n_heads * d_head * context * batch}
 
 
@@ -358,7 +370,7 @@ def cache_crossover_tokens(*, parameters: int, n_layers: int, n_heads: int, n_kv
     421000
     """
     parameters, n_layers, _, n_kv_heads, d_head = _model_shape(parameters, n_layers, n_heads, n_kv_heads, d_head)
-    return parameters / (2 * n_layers * n_kv_heads * d_head)
+    return parameters / _kv_cache_bytes(1, n_layers, n_kv_heads, d_head, 1, 1)  # numbers per cached token
 
 
 def generation_flops(n_tokens: int, *, parameters: int, n_layers: int, n_heads: int, n_kv_heads: int,
@@ -450,9 +462,9 @@ def decode_flops_per_byte(context: int, *, parameters: int, n_layers: int, n_hea
                                                                      d_head)
     batch = positive_int(batch, "batch")
     bytes_per_number = positive_int(bytes_per_number, "bytes_per_number")
-    flops = 2 * parameters * batch + 4 * n_layers * n_heads * d_head * context * batch  # weights + attention
-    read = (parameters + 2 * n_layers * n_kv_heads * d_head * context * batch) * bytes_per_number  # weights + cache
-    return flops / read
+    flops = _decode_step_flops(context, parameters, n_layers, n_heads, d_head, batch)  # weights + attention
+    read = _decode_step_bytes(context, parameters, n_layers, n_kv_heads, d_head, batch, bytes_per_number)
+    return sum(flops.values()) / sum(read.values())
 
 
 def memory_bound_context(flops_per_byte: float, *, parameters: int, n_layers: int, n_heads: int,

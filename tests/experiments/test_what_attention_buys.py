@@ -381,7 +381,37 @@ def test_probe_matches_a_loop_of_ridge_regressions():
     assert_allclose(probe_accuracy(train_x, train_y, test_x, test_y, 3, ridge=ridge), expected)
 
 
+def test_logistic_probe_reads_what_the_vector_holds_and_nothing_else():
+    rng = np.random.default_rng(0)
+    values = rng.integers(0, 4, (600, 3))
+    features = np.hstack([np.eye(4)[values[:, 2]], rng.standard_normal((600, 2))])
+    accuracy = probe_accuracy(features[:400], values[:400], features[400:], values[400:], 4, method="logistic")
+    assert accuracy[2] == 1.0
+    assert (accuracy[:2] < 0.4).all()
+
+
+def test_logistic_probe_is_a_softmax_regression_written_out():
+    rng = np.random.default_rng(2)
+    train_x, test_x = rng.standard_normal((60, 3)), rng.standard_normal((20, 3))
+    train_y, test_y = rng.integers(0, 3, (60, 2)), rng.integers(0, 3, (20, 2))
+    mean, scale = train_x.mean(axis=0), train_x.std(axis=0) + 1e-6
+    expected = []
+    for j in range(2):  # one probe per pair, 100 plain gradient steps of size 1
+        design = np.hstack([(train_x - mean) / scale, np.ones((60, 1))])
+        w = np.zeros((4, 3))
+        for _ in range(100):
+            z = design @ w
+            p = np.exp(z - z.max(axis=1, keepdims=True))
+            p /= p.sum(axis=1, keepdims=True)
+            w -= design.T @ (p - np.eye(3)[train_y[:, j]]) / 60
+        guess = (np.hstack([(test_x - mean) / scale, np.ones((20, 1))]) @ w).argmax(axis=1)
+        expected.append(np.mean(guess == test_y[:, j]))
+    assert_allclose(probe_accuracy(train_x, train_y, test_x, test_y, 3, method="logistic"), expected)
+
+
 @pytest.mark.parametrize("call, error, message", [
+    (lambda: probe_accuracy(np.ones((4, 2)), np.zeros((4, 1), int), np.ones((2, 2)), np.zeros((2, 1), int), 2,
+                            method="svm"), ValueError, r"method must be one of 'least squares', 'logistic'"),
     (lambda: probe_accuracy(np.ones((4, 2)), np.zeros((4, 1), int), np.ones((2, 3)), np.zeros((2, 1), int), 2),
      ValueError, r"test_features must have the width of train_features \(2\)"),
     (lambda: probe_accuracy(np.ones((4, 2)), np.zeros((3, 1), int), np.ones((2, 2)), np.zeros((2, 1), int), 2),
