@@ -32,15 +32,18 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def executed_pages() -> list[Path]:
-    """The notebooks of the table of contents that the build executes, in its order."""
-    config = yaml.safe_load((ROOT / "_config.yml").read_text())
+def executed_pages(root: Path = ROOT) -> list[Path]:
+    """The notebooks of the table of contents that the build executes, in its order.
+
+    A notebook whose metadata says ``"mystnb": {"execution_mode": "off"}`` is shown as stored.
+    """
+    config = yaml.safe_load((root / "_config.yml").read_text())
     excluded = config.get("execute", {}).get("exclude_patterns", [])
-    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
-    files = [entry["file"] for part in toc.get("parts", []) for entry in part.get("chapters", [])]
+    toc = yaml.safe_load((root / "_toc.yml").read_text())
+    files = [toc["root"]] + [entry["file"] for part in toc.get("parts", []) for entry in part.get("chapters", [])]
     pages = []
     for name in files:
-        path = ROOT / f"{name}.ipynb"
+        path = root / f"{name}.ipynb"
         if not path.is_file() or any(path.match(pattern) for pattern in excluded):
             continue
         metadata = nbformat.read(path, as_version=4).metadata.get("mystnb", {})
@@ -70,7 +73,7 @@ def fill_cache(cache_path: Path, pages: list[Path], jobs: int, timeout: int) -> 
     seconds, failures = {}, []
     with ProcessPoolExecutor(max_workers=jobs) as pool:
         for path, text, took, error in pool.map(execute, pages, [timeout] * len(pages)):
-            name = str(path.relative_to(ROOT))
+            name = path.name
             if error is not None:
                 failures.append(f"{name} failed to execute:\n{error}")
                 continue
