@@ -9,7 +9,8 @@ techniques built for that shape, each exact (or, for quantisation, measured):
   log-sum-exp rule, :func:`merge_partial_attention`. The chunks can run in parallel, which
   a single query otherwise cannot;
 * a **rolling key/value cache** (:class:`RollingKVCache`) for sliding-window attention, a
-  ring buffer of the last ``window + 1`` positions (Mistral 7B; Jiang et al., 2023);
+  ring buffer of the last ``window + 1`` positions (Mistral 7B; Jiang et al., 2023),
+  optionally behind a few *attention sinks* that are never evicted (StreamingLLM; Xiao et al., 2024);
 * a **paged key/value cache** (:class:`PagedKVCache`): fixed-size blocks from one shared
   pool and a block table per sequence (PagedAttention in vLLM; Kwon et al., 2023);
 * **int8 quantisation** of a cache, per channel or per token (:func:`quantize_int8`,
@@ -282,7 +283,7 @@ def _grouped(keys: np.ndarray, n_heads: int) -> np.ndarray:
 
 
 class RollingKVCache:
-    """The keys and values of the last ``window + 1`` positions, in a ring buffer.
+    """The keys and values of the last ``window + 1`` positions, in a ring buffer (plus any sinks).
 
     Sliding-window attention with ``window`` w lets the query at position p see the keys at
     positions ``p - w, ..., p`` (:func:`attn_core.sliding_window_mask` with ``causal=True``).
@@ -295,18 +296,29 @@ class RollingKVCache:
     rotates a key by its absolute position before it is cached), so the order of the slots
     does not matter: attention is a sum over keys, the same in any order.
 
+    With ``n_sinks`` s > 0 the first s positions are never evicted (StreamingLLM's
+    *attention sinks*; Xiao et al., 2024): they sit in s slots of their own, in front of the
+    ring, and the query at position p sees the keys ``j < s`` or ``p - w <= j <= p``, the
+    sliding-window mask with the first s columns switched on. Memory is ``s + w + 1``
+    positions. (StreamingLLM also gives the cached keys positions counted within the cache
+    rather than in the text; this cache stores keys as they are given, so that choice is the
+    caller's.)
+
     Parameters
     ----------
     window : int
         How many earlier positions a query sees besides its own (>= 1).
     n_kv_heads, d_head : int
         Key/value heads and their width (>= 1).
+    n_sinks : int, default 0
+        How many of the first positions to keep for ever (>= 0).
 
     Attributes
     ----------
-    keys, values : ndarray, shape (..., n_kv_heads, window + 1, d_head), or None
-        The slots, allocated at the first :meth:`append` (with its batch dimensions and dtype).
-    positions : ndarray of int, shape (window + 1,)
+    keys, values : ndarray, shape (..., n_kv_heads, n_sinks + window + 1, d_head), or None
+        The slots, allocated at the first :meth:`append` (with its batch dimensions and dtype):
+        the sinks' slots first, then the ring.
+    positions : ndarray of int, shape (n_sinks + window + 1,)
         The absolute position held in each slot; ``-1`` for a slot not yet written.
     length : int
         Positions appended so far (the next position to be written).
@@ -314,12 +326,13 @@ class RollingKVCache:
     Raises
     ------
     TypeError, ValueError
-        A size that is not a whole number >= 1.
+        A size that is not a whole number >= 1 (``n_sinks``: >= 0).
 
     References
     ----------
     A. Q. Jiang et al., "Mistral 7B", arXiv:2310.06825, 2023 (sliding-window attention and
-    its rolling buffer cache).
+    its rolling buffer cache). G. Xiao, Y. Tian, B. Chen, S. Han and M. Lewis, "Efficient
+    Streaming Language Models with Attention Sinks", ICLR 2024 (the sink tokens).
 
     Examples
     --------
@@ -330,13 +343,21 @@ class RollingKVCache:
     (5, [3, 4, 2])
     >>> cache.keys.shape
     (1, 3, 2)
+
+    With one sink, position 0 stays while the ring rolls on:
+
+    >>> sinks = RollingKVCache(window=2, n_kv_heads=1, d_head=2, n_sinks=1)
+    >>> sinks.append(np.zeros((1, 6, 2)), np.zeros((1, 6, 2)))
+    >>> sinks.positions.tolist()   # the sink's slot, then the ring's three
+    [0, 4, 5, 3]
     """
 
-    def __init__(self, window: int, n_kv_heads: int, d_head: int):
+    def __init__(self, window: int, n_kv_heads: int, d_head: int, *, n_sinks: int = 0):
         self.window = positive_int(window, "window")
         self.n_kv_heads = positive_int(n_kv_heads, "n_kv_heads")
         self.d_head = positive_int(d_head, "d_head")
-        self.capacity = self.window + 1
+        self.n_sinks = nonnegative_int(n_sinks, "n_sinks")
+        self.capacity = self.n_sinks + self.window + 1
         self.keys: np.ndarray | None = None
         self.values: np.ndarray | None = None
         self.positions = np.full(self.capacity, -1, dtype=np.int64)
@@ -350,10 +371,13 @@ class RollingKVCache:
     def append(self, keys: ArrayLike, values: ArrayLike) -> None:
         """Write the next ``t`` positions, each over the slot of the position ``window + 1`` before it.
 
+        Positions below ``n_sinks`` go to the sinks' own slots and stay there.
+
         Parameters
         ----------
         keys, values : array_like, shape (..., n_kv_heads, t, d_head)
-            Usually ``t = 1``. With ``t > window + 1`` only the last ``window + 1`` survive.
+            Usually ``t = 1``. With ``t > window + 1`` only the last ``window + 1`` survive
+            (and the sinks).
 
         Raises
         ------
@@ -366,26 +390,35 @@ class RollingKVCache:
                                             None if self.keys is None else self.keys.shape[:-3])
         self._append(keys, values)
 
+    def _slot(self, positions: np.ndarray) -> np.ndarray:
+        """The slot of each position: its own for a sink, the ring's ``p mod (window + 1)`` otherwise."""
+        ring = self.window + 1
+        return np.where(positions < self.n_sinks, positions,
+                        self.n_sinks + (positions - self.n_sinks) % ring)
+
     def _append(self, keys: np.ndarray, values: np.ndarray) -> None:
         if self.keys is None:
-            shape = keys.shape[:-2] + (self.capacity, self.d_head)  # (..., n_kv_heads, window + 1, d_head)
+            shape = keys.shape[:-2] + (self.capacity, self.d_head)  # (..., n_kv_heads, capacity, d_head)
             dtype = np.result_type(keys, values)
             self.keys, self.values = np.zeros(shape, dtype=dtype), np.zeros(shape, dtype=dtype)
         t = keys.shape[-2]
-        new_positions = np.arange(self.length, self.length + t)[-self.capacity:]  # the ones that survive
-        slots = new_positions % self.capacity
-        self.keys[..., slots, :] = keys[..., -len(slots):, :]  # (..., n_kv_heads, t', d_head)
-        self.values[..., slots, :] = values[..., -len(slots):, :]
+        new_positions = np.arange(self.length, self.length + t)
+        survive = (new_positions < self.n_sinks) | (new_positions >= self.length + t - (self.window + 1))
+        new_positions, index = new_positions[survive], np.flatnonzero(survive)  # the ones that stay
+        slots = self._slot(new_positions)
+        self.keys[..., slots, :] = keys[..., index, :]  # (..., n_kv_heads, t', d_head)
+        self.values[..., slots, :] = values[..., index, :]
         self.positions[slots] = new_positions
         self.length += t
 
     def attend(self, q: ArrayLike, *, scale: float | None = None) -> np.ndarray:
-        """Attention of the newest position's query over the keys in the window.
+        """Attention of the newest position's query over the sinks and the keys in the window.
 
         The query is at position ``length - 1``; it sees the positions
-        ``length - 1 - window, ..., length - 1`` that have been written, which are exactly
-        the filled slots. Query head j reads key/value head ``j // (n_heads / n_kv_heads)``
-        (grouped-query attention, as :class:`attn_core.MultiHeadAttention`).
+        ``length - 1 - window, ..., length - 1`` that have been written, and the first
+        ``n_sinks``, which are exactly the filled slots. Query head j reads key/value head
+        ``j // (n_heads / n_kv_heads)`` (grouped-query attention, as
+        :class:`attn_core.MultiHeadAttention`).
 
         Parameters
         ----------
@@ -415,7 +448,7 @@ class RollingKVCache:
         return self._attend(q, _checked_scale(scale, q))
 
     def _attend(self, q: np.ndarray, scale: float) -> np.ndarray:
-        filled = self.positions >= 0  # (window + 1,): slots written so far
+        filled = self.positions >= 0  # (capacity,): slots written so far
         keys = _grouped(self.keys[..., filled, :], q.shape[-3])  # (..., n_heads, n_filled, d_head)
         values = _grouped(self.values[..., filled, :], q.shape[-3])  # (..., n_heads, n_filled, d_head)
         return _partial_attention(q, keys, values, None, scale)[0]

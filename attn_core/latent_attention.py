@@ -1,32 +1,36 @@
 r"""Multi-head latent attention, MLA (DeepSeek-AI, 2024: DeepSeek-V2; also used by DeepSeek-V3).
 
 A decoder's key/value cache holds ``2 * h * d_head`` numbers per position and layer. MLA
-caches instead one **latent** vector per position, :math:`c^{KV} = x W^{DKV}` of width
+caches instead one **latent** vector per position, :math:`c^{KV} = x W_{DKV}` of width
 :math:`d_c \ll 2 h\, d_{head}`, from which every head's keys and values are **up-projected**:
-:math:`K^C_i = c^{KV} W^{UK}_i`, :math:`V_i = c^{KV} W^{UV}_i`.
+head :math:`g` has :math:`K^{C(g)} = c^{KV} W_{UK}^{(g)}` and
+:math:`V^{(g)} = c^{KV} W_{UV}^{(g)}`.
 
 Rotary position embeddings do not survive that compression: RoPE rotates each key by its
 position, so a rotated key is no longer a fixed linear map of the cached latent, and the
-trick below (absorbing :math:`W^{UK}` into the query) would fail. MLA therefore
+trick below (absorbing :math:`W_{UK}` into the query) would fail. MLA therefore
 **decouples** position: each key gets a small extra part :math:`k^R = \operatorname{RoPE}(x
-W^{KR})` of width :math:`d_R`, **shared by all heads** and cached as it is, and each
-head's query an extra part :math:`q^R_i = \operatorname{RoPE}(x W^{QR}_i)`. The score of
-head i is
+W_{KR})` of width :math:`d_R`, **shared by all heads** and cached as it is, and each
+head's query an extra part :math:`q^{R(g)} = \operatorname{RoPE}(x W_{QR}^{(g)})`. The score of
+head :math:`g` for query :math:`t` and key :math:`j` is
 
-.. math:: s_i = \frac{q^C_i \cdot K^C_i + q^R_i \cdot k^R}{\sqrt{d_{head} + d_R}},
+.. math:: S^{(g)}_{tj} = \frac{q^{C(g)}_t \cdot k^{C(g)}_j + q^{R(g)}_t \cdot k^R_j}{\sqrt{d_{head} + d_R}},
 
 and the cache holds :math:`d_c + d_R` numbers per position and layer.
 
-**The absorbed form.** Because :math:`q^C_i \cdot (c^{KV} W^{UK}_i) = (q^C_i
-{W^{UK}_i}^\top) \cdot c^{KV}`, a decoder never needs the up-projected keys: multiply the
-query by :math:`{W^{UK}_i}^\top` (absorbed into the query projection) and score it against
-the latent directly. Likewise :math:`\sum_j a_{ij} V_{i,j} W^O_i = (\sum_j a_{ij} c^{KV}_j)
-W^{UV}_i W^O_i`: attend over the latents and apply :math:`W^{UV}_i W^O_i` (absorbed into
-the output projection) once. Both forms give the same numbers; this module computes both.
+**The absorbed form.** Because :math:`q^{C(g)} \cdot (c^{KV} W_{UK}^{(g)}) = (q^{C(g)}
+{W_{UK}^{(g)}}^\top) \cdot c^{KV}`, a decoder never needs the up-projected keys: multiply the
+query by :math:`{W_{UK}^{(g)}}^\top` (absorbed into the query projection) and score it against
+the latent directly. Likewise :math:`\sum_j a^{(g)}_{tj} v^{(g)}_j W_O^{(g)} = (\sum_j
+a^{(g)}_{tj} c^{KV}_j) W_{UV}^{(g)} W_O^{(g)}`: attend over the latents and apply
+:math:`W_{UV}^{(g)} W_O^{(g)}` (absorbed into the output projection) once. Both forms give the
+same numbers; this module computes both.
 
-DeepSeek-V2 also compresses the queries through a low-rank latent (to save activation
-memory in training); that changes nothing here and is left out: the queries are projected
-directly, :math:`q^C_i = x W^Q_i`.
+Left out, as they change nothing here: DeepSeek-V2 and V3 also compress the queries through
+a low-rank latent (to save activation memory in training; here the queries are projected
+directly, :math:`q^{C(g)} = x W_Q^{(g)}`), and they apply an RMSNorm to the compressed
+latent before caching it (the absorption is unaffected: the norm comes before the
+up-projections).
 """
 
 from __future__ import annotations
@@ -72,12 +76,12 @@ class MultiHeadLatentAttention:
     Attributes
     ----------
     w_down_kv : ndarray, shape (d_model, d_latent)
-        :math:`W^{DKV}`: input to latent.
+        :math:`W_{DKV}`: input to latent.
     w_up_key, w_up_value : ndarray, shape (d_latent, n_heads * d_head)
-        :math:`W^{UK}, W^{UV}`: latent to every head's keys and values (head i: columns
-        ``i * d_head : (i + 1) * d_head``).
+        :math:`W_{UK}, W_{UV}`: latent to every head's keys and values (head g: columns
+        ``g * d_head : (g + 1) * d_head``).
     w_key_rope : ndarray, shape (d_model, d_rope)
-        :math:`W^{KR}`: the rotary key part, one for all heads.
+        :math:`W_{KR}`: the rotary key part, one for all heads.
     w_query : ndarray, shape (d_model, n_heads * d_head)
     w_query_rope : ndarray, shape (d_model, n_heads * d_rope)
     w_output : ndarray, shape (n_heads * d_head, d_model)
@@ -174,9 +178,9 @@ class MultiHeadLatentAttention:
         Returns
         -------
         latent : ndarray, shape (..., n, d_latent)
-            :math:`c^{KV} = x W^{DKV}`.
+            :math:`c^{KV} = x W_{DKV}`.
         key_rope : ndarray, shape (..., n, d_rope)
-            :math:`\\operatorname{RoPE}(x W^{KR})`, shared by every head.
+            :math:`\\operatorname{RoPE}(x W_{KR})`, shared by every head.
 
         Raises
         ------
@@ -238,9 +242,9 @@ class MultiHeadLatentAttention:
         Returns
         -------
         query_to_latent : ndarray, shape (n_heads, d_model, d_latent)
-            :math:`W^Q_i {W^{UK}_i}^\top`: an input to head i's query, already in latent space.
+            :math:`W_Q^{(g)} {W_{UK}^{(g)}}^\top`: an input to head g's query, already in latent space.
         latent_to_output : ndarray, shape (n_heads, d_latent, d_model)
-            :math:`W^{UV}_i W^O_i`: head i's attended latent straight to the output.
+            :math:`W_{UV}^{(g)} W_O^{(g)}`: head g's attended latent straight to the output.
 
         Examples
         --------
@@ -252,7 +256,7 @@ class MultiHeadLatentAttention:
         query = np.swapaxes(self.w_query.reshape(self.d_model, h, d), 0, 1)  # (h, d_model, d_head)
         up_key = np.swapaxes(self.w_up_key.reshape(self.d_latent, h, d), 0, 1)  # (h, d_latent, d_head)
         up_value = np.swapaxes(self.w_up_value.reshape(self.d_latent, h, d), 0, 1)  # (h, d_latent, d_head)
-        output = self.w_output.reshape(h, d, self.d_model)  # (h, d_head, d_model): head i's rows of W^O
+        output = self.w_output.reshape(h, d, self.d_model)  # (h, d_head, d_model): head g's rows of W_O
         query_to_latent = query @ np.swapaxes(up_key, -1, -2)  # (h, d_model, d_head) @ (h, d_head, d_latent)
         latent_to_output = up_value @ output  # (h, d_latent, d_head) @ (h, d_head, d_model)
         return query_to_latent, latent_to_output
@@ -264,8 +268,8 @@ class MultiHeadLatentAttention:
         The rows of ``x`` are the last ``n_q`` of the ``n_k`` cached positions (bottom-right,
         as :func:`attn_core.causal_mask`), at positions ``n_k - n_q, ..., n_k - 1``. No key
         or value is ever up-projected: each head's query is mapped into latent space by
-        :math:`W^Q_i {W^{UK}_i}^\\top`, scored against the latents (plus the rotary part),
-        and the attended latent goes to the output through :math:`W^{UV}_i W^O_i`
+        :math:`W_Q^{(g)} {W_{UK}^{(g)}}^\\top`, scored against the latents (plus the rotary part),
+        and the attended latent goes to the output through :math:`W_{UV}^{(g)} W_O^{(g)}`
         (:meth:`absorbed_weights`).
 
         Parameters

@@ -480,7 +480,7 @@ def ntk_scaled_base(base: float, scale: float, d: int) -> float:
     to neural tangent kernel theory (a network learns high-frequency functions of its
     inputs poorly): interpolation squeezes the fast pairs too, and with them the fine
     distinctions between neighbouring positions; this base change leaves them almost as
-    trained. Peng et al. (2023) analyse it and build YaRN on it (:func:`yarn_frequencies`).
+    trained. Peng et al. (2024) analyse it and build YaRN on it (:func:`yarn_frequencies`).
 
     Parameters
     ----------
@@ -520,7 +520,7 @@ def yarn_frequencies(
     d: int, *, base: float = 10000.0, scale: float, original_length: int,
     alpha: float = 1.0, beta: float = 32.0,
 ) -> np.ndarray:
-    r"""The RoPE frequencies of YaRN (Peng et al., 2023): interpolate only the slow pairs.
+    r"""The RoPE frequencies of YaRN (Peng et al., 2024): interpolate only the slow pairs.
 
     Pair ``i`` turns at :math:`\theta_i = \text{base}^{-2i/d}`, a wavelength of
     :math:`\lambda_i = 2\pi / \theta_i` positions, so over the trained length ``L`` it makes
@@ -594,7 +594,7 @@ def _yarn_frequencies(d: int, base: float, scale: float, original_length: int, a
 def yarn_attention_factor(scale: float) -> float:
     r"""YaRN's attention temperature: multiply queries and keys by :math:`0.1 \ln s + 1`.
 
-    Peng et al. (2023) found that at a longer context the softmax should be sharper, and
+    Peng et al. (2024) found that at a longer context the softmax should be sharper, and
     fitted, for Llama, :math:`\sqrt{1/t} = 0.1 \ln s + 1`: the rotated queries and keys are
     both multiplied by this factor, so the scores are multiplied by its square, :math:`1/t`
     (implementations fold it into the cosine and sine tables). It is 1 at ``scale = 1``.

@@ -345,3 +345,58 @@ def test_dequantize_refuses_other_codes():
         dequantize_int8(np.array([-128], dtype=np.int8), np.array([1.0]))
     with pytest.raises(ValueError, match="scales"):
         dequantize_int8(np.ones((2, 3), dtype=np.int8), np.ones((3, 1)))
+
+
+# --- the rolling cache with attention sinks (StreamingLLM) -----------------------------------------
+
+
+def test_rolling_cache_with_a_sink_hand_computed():
+    # window 1, one sink: the query at position 3 sees positions 0 (the sink), 2 and 3; position 1 is gone
+    cache = RollingKVCache(window=1, n_kv_heads=1, d_head=1, n_sinks=1)
+    for key, value in [(0.0, 4.0), (100.0, -50.0), (0.0, 8.0), (np.log(2.0), 12.0)]:
+        cache.append(np.full((1, 1, 1), key), np.full((1, 1, 1), value))
+    out = cache.attend(np.ones((1, 1, 1)), scale=1.0)  # scores 0, 0, log 2: weights 1/4, 1/4, 1/2
+    assert_allclose(out, [[[4 / 4 + 8 / 4 + 12 / 2]]], atol=1e-12)
+    assert sorted(cache.positions.tolist()) == [0, 2, 3] and cache.keys.shape == (1, 3, 1)
+
+
+@given(window=st.integers(1, 6), n_sinks=st.integers(0, 5), n=st.integers(1, 20), seed=st.integers(0, 99))
+@settings(max_examples=40, deadline=None)
+def test_decoding_with_sinks_equals_the_window_mask_with_the_first_columns_on(window, n_sinks, n, seed):
+    rng = np.random.default_rng(seed)
+    n_heads, n_kv_heads, d_head = 2, 1, 3
+    q = rng.standard_normal((n_heads, n, d_head))
+    k, v = rng.standard_normal((2, n_kv_heads, n, d_head))
+    i, j = np.arange(n)[:, None], np.arange(n)[None, :]
+    mask = (j <= i) & ((i - j <= window) | (j < n_sinks))  # the mask written out, not the library's
+    expected = np.stack([ac.scaled_dot_product_attention(q[h], k[0], v[0], mask=mask)[0] for h in range(n_heads)])
+    cache = RollingKVCache(window, n_kv_heads, d_head, n_sinks=n_sinks)
+    steps = []
+    for position in range(n):
+        cache.append(k[:, position:position + 1], v[:, position:position + 1])
+        steps.append(cache.attend(q[:, position:position + 1]))
+        assert cache.keys.shape == (n_kv_heads, n_sinks + window + 1, d_head)  # never grows
+        assert (cache.positions >= 0).sum() == min(position + 1, n_sinks + window + 1)
+    assert_allclose(np.concatenate(steps, axis=-2), expected, atol=1e-12)
+
+
+@pytest.mark.parametrize("prompt", [1, 3, 9, 15])
+def test_sink_cache_takes_a_prompt_in_one_piece_like_one_at_a_time(prompt):
+    rng = np.random.default_rng(prompt)
+    k, v = rng.standard_normal((2, 1, 16, 2))
+    whole, steps = RollingKVCache(3, 1, 2, n_sinks=2), RollingKVCache(3, 1, 2, n_sinks=2)
+    whole.append(k[:, :prompt], v[:, :prompt])
+    for position in range(prompt):
+        steps.append(k[:, position:position + 1], v[:, position:position + 1])
+    assert sorted(whole.positions.tolist()) == sorted(steps.positions.tolist())
+    expected = sorted(set(range(min(prompt, 2))) | set(range(max(prompt - 4, 0), prompt)))
+    assert sorted(p for p in whole.positions.tolist() if p >= 0) == expected
+    q = rng.standard_normal((1, 1, 2))
+    assert_allclose(whole.attend(q), steps.attend(q), atol=1e-12)
+
+
+def test_rolling_cache_refuses_a_negative_number_of_sinks():
+    with pytest.raises(ValueError, match="n_sinks"):
+        RollingKVCache(2, 1, 2, n_sinks=-1)
+    with pytest.raises(TypeError, match="n_sinks"):
+        RollingKVCache(2, 1, 2, n_sinks=1.5)

@@ -179,7 +179,7 @@ def test_float32_stays_float32_and_integers_promote():
     (lambda: decayed_linear_attention(np.ones((3, 2)), np.ones((3, 2)), np.ones((3, 1)), [0.5, 0.5]), "decay of shape"),
     (lambda: decayed_linear_attention(np.ones((3, 2)), np.ones((3, 2)), np.ones((3, 1)), 0.5, form="delta"), "form"),
     (lambda: decayed_linear_attention(np.ones((3, 2)), np.ones((3, 2)), np.ones((3, 1)), 0.5, chunk_size=0), "chunk_size"),
-    (lambda: delta_rule_attention(np.ones((3, 2)), np.ones((3, 2)), np.ones((3, 1)), -0.1), "beta must lie"),
+    (lambda: delta_rule_attention(np.ones((3, 2)), np.ones((3, 2)), np.ones((3, 1)), -0.1), "strength must lie"),
     (lambda: delta_rule_attention(np.ones((3, 2)), np.ones((3, 2)), np.ones((3, 1)), 0.5, form="parallel"), "form"),
 ])
 def test_bad_input_names_the_argument(call, message):
@@ -189,7 +189,7 @@ def test_bad_input_names_the_argument(call, message):
 
 # ------------------------------------------------------------------------------ delta rule
 def test_delta_rule_by_hand():
-    # d_k = d_v = 1, k = 1, beta = 0.5, values 4, 8, q = 1:
+    # d_k = d_v = 1, k = 1, strength = 0.5, values 4, 8, q = 1:
     # F_1 = 0 + 0.5 * (4 - 0) = 2; F_2 = 2 + 0.5 * (8 - 2) = 5
     k = q = np.ones((2, 1))
     v = np.array([[4.0], [8.0]])
@@ -199,7 +199,7 @@ def test_delta_rule_by_hand():
 
 
 def test_delta_rule_by_hand_with_two_keys():
-    # k_1 = e_1, k_2 = (e_1 + e_2)/sqrt 2, beta 1, values 1 then 3; query k_2 at step 2
+    # k_1 = e_1, k_2 = (e_1 + e_2)/sqrt 2, strength 1, values 1 then 3; query k_2 at step 2
     s = 1 / np.sqrt(2)
     k = np.array([[1.0, 0.0], [s, s]])
     v = np.array([[1.0], [3.0]])
@@ -211,13 +211,13 @@ def test_delta_rule_by_hand_with_two_keys():
                         atol=1e-14)
 
 
-def delta_loop(q, k, v, beta):
-    """F_t = (I - beta_t k_t^T k_t) F_{t-1} + beta_t k_t^T v_t, written as the product form."""
+def delta_loop(q, k, v, strength):
+    """F_t = (I - strength_t k_t^T k_t) F_{t-1} + strength_t k_t^T v_t, written as the product form."""
     d_k, d_v = k.shape[1], v.shape[1]
     state = np.zeros((d_k, d_v))
     out = []
     for t in range(len(q)):
-        state = (np.eye(d_k) - beta[t] * np.outer(k[t], k[t])) @ state + beta[t] * np.outer(k[t], v[t])
+        state = (np.eye(d_k) - strength[t] * np.outer(k[t], k[t])) @ state + strength[t] * np.outer(k[t], v[t])
         out.append(q[t] @ state)
     return np.array(out)
 
@@ -227,10 +227,10 @@ def delta_loop(q, k, v, beta):
 def test_delta_rule_forms_equal_the_product_loop(n, d_k, d_v, chunk_size, seed):
     q, k, v = sequences((n, d_k), d_v, seed)
     k = unit_rows(k)
-    beta = np.random.default_rng(seed + 1).uniform(0.0, 1.0, n)
-    expected = delta_loop(q, k, v, beta)
+    strength = np.random.default_rng(seed + 1).uniform(0.0, 1.0, n)
+    expected = delta_loop(q, k, v, strength)
     for form in recurrences.DELTA_FORMS:
-        assert_allclose(delta_rule_attention(q, k, v, beta, form=form, chunk_size=chunk_size), expected,
+        assert_allclose(delta_rule_attention(q, k, v, strength, form=form, chunk_size=chunk_size), expected,
                         rtol=1e-10, atol=1e-10)
 
 
@@ -239,9 +239,9 @@ def test_delta_rule_forms_equal_the_product_loop(n, d_k, d_v, chunk_size, seed):
 def test_delta_rule_chunked_equals_recurrent_batched_per_head(n, chunk_size, seed):
     q, k, v = sequences((2, 3, n, 4), 3, seed)
     k = unit_rows(k)
-    beta = np.random.default_rng(seed).uniform(0.0, 1.0, (2, 3, n))
-    assert_allclose(delta_rule_attention(q, k, v, beta, form="chunked", chunk_size=chunk_size),
-                    delta_rule_attention(q, k, v, beta), rtol=1e-10, atol=1e-10)
+    strength = np.random.default_rng(seed).uniform(0.0, 1.0, (2, 3, n))
+    assert_allclose(delta_rule_attention(q, k, v, strength, form="chunked", chunk_size=chunk_size),
+                    delta_rule_attention(q, k, v, strength), rtol=1e-10, atol=1e-10)
 
 
 def test_overwriting_a_pair_delta_replaces_linear_attention_adds():
@@ -262,19 +262,19 @@ def test_overwriting_a_pair_delta_replaces_linear_attention_adds():
 
 @settings(deadline=None, max_examples=20)
 @given(st.integers(1, 6), st.integers(0, 10**6))
-def test_delta_rule_with_orthonormal_keys_is_linear_attention_scaled_by_beta(n, seed):
-    # with each key orthogonal to all earlier ones, k_t F_{t-1} = 0: only the beta_t k_t^T v_t write is left
+def test_delta_rule_with_orthonormal_keys_is_linear_attention_scaled_by_strength(n, seed):
+    # with each key orthogonal to all earlier ones, k_t F_{t-1} = 0: only the strength_t k_t^T v_t write is left
     rng = np.random.default_rng(seed)
     k = np.linalg.qr(rng.standard_normal((6, 6)))[0][:n]  # n orthonormal rows
     q, v = rng.standard_normal((n, 6)), rng.standard_normal((n, 2))
-    beta = rng.uniform(0.0, 1.0, n)
-    expected = decayed_linear_attention(q, k, v * beta[:, None], 1.0)
+    strength = rng.uniform(0.0, 1.0, n)
+    expected = decayed_linear_attention(q, k, v * strength[:, None], 1.0)
     for form in recurrences.DELTA_FORMS:
-        assert_allclose(delta_rule_attention(q, k, v, beta, form=form, chunk_size=4), expected, rtol=1e-10,
+        assert_allclose(delta_rule_attention(q, k, v, strength, form=form, chunk_size=4), expected, rtol=1e-10,
                         atol=1e-10)
 
 
-def test_beta_zero_writes_nothing():
+def test_strength_zero_writes_nothing():
     q, k, v = sequences((5, 3), 2, seed=8)
     for form in recurrences.DELTA_FORMS:
         assert_allclose(delta_rule_attention(q, k, v, 0.0, form=form, chunk_size=2), np.zeros((5, 2)), atol=0)
@@ -282,18 +282,18 @@ def test_beta_zero_writes_nothing():
 
 @settings(deadline=None, max_examples=20)
 @given(st.integers(1, 30), st.integers(1, 31), st.integers(0, 10**6))
-def test_delta_rule_reads_back_the_newest_pair_moved_by_beta(n, chunk_size, seed):
-    # k_t F_t = k_t F_{t-1} + beta_t |k_t|^2 (v_t - k_t F_{t-1}): with a unit key, the read of
-    # the key just written is (1 - beta_t) (what was there) + beta_t v_t, whatever came before
+def test_delta_rule_reads_back_the_newest_pair_moved_by_strength(n, chunk_size, seed):
+    # k_t F_t = k_t F_{t-1} + strength_t |k_t|^2 (v_t - k_t F_{t-1}): with a unit key, the read of
+    # the key just written is (1 - strength_t) (what was there) + strength_t v_t, whatever came before
     _, k, v = sequences((n, 4), 2, seed)
     k = unit_rows(k)
-    beta = np.random.default_rng(seed).uniform(0.0, 1.0, n)
-    after = delta_rule_attention(k, k, v, beta, form="chunked", chunk_size=chunk_size)
+    strength = np.random.default_rng(seed).uniform(0.0, 1.0, n)
+    after = delta_rule_attention(k, k, v, strength, form="chunked", chunk_size=chunk_size)
     before = np.zeros((n, 2))
     for t in range(1, n):  # read k_t from the state after t - 1 steps: the queries are k_t, the keys stop at t - 1
         before[t] = delta_rule_attention(np.vstack([k[:t], k[t]]), np.vstack([k[:t], 0 * k[t]]),
-                                         np.vstack([v[:t], v[t]]), np.append(beta[:t], 0.0))[-1]
-    assert_allclose(after, (1 - beta[:, None]) * before + beta[:, None] * v, rtol=1e-9, atol=1e-9)
+                                         np.vstack([v[:t], v[t]]), np.append(strength[:t], 0.0))[-1]
+    assert_allclose(after, (1 - strength[:, None]) * before + strength[:, None] * v, rtol=1e-9, atol=1e-9)
     assert_allclose(delta_rule_attention(k, k, v, 1.0, form="chunked", chunk_size=chunk_size), v,
                     rtol=1e-9, atol=1e-9)
 
@@ -301,5 +301,176 @@ def test_delta_rule_reads_back_the_newest_pair_moved_by_beta(n, chunk_size, seed
 def test_docstrings_keep_their_latex():
     for function in (decayed_linear_attention, delta_rule_attention):
         assert not any(char in function.__doc__ for char in "\t\r\f\b"), function.__name__
-    assert r"\beta_t\, k_t^\top" in delta_rule_attention.__doc__
-    assert r"\gamma_t F_{t-1}" in decayed_linear_attention.__doc__
+    assert r"\eta_t\, k_t^\top" in delta_rule_attention.__doc__
+    assert r"\lambda_t F_{t-1}" in decayed_linear_attention.__doc__
+
+
+# ------------------------------------------------------------------ state passing (both rules)
+def test_initial_state_by_hand():
+    # d_k = d_v = 1, F_0 = 2, decay 0.5, k = q = 1, values 1, 1:
+    # F_1 = 0.5 * 2 + 1 = 2, F_2 = 0.5 * 2 + 1 = 2; delta rule (strength 0.5): F_1 = 2 + 0.5 (1 - 2) = 1.5,
+    # F_2 = 1.5 + 0.5 (1 - 1.5) = 1.25
+    ones = np.ones((2, 1))
+    for form in recurrences.DECAY_FORMS:
+        out, state = decayed_linear_attention(ones, ones, ones, 0.5, form=form, chunk_size=1,
+                                              initial_state=[[2.0]], return_state=True)
+        assert_allclose(out, [[2.0], [2.0]], atol=1e-14)
+        assert_allclose(state, [[2.0]], atol=1e-14)
+    for form in recurrences.DELTA_FORMS:
+        out, state = delta_rule_attention(ones, ones, ones, 0.5, form=form, chunk_size=1,
+                                          initial_state=[[2.0]], return_state=True)
+        assert_allclose(out, [[1.5], [1.25]], atol=1e-14)
+        assert_allclose(state, [[1.25]], atol=1e-14)
+
+
+def decayed_final_state_loop(k, v, decay, initial):
+    """F_n = (prod_r lambda_r) F_0 + sum_s (prod_{r > s} lambda_r) k_s^T v_s, by a loop over s."""
+    state = np.prod(decay) * initial
+    for s in range(len(k)):
+        state = state + np.prod(decay[s + 1:]) * np.outer(k[s], v[s])
+    return state
+
+
+@settings(deadline=None, max_examples=30)
+@given(st.integers(1, 12), st.integers(1, 13), st.integers(0, 10**6))
+def test_decayed_final_state_is_the_decayed_sum_of_writes(n, chunk_size, seed):
+    q, k, v = sequences((n, 3), 2, seed)
+    rng = np.random.default_rng(seed)
+    decay, initial = rng.uniform(0.3, 1.0, n), rng.standard_normal((3, 2))
+    expected = decayed_final_state_loop(k, v, decay, initial)
+    for form in recurrences.DECAY_FORMS:
+        _, state = decayed_linear_attention(q, k, v, decay, form=form, chunk_size=chunk_size,
+                                            initial_state=initial, return_state=True)
+        assert_allclose(state, expected, rtol=1e-10, atol=1e-10)
+
+
+@settings(deadline=None, max_examples=30)
+@given(st.integers(2, 16), st.integers(1, 15), st.integers(1, 6), st.integers(0, 10**6))
+def test_two_halves_passing_the_state_equal_one_run(n, cut, chunk_size, seed):
+    # what a chunked kernel does between chunks, and a decoder between calls
+    cut = min(cut, n - 1)
+    q, k, v = sequences((2, n, 4), 3, seed)
+    k = unit_rows(k)
+    rng = np.random.default_rng(seed)
+    decay, strength = rng.uniform(0.3, 1.0, (2, n)), rng.uniform(0.0, 1.0, (2, n))
+    halves = [(slice(None, cut), slice(cut, None))]
+    for function, gate, forms in ((decayed_linear_attention, decay, recurrences.DECAY_FORMS),
+                                  (delta_rule_attention, strength, recurrences.DELTA_FORMS)):
+        whole, whole_state = function(q, k, v, gate, return_state=True)
+        for form in forms:
+            for first, second in halves:
+                out_1, state_1 = function(q[:, first], k[:, first], v[:, first], gate[:, first], form=form,
+                                          chunk_size=chunk_size, return_state=True)
+                out_2, state_2 = function(q[:, second], k[:, second], v[:, second], gate[:, second], form=form,
+                                          chunk_size=chunk_size, initial_state=state_1, return_state=True)
+                assert_allclose(np.concatenate([out_1, out_2], axis=1), whole, rtol=1e-10, atol=1e-10)
+                assert_allclose(state_2, whole_state, rtol=1e-10, atol=1e-10)
+
+
+def test_delta_rule_final_state_with_orthonormal_keys_and_full_strength_stores_every_pair():
+    # d_k orthonormal keys written with strength 1: k_i F = v_i for every i, F = K^T V
+    rng = np.random.default_rng(3)
+    k = np.linalg.qr(rng.standard_normal((5, 5)))[0]  # (5, 5), orthonormal rows
+    v = rng.standard_normal((5, 2))
+    _, state = delta_rule_attention(k, k, v, 1.0, return_state=True)
+    assert_allclose(k @ state, v, atol=1e-12)
+    assert_allclose(state, k.T @ v, atol=1e-12)
+
+
+def test_a_bad_initial_state_names_its_shape():
+    ones = np.ones((3, 2))
+    with pytest.raises(ValueError, match="initial_state of shape \\(3, 3\\)"):
+        decayed_linear_attention(ones, ones, ones, 0.5, initial_state=np.ones((3, 3)))
+    with pytest.raises(ValueError, match="initial_state"):
+        delta_rule_attention(ones, ones, ones, 0.5, initial_state=np.ones(2))
+    with pytest.raises(TypeError, match="return_state"):
+        delta_rule_attention(ones, ones, ones, 0.5, return_state="yes")
+
+
+# ------------------------------------------------------------------ gated linear attention (vector gate)
+from attn_core.recurrences import gated_linear_attention
+
+
+def test_gated_by_hand():
+    # d_k = 2, q = k = (1, 1), v = 1, gate (1, 0.5) at every step:
+    # row 0 of F keeps 1, 2, 3; row 1 holds 1, 0.5 + 1 = 1.5, 0.75 + 1 = 1.75; o_t = row 0 + row 1
+    q = k = np.ones((3, 2))
+    v = np.ones((3, 1))
+    for form in recurrences.GATED_FORMS:
+        out, state = gated_linear_attention(q, k, v, [1.0, 0.5], form=form, chunk_size=2, return_state=True)
+        assert_allclose(out, [[2.0], [3.5], [4.75]], atol=1e-14)
+        assert_allclose(state, [[3.0], [1.75]], atol=1e-14)
+
+
+def loop_with_vector_gates(q, k, v, gate):
+    """o_t = sum_{s<=t} sum_c q_tc k_sc (prod_{s<r<=t} gate_rc) v_s, by loops over t, s and c."""
+    n, d_k = q.shape
+    out = np.zeros((n, v.shape[1]))
+    for t in range(n):
+        for s in range(t + 1):
+            weight = sum(q[t, c] * k[s, c] * np.prod(gate[s + 1 : t + 1, c]) for c in range(d_k))
+            out[t] += weight * v[s]
+    return out
+
+
+@settings(deadline=None, max_examples=30)
+@given(st.integers(1, 10), st.integers(1, 4), st.integers(1, 3), st.integers(1, 11), st.integers(0, 10**6))
+def test_gated_forms_equal_the_triple_loop(n, d_k, d_v, chunk_size, seed):
+    q, k, v = sequences((n, d_k), d_v, seed)
+    gate = np.random.default_rng(seed + 1).uniform(0.05, 1.0, (n, d_k))
+    expected = loop_with_vector_gates(q, k, v, gate)
+    for form in recurrences.GATED_FORMS:
+        assert_allclose(gated_linear_attention(q, k, v, gate, form=form, chunk_size=chunk_size), expected,
+                        rtol=1e-10, atol=1e-10)
+
+
+@settings(deadline=None, max_examples=20)
+@given(st.integers(1, 14), st.integers(1, 6), st.integers(0, 10**6))
+def test_gated_with_one_gate_for_every_coordinate_is_decayed_linear_attention(n, chunk_size, seed):
+    q, k, v = sequences((2, n, 3), 2, seed)
+    decay = np.random.default_rng(seed).uniform(0.3, 1.0, (2, n))
+    expected = decayed_linear_attention(q, k, v, decay)
+    for form in recurrences.GATED_FORMS:
+        out = gated_linear_attention(q, k, v, np.repeat(decay[..., None], 3, axis=-1), form=form,
+                                     chunk_size=chunk_size)
+        assert_allclose(out, expected, rtol=1e-10, atol=1e-10)
+
+
+@settings(deadline=None, max_examples=20)
+@given(st.integers(2, 14), st.integers(1, 13), st.integers(1, 5), st.integers(0, 10**6))
+def test_gated_two_halves_passing_the_state_equal_one_run(n, cut, chunk_size, seed):
+    cut = min(cut, n - 1)
+    q, k, v = sequences((n, 3), 2, seed)
+    gate = np.random.default_rng(seed).uniform(0.3, 1.0, (n, 3))
+    whole, whole_state = gated_linear_attention(q, k, v, gate, return_state=True)
+    for form in recurrences.GATED_FORMS:
+        out_1, state_1 = gated_linear_attention(q[:cut], k[:cut], v[:cut], gate[:cut], form=form,
+                                                chunk_size=chunk_size, return_state=True)
+        out_2, state_2 = gated_linear_attention(q[cut:], k[cut:], v[cut:], gate[cut:], form=form,
+                                                chunk_size=chunk_size, initial_state=state_1, return_state=True)
+        assert_allclose(np.concatenate([out_1, out_2]), whole, rtol=1e-10, atol=1e-10)
+        assert_allclose(state_2, whole_state, rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("form", recurrences.GATED_FORMS)
+def test_gated_tiny_gates_do_not_overflow_and_a_closed_coordinate_forgets(form):
+    q, k, v = sequences((30, 2), 2, seed=4)
+    gate = np.tile([1e-300, 1.0], (30, 1))  # coordinate 0 forgets at once, coordinate 1 never
+    out = gated_linear_attention(q, k, v, gate, form=form, chunk_size=7)
+    # o_t = q_t0 k_t0 v_t (only the newest write survives in row 0) + q_t1 sum_{s<=t} k_s1 v_s
+    expected = (q[:, 0] * k[:, 0])[:, None] * v + q[:, 1, None] * np.cumsum(k[:, 1, None] * v, axis=0)
+    assert_allclose(out, expected, rtol=1e-10, atol=1e-12)
+
+
+def test_gated_bad_gates_name_the_argument():
+    ones = np.ones((3, 2))
+    with pytest.raises(ValueError, match="gate must lie in \\(0, 1\\]"):
+        gated_linear_attention(ones, ones, ones, [0.5, 0.0])
+    with pytest.raises(ValueError, match="gate of shape \\(3,\\)"):
+        gated_linear_attention(ones, ones, ones, [0.5, 0.5, 0.5])
+
+
+def test_gated_float32_stays_float32():
+    q, k, v = (x.astype(np.float32) for x in sequences((5, 2), 2))
+    for form in recurrences.GATED_FORMS:
+        assert gated_linear_attention(q, k, v, np.float32(0.5), form=form, chunk_size=2).dtype == np.float32

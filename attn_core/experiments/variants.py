@@ -16,7 +16,12 @@ and nothing else:
 * :func:`run_variant`: one variant by name, with its output, weights, cost and errors;
 * :func:`soft_attention_gradient` and :func:`score_function_gradients`: the gradient of a
   loss through soft attention, and the REINFORCE estimate of the gradient through sampled
-  hard attention, for the chapter's toy on why soft attention trains more easily.
+  hard attention, for the chapter's toy on why soft attention trains more easily;
+* :func:`memory_recall` and :func:`memory_recall_sweep`: associative recall from a memory of
+  fixed size (linear, decayed, delta-rule, least squares) against softmax attention with
+  its full cache and with a window of equal state size (:func:`equal_state_window`, the
+  book's one definition of "equal state size"; :func:`state_sizes` prints it). Chapter 14
+  reuses them for its sweep over the state size.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ from attn_core import variants
 from attn_core._checks import as_float_array, choice, flag, nonnegative_int, number_in_range, positive_int, positive_number
 from attn_core.attention import _check_qkv, scaled_dot_product_attention
 from attn_core.masks import bigbird_mask, fixed_mask, sliding_window_mask, strided_mask
+from attn_core.recurrences import decayed_linear_attention, delta_rule_attention
 
 __all__ = [
     "lookup_sequence",
@@ -831,3 +837,431 @@ def eckart_young_error(matrix: ArrayLike, rank: int) -> float:
     if not total > 0:
         raise ValueError("matrix is all zeros: a relative error is undefined")
     return float(np.sqrt(np.sum(singular_values[rank:] ** 2) / total))
+
+
+# ------------------------------------------------------------------ recall from a fixed state
+__all__ += ["RECALL_MEMORIES", "FIXED_STATE_MEMORIES", "TUNED_KNOBS", "equal_state_window", "state_sizes",
+            "RecallResult", "tune_memory", "memory_recall", "memory_recall_sweep"]
+
+#: The memories :func:`memory_recall` can write ``n_pairs`` (key, value) pairs into and read back.
+RECALL_MEMORIES = {
+    "softmax": "softmax attention over every stored pair (the full cache)",
+    "softmax window": "softmax attention over the last m pairs only, m = equal_state_window(d_k, d_v)",
+    "linear": "F = sum_t k_t^T v_t, read as q F",
+    "decayed": "F_t = lambda F_{t-1} + k_t^T v_t (RetNet's constant decay)",
+    "delta rule": "F_t = F_{t-1} + eta k_t^T (v_t - k_t F_{t-1}) (DeltaNet)",
+    "least squares": "F = K^+ V, the d_k x d_v matrix of least squared error on the stored pairs (not a recurrence)",
+    "fitted state": "a d_k x d_v matrix fitted to decode the stored tokens (logistic regression; not a recurrence)",
+}
+#: The memories whose state is one ``d_k x d_v`` matrix, whatever the number of pairs.
+FIXED_STATE_MEMORIES = ("linear", "decayed", "delta rule", "least squares", "fitted state")
+#: The knob each tunable memory has, and the grid :func:`tune_memory` searches by default.
+TUNED_KNOBS = {
+    "decayed": ("decay", (0.8, 0.9, 0.95, 0.99, 1.0)),
+    "delta rule": ("strength", (0.03, 0.05, 0.1, 0.25, 0.5, 1.0)),
+}
+# Adam steps and learning rate of the "fitted state" (multiclass logistic regression, one per sequence)
+_FIT_STEPS, _FIT_RATE = 100, 1.0
+
+
+def equal_state_window(d_k: int, d_v: int) -> int:
+    r"""The number of pairs a softmax cache may keep to hold no more numbers than a fixed state.
+
+    A fixed-state memory holds one ``d_k x d_v`` matrix, :math:`d_k d_v` numbers; a cache
+    holds :math:`d_k + d_v` numbers per (key, value) pair. So the window at equal state size
+    is :math:`m = \lfloor d_k d_v / (d_k + d_v) \rfloor` pairs (at least 1): the one place the
+    book defines "equal state size".
+
+    Raises
+    ------
+    TypeError, ValueError
+        ``d_k`` or ``d_v`` not a whole number >= 1.
+
+    Examples
+    --------
+    >>> equal_state_window(16, 16)   # 256 numbers = 8 pairs of 16 + 16
+    8
+    """
+    d_k, d_v = positive_int(d_k, "d_k"), positive_int(d_v, "d_v")
+    return max(1, (d_k * d_v) // (d_k + d_v))
+
+
+def state_sizes(n_pairs: int, d_k: int, d_v: int) -> dict[str, int]:
+    r"""The numbers each memory of :data:`RECALL_MEMORIES` holds after ``n_pairs`` writes.
+
+    The full cache holds :math:`n (d_k + d_v)`, growing with the writes; the window
+    :math:`\min(n, m)\,(d_k + d_v)` with :math:`m` = :func:`equal_state_window`; every
+    fixed-state memory :math:`d_k d_v`.
+
+    Raises
+    ------
+    TypeError, ValueError
+        A size not a whole number >= 1.
+
+    Examples
+    --------
+    >>> sizes = state_sizes(64, 16, 16)
+    >>> sizes["softmax"], sizes["softmax window"], sizes["linear"], sizes["fitted state"]
+    (2048, 256, 256, 256)
+    """
+    n_pairs = positive_int(n_pairs, "n_pairs")
+    window = equal_state_window(d_k, d_v)
+    sizes = {"softmax": n_pairs * (d_k + d_v), "softmax window": min(n_pairs, window) * (d_k + d_v)}
+    return sizes | {memory: d_k * d_v for memory in FIXED_STATE_MEMORIES}
+
+
+@dataclass(frozen=True)
+class RecallResult:
+    """How well one memory recalls the pairs written into it (see :func:`memory_recall`)."""
+
+    memory: str
+    n_pairs: int
+    d_k: int
+    d_v: int
+    state_size: int  # numbers held (state_sizes) after the last write
+    accuracy: float  # share of queries decoded to the right (newest) value token
+    accuracy_by_age: np.ndarray  # (n_pairs,): index a - 1 = the key whose newest write is the a-th newest
+    error: float  # mean of |o - v| / |v| over queries: how far the recalled vector is from the stored one
+    chance: float  # 1 / n_values
+    decay: float | None = None  # the decay used by "decayed" (tuned or given), else None
+    strength: float | None = None  # the strength used by "delta rule" (tuned or given), else None
+    rewrites: float = 0.0  # share of the keys written a second time, with a new token
+
+
+def _random_keys(rng: np.random.Generator, n_trials: int, n_pairs: int, d_k: int, keys: str) -> np.ndarray:
+    if keys == "orthogonal":
+        gaussian = rng.standard_normal((n_trials, d_k, d_k))  # (trials, d_k, d_k)
+        rotation, _ = np.linalg.qr(gaussian)  # (trials, d_k, d_k), orthonormal columns
+        return np.swapaxes(rotation, -1, -2)[:, :n_pairs, :]  # (trials, n_pairs, d_k): orthonormal rows
+    k = rng.standard_normal((n_trials, n_pairs, d_k))  # (trials, n_pairs, d_k)
+    return k / np.linalg.norm(k, axis=-1, keepdims=True)
+
+
+@dataclass(frozen=True)
+class _RecallTask:
+    embeddings: np.ndarray  # (n_values, d_v)
+    keys: np.ndarray  # (trials, n_pairs, d_k): the distinct keys, also the queries
+    targets: np.ndarray  # (trials, n_pairs): the newest token written under each key
+    written_keys: np.ndarray  # (trials, n_writes, d_k), in writing order
+    written_values: np.ndarray  # (trials, n_writes, d_v)
+    last_write: np.ndarray  # (trials, n_pairs): the position of each key's newest write
+
+
+def _recall_task(n_pairs: int, d_k: int, d_v: int, n_values: int, keys: str, rewrites: float, n_trials: int,
+                 seed: int) -> _RecallTask:
+    rng = np.random.default_rng(seed)
+    embeddings = rng.standard_normal((n_values, d_v))  # (n_values, d_v)
+    embeddings /= np.linalg.norm(embeddings, axis=-1, keepdims=True)
+    k = _random_keys(rng, n_trials, n_pairs, d_k, keys)  # (trials, n_pairs, d_k)
+    tokens = rng.integers(0, n_values, (n_trials, n_pairs))  # (trials, n_pairs)
+    n_rewritten = int(round(rewrites * n_pairs))
+    last_write = np.broadcast_to(np.arange(n_pairs), (n_trials, n_pairs)).copy()  # (trials, n_pairs)
+    if n_rewritten == 0:
+        return _RecallTask(embeddings, k, tokens, k, embeddings[tokens], last_write)
+    # a random subset of the keys, in random order, written again with a token other than the first one
+    order = rng.permuted(np.broadcast_to(np.arange(n_pairs), (n_trials, n_pairs)), axis=1)[:, :n_rewritten]
+    old = np.take_along_axis(tokens, order, axis=1)  # (trials, n_rewritten)
+    new = (old + rng.integers(1, n_values, old.shape)) % n_values  # (trials, n_rewritten), never the old token
+    targets = tokens.copy()
+    np.put_along_axis(targets, order, new, axis=1)
+    np.put_along_axis(last_write, order, n_pairs + np.arange(n_rewritten), axis=1)
+    written_keys = np.concatenate([k, np.take_along_axis(k, order[..., None], axis=1)], axis=1)  # (trials, n_writes, d_k)
+    written_tokens = np.concatenate([tokens, new], axis=1)  # (trials, n_writes)
+    return _RecallTask(embeddings, k, targets, written_keys, embeddings[written_tokens], last_write)
+
+
+def _check_task(n_pairs: object, d_k: object, d_v: object, n_values: object, keys: object, rewrites: object,
+                n_trials: object, seed: object) -> tuple:
+    keys = choice(keys, ("random", "orthogonal"), "keys")
+    n_pairs, d_k = positive_int(n_pairs, "n_pairs"), positive_int(d_k, "d_k")
+    d_v = d_k if d_v is None else positive_int(d_v, "d_v")
+    n_values = positive_int(n_values, "n_values")
+    if n_values < 2:
+        raise ValueError(f"n_values must be >= 2 (one token leaves nothing to recall), got {n_values}")
+    rewrites = number_in_range(rewrites, "rewrites", 0.0, 1.0)
+    n_trials, seed = positive_int(n_trials, "n_trials"), nonnegative_int(seed, "seed")
+    if keys == "orthogonal" and n_pairs > d_k:
+        raise ValueError(f"orthogonal keys need n_pairs <= d_k, got n_pairs={n_pairs} and d_k={d_k}")
+    return n_pairs, d_k, d_v, n_values, keys, rewrites, n_trials, seed
+
+
+def tune_memory(
+    memory: str, n_pairs: int, d_k: int, *, grid: ArrayLike | None = None, d_v: int | None = None,
+    n_values: int = 8, keys: str = "random", rewrites: float = 0.0, n_trials: int = 64, seed: int = 1,
+) -> float:
+    r"""The knob of ``"decayed"`` or ``"delta rule"`` that recalls best on sequences of ``seed``.
+
+    The decay :math:`\lambda` of ``"decayed"`` and the strength :math:`\eta` of
+    ``"delta rule"`` (:data:`TUNED_KNOBS`) are picked by recall accuracy on the task of
+    :func:`memory_recall` built with this ``seed``; :func:`memory_recall` tunes on ``seed + 1``
+    and measures on ``seed``, so the knob is never chosen on the sequences it is scored on.
+    The whole grid runs as one batch; on a tie the first grid value wins (the smallest, with
+    the default grids).
+
+    Parameters
+    ----------
+    memory : {"decayed", "delta rule"}
+    n_pairs, d_k, d_v, n_values, keys, rewrites, n_trials
+        The task, as in :func:`memory_recall`.
+    grid : array_like of float, optional
+        The values tried, each in ``(0, 1]``; default the grid of :data:`TUNED_KNOBS`.
+    seed : int, default 1
+        Seed of the tuning sequences.
+
+    Returns
+    -------
+    float
+        The best value of the grid.
+
+    Raises
+    ------
+    TypeError, ValueError
+        ``memory`` without a knob; a grid that is empty, not a vector or outside ``(0, 1]``;
+        a bad task argument, as :func:`memory_recall`.
+
+    Examples
+    --------
+    >>> tune_memory("delta rule", 16, 16)    # small steps: close to plain addition, less damage
+    0.1
+    >>> tune_memory("delta rule", 16, 16, rewrites=1.0) > 0.1    # keys written twice: overwriting pays
+    True
+    """
+    memory = choice(memory, TUNED_KNOBS, "memory")
+    knob, default_grid = TUNED_KNOBS[memory]
+    grid = np.asarray(default_grid, dtype=float) if grid is None else as_float_array(
+        grid, "grid", min_ndim=1, max_ndim=1, nonempty=True, finite=True)
+    if np.any(grid <= 0) or np.any(grid > 1):
+        raise ValueError(f"grid values must be in (0, 1] for the {knob} of {memory!r}, got {grid}")
+    task = _recall_task(*_check_task(n_pairs, d_k, d_v, n_values, keys, rewrites, n_trials, seed))
+    return float(grid[int(np.argmax(_grid_accuracy(memory, task, grid)))])
+
+
+def _grid_accuracy(memory: str, task: _RecallTask, grid: np.ndarray) -> np.ndarray:
+    """Recall accuracy of ``memory`` at every knob value of ``grid``, run as one leading batch: (g,)."""
+    shape = (grid.size, *task.written_keys.shape)
+    keys = np.broadcast_to(task.written_keys, shape)  # (g, trials, n_writes, d_k)
+    values = np.broadcast_to(task.written_values, (grid.size, *task.written_values.shape))  # (g, trials, n_writes, d_v)
+    knob = grid[:, None, None]  # (g, 1, 1): broadcasts to (g, trials, n_writes)
+    recurrence = decayed_linear_attention if memory == "decayed" else delta_rule_attention
+    _, state = recurrence(keys, keys, values, knob, return_state=True)  # (g, trials, d_k, d_v)
+    recalled = task.keys @ state  # (g, trials, n_pairs, d_v)
+    correct = (recalled @ task.embeddings.T).argmax(-1) == task.targets  # (g, trials, n_pairs)
+    return correct.mean(axis=(1, 2))
+
+
+def memory_recall(
+    memory: str, n_pairs: int, d_k: int, *, d_v: int | None = None, n_values: int = 8, keys: str = "random",
+    rewrites: float = 0.0, decay: float | None = None, strength: float | None = None,
+    softmax_scale: float = 16.0, n_trials: int = 64, seed: int = 0,
+) -> RecallResult:
+    r"""Write ``n_pairs`` (key, value) pairs into a memory, query every key, count the values recalled.
+
+    A training-free construction of chapter 12's associative recall: in each of ``n_trials``
+    sequences the keys are ``n_pairs`` distinct unit vectors of width ``d_k`` (random
+    directions, or orthonormal rows with ``keys="orthogonal"``), each paired with a value
+    token drawn uniformly from ``n_values`` tokens, embedded as fixed random unit vectors of
+    width ``d_v``. The pairs are written in order; with ``rewrites > 0`` a share of the keys,
+    chosen at random, is then written a second time, in random order, with a token other
+    than its first one, and the *newest* token is the one to recall. Then each key is the
+    query, the memory returns a vector :math:`o`, and :math:`o` is decoded to the token whose
+    embedding :math:`e` has the largest :math:`o \cdot e` (a linear read-out, like a trained
+    model's output layer). The memories (:data:`RECALL_MEMORIES`):
+
+    * ``"softmax"``: :math:`o = \operatorname{softmax}(s\, q K^\top) V` over all writes, with
+      ``s = softmax_scale``: the cache grows with the writes; it has no positions, so it
+      cannot tell a key's newest write from its first;
+    * ``"softmax window"``: the same over the last :math:`m` writes only, :math:`m` =
+      :func:`equal_state_window`: a cache as small as the fixed state;
+    * ``"linear"``: :math:`F = \sum_t k_t^\top v_t`, :math:`o = q F`;
+    * ``"decayed"``: :func:`attn_core.decayed_linear_attention` with a constant ``decay``;
+    * ``"delta rule"``: :func:`attn_core.delta_rule_attention` with a constant ``strength``;
+    * ``"least squares"``: :math:`F = K^{+} V`, the ``d_k x d_v`` matrix whose recalls of the
+      final pairs (each key with its newest value) have the least squared error;
+    * ``"fitted state"``: a ``d_k x d_v`` matrix fitted to *decode* the final pairs: 100
+      steps of Adam on the cross-entropy of the scores :math:`q F e^\top` (multiclass
+      logistic regression), so a lower bound on what the best such matrix decodes.
+
+    The last two are computed from all pairs at once, knowing which value is the newest: they
+    are not recurrences but references for what one ``d_k x d_v`` state read as :math:`q F`
+    can hold, least squares in recalled vectors, the fitted state in decoded tokens.
+
+    With ``n_pairs <= d_k`` orthonormal keys, linear attention, the delta rule with
+    ``strength = 1`` and least squares return every stored value exactly. With
+    ``n_pairs > d_k`` the keys are linearly dependent, so no matrix returns every stored
+    *vector* (``error > 0``); whether the *token* is still decoded is what ``accuracy``
+    measures, and a linear read-out of tokens holds more than ``d_k`` pairs.
+
+    ``decay`` and ``strength`` left at ``None`` are tuned (:func:`tune_memory`) on other
+    sequences of the same task (``seed + 1``) than those measured (``seed``); the values used
+    are in the result.
+
+    Parameters
+    ----------
+    memory : str
+        One of :data:`RECALL_MEMORIES`.
+    n_pairs : int
+        Distinct keys written per sequence, >= 1.
+    d_k : int
+        Key width, >= 1: the fixed state is ``d_k x d_v``.
+    d_v : int, optional
+        Value width, default ``d_k``.
+    n_values : int, default 8
+        Value tokens (chapter 12's task has 8); chance accuracy is ``1 / n_values``. >= 2.
+    keys : {"random", "orthogonal"}, default "random"
+        ``"orthogonal"`` needs ``n_pairs <= d_k``.
+    rewrites : float, default 0.0
+        The share of keys written a second time (``round(rewrites * n_pairs)`` keys), in
+        ``[0, 1]``.
+    decay : float, optional
+        :math:`\lambda` of ``"decayed"``, in ``(0, 1]``; default tuned.
+    strength : float, optional
+        The writing strength :math:`\eta` of ``"delta rule"``, in ``(0, 1]``; default tuned.
+    softmax_scale : float, default 16.0
+        The factor on the scores :math:`q \cdot k` of the two softmax memories, > 0. Unit
+        keys score 1 on themselves, so a large factor lets a query pick its own key out
+        (what a trained model achieves with long keys).
+    n_trials : int, default 64
+        Sequences, >= 1.
+    seed : int, default 0
+        Seeds keys, values and the value embeddings.
+
+    Returns
+    -------
+    RecallResult
+        With ``state_size`` from :func:`state_sizes` (of all writes) and the ``decay`` or
+        ``strength`` used.
+
+    Raises
+    ------
+    TypeError, ValueError
+        An unknown ``memory`` or ``keys``; a size not a whole number >= 1 (``n_values`` >= 2);
+        ``decay`` or ``strength`` outside ``(0, 1]``; ``rewrites`` outside ``[0, 1]``;
+        ``softmax_scale`` not > 0; orthogonal keys with ``n_pairs > d_k``.
+
+    Examples
+    --------
+    Four orthonormal keys fit a 4 x 4 state exactly; eight random ones do not.
+
+    >>> memory_recall("linear", 4, 4, keys="orthogonal").error < 1e-12
+    True
+    >>> result = memory_recall("linear", 8, 4)
+    >>> result.state_size, result.error > 0.5
+    (16, True)
+    >>> memory_recall("delta rule", 16, 16).strength    # tuned on seed 1
+    0.1
+    """
+    memory = choice(memory, RECALL_MEMORIES, "memory")
+    task_arguments = _check_task(n_pairs, d_k, d_v, n_values, keys, rewrites, n_trials, seed)
+    n_pairs, d_k, d_v, n_values, keys, rewrites, n_trials, seed = task_arguments
+    if decay is not None:
+        decay = number_in_range(decay, "decay", 0.0, 1.0, low_open=True)
+    if strength is not None:
+        strength = number_in_range(strength, "strength", 0.0, 1.0, low_open=True)
+    softmax_scale = positive_number(softmax_scale, "softmax_scale")
+    knob = None
+    if memory in TUNED_KNOBS:
+        knob = decay if memory == "decayed" else strength
+        if knob is None:
+            tuning = _recall_task(n_pairs, d_k, d_v, n_values, keys, rewrites, n_trials, seed + 1)
+            grid = np.asarray(TUNED_KNOBS[memory][1], dtype=float)
+            knob = float(grid[int(np.argmax(_grid_accuracy(memory, tuning, grid)))])
+    task = _recall_task(*task_arguments)
+    recalled = _recall(memory, task, knob, softmax_scale, equal_state_window(d_k, d_v))  # (trials, n_pairs, d_v)
+    correct = (recalled @ task.embeddings.T).argmax(-1) == task.targets  # (trials, n_pairs)
+    target_vectors = task.embeddings[task.targets]  # (trials, n_pairs, d_v)
+    error = np.linalg.norm(recalled - target_vectors, axis=-1) / np.linalg.norm(target_vectors, axis=-1)
+    newest_first = np.argsort(-task.last_write, axis=1)  # (trials, n_pairs)
+    n_writes = task.written_keys.shape[1]
+    return RecallResult(memory=memory, n_pairs=n_pairs, d_k=d_k, d_v=d_v,
+                        state_size=state_sizes(n_writes, d_k, d_v)[memory], accuracy=float(correct.mean()),
+                        accuracy_by_age=np.take_along_axis(correct, newest_first, axis=1).mean(0),
+                        error=float(error.mean()), chance=1.0 / n_values,
+                        decay=knob if memory == "decayed" else None,
+                        strength=knob if memory == "delta rule" else None, rewrites=rewrites)
+
+
+def _recall(memory: str, task: _RecallTask, knob: float | None, softmax_scale: float, window: int) -> np.ndarray:
+    """What each memory returns for every key used as the query: (trials, n_pairs, d_v)."""
+    k, v = task.written_keys, task.written_values
+    if memory in ("softmax", "softmax window"):
+        kept = slice(None) if memory == "softmax" else slice(-window, None)
+        output, _ = scaled_dot_product_attention(task.keys, k[:, kept], v[:, kept], scale=softmax_scale)
+        return output
+    if memory == "linear":
+        state = np.swapaxes(k, -1, -2) @ v  # (trials, d_k, d_v): sum of k_t^T v_t
+    elif memory == "decayed":
+        _, state = decayed_linear_attention(k, k, v, knob, return_state=True)  # (trials, d_k, d_v)
+    elif memory == "delta rule":
+        _, state = delta_rule_attention(k, k, v, knob, return_state=True)  # (trials, d_k, d_v)
+    elif memory == "least squares":
+        state = np.linalg.pinv(task.keys) @ task.embeddings[task.targets]  # (trials, d_k, d_v): K^+ V
+    else:  # fitted state
+        state = _fitted_state(task.keys, task.targets, task.embeddings)
+    return task.keys @ state  # (trials, n_pairs, d_v): q F for every key
+
+
+def _fitted_state(keys: np.ndarray, targets: np.ndarray, embeddings: np.ndarray) -> np.ndarray:
+    """A (trials, d_k, d_v) state fitted by Adam on the cross-entropy of the scores q F e^T."""
+    one_hot = np.eye(embeddings.shape[0])[targets]  # (trials, n_pairs, n_values)
+    keys_t = np.swapaxes(keys, -1, -2)  # (trials, d_k, n_pairs)
+    state = np.zeros((keys.shape[0], keys.shape[-1], embeddings.shape[-1]))  # (trials, d_k, d_v)
+    mean, square = np.zeros_like(state), np.zeros_like(state)
+    for step in range(1, _FIT_STEPS + 1):
+        scores = keys @ state @ embeddings.T  # (trials, n_pairs, n_values)
+        probabilities = np.exp(scores - scores.max(-1, keepdims=True))
+        probabilities /= probabilities.sum(-1, keepdims=True)
+        gradient = keys_t @ ((probabilities - one_hot) @ embeddings) / keys.shape[-2]  # (trials, d_k, d_v)
+        mean = 0.9 * mean + 0.1 * gradient
+        square = 0.999 * square + 0.001 * gradient**2
+        state -= _FIT_RATE * (mean / (1 - 0.9**step)) / (np.sqrt(square / (1 - 0.999**step)) + 1e-8)
+    return state
+
+
+def memory_recall_sweep(
+    memories: tuple[str, ...] | list[str], n_pairs: int | list[int] | tuple[int, ...],
+    d_k: int | list[int] | tuple[int, ...], **options: object,
+) -> list[RecallResult]:
+    """:func:`memory_recall` over every memory, number of pairs and key width given.
+
+    Pass a list for ``n_pairs`` (recall against the number of pairs) or for ``d_k`` (against
+    the state size, ``d_k * d_v``; with the default ``d_v = d_k`` it is ``d_k ** 2``). The
+    same ``seed`` for every cell, so the memories see the same keys and values. The decay of
+    ``"decayed"`` and the strength of ``"delta rule"`` are tuned in every cell on other
+    sequences (``seed + 1``) unless given (:func:`tune_memory`); each result records the
+    value used.
+
+    Parameters
+    ----------
+    memories : list of str
+        Names in :data:`RECALL_MEMORIES`.
+    n_pairs, d_k : int or list of int
+    **options
+        Passed on to :func:`memory_recall` (``d_v``, ``n_values``, ``rewrites``, ``decay``,
+        ``strength``, ...).
+
+    Returns
+    -------
+    list of RecallResult
+        In the order memory, then ``n_pairs``, then ``d_k``.
+
+    Raises
+    ------
+    TypeError, ValueError
+        As :func:`memory_recall`; an empty list.
+
+    Examples
+    --------
+    >>> rows = memory_recall_sweep(["linear", "softmax window"], 16, [4, 8], n_trials=8)
+    >>> [(r.memory, r.state_size) for r in rows]
+    [('linear', 16), ('linear', 64), ('softmax window', 16), ('softmax window', 64)]
+    >>> [r.strength for r in memory_recall_sweep(["delta rule"], 64, [4, 64])]    # tuned per cell
+    [0.03, 0.25]
+    """
+    lists = []
+    for name, value in (("memories", memories), ("n_pairs", n_pairs), ("d_k", d_k)):
+        items = list(value) if isinstance(value, (list, tuple)) else [value]
+        if not items:
+            raise ValueError(f"{name} must not be empty")
+        lists.append(items)
+    return [memory_recall(memory, pairs, width, **options)  # type: ignore[arg-type]
+            for memory in lists[0] for pairs in lists[1] for width in lists[2]]

@@ -355,3 +355,105 @@ def error_bars(
     if title is not None:
         ax.set_title(title)
     return ax
+
+
+__all__ += ["MEMORY_STYLES", "recall_curves"]
+
+#: One style per memory of :data:`attn_core.experiments.variants.RECALL_MEMORIES`: the two
+#: softmax caches grey (wide: full; dashed: the window), the fixed states in colour, the two
+#: references dark (least squares dotted, the fitted state dash-dotted).
+MEMORY_STYLES = {
+    "softmax": {"color": COLORS["muted"], "linewidth": 3.0, "alpha": 0.7, "marker": ""},
+    "softmax window": {"color": COLORS["muted"], "linestyle": "--", "marker": "s"},
+    "linear": {"color": COLORS["main"], "marker": "o"},
+    "decayed": {"color": COLORS["highlight"], "marker": "v"},
+    "delta rule": {"color": COLORS["accent"], "marker": "D"},
+    "least squares": {"color": COLORS["dark"], "linestyle": ":", "marker": ""},
+    "fitted state": {"color": COLORS["dark"], "linestyle": "-.", "marker": ""},
+}
+
+
+def recall_curves(
+    ax: Axes,
+    x: Sequence[float],
+    curves: Mapping[str, ArrayLike],
+    *,
+    chance: float | None = None,
+    log_x: bool = True,
+    xlabel: str = "pairs stored",
+    ylabel: str = "recall accuracy",
+    title: str | None = None,
+    legend: bool = True,
+) -> Axes:
+    """Recall accuracy of several memories against a shared axis (pairs stored, or age of a pair).
+
+    Memories named as in :data:`attn_core.experiments.variants.RECALL_MEMORIES` take their
+    style from :data:`MEMORY_STYLES`; other names get the book's line colours in turn.
+    Called again on the same Axes with the same names, it moves the lines (an explorer's
+    frames) instead of adding new ones.
+
+    Parameters
+    ----------
+    ax : Axes
+    x : sequence of float, length p
+        Positive when ``log_x``.
+    curves : mapping of name -> array_like, shape (p,)
+        Accuracies in [0, 1].
+    chance : float, optional
+        A dotted line at the accuracy of guessing.
+    log_x : bool, default True
+        A base-2 logarithmic horizontal axis.
+    xlabel, ylabel, title : str
+    legend : bool, default True
+
+    Returns
+    -------
+    Axes
+
+    Raises
+    ------
+    TypeError, ValueError
+        ``ax`` is not a matplotlib Axes; ``x`` not a non-empty vector of finite numbers (> 0
+        with ``log_x``); a curve with another number of points; ``chance`` outside [0, 1];
+        a flag that is not True or False.
+
+    Examples
+    --------
+    >>> from attn_core.plot import new_figure
+    >>> ax = recall_curves(new_figure().add_subplot(), [4, 8], {"linear": [1.0, 0.9], "softmax": [1.0, 1.0]},
+    ...                    chance=0.125)
+    >>> [line.get_label() for line in ax.get_lines()]
+    ['linear', 'softmax', 'chance (0.125)']
+    """
+    check.check_axes(ax)
+    log_x = flag(log_x, "log_x")
+    legend = flag(legend, "legend")
+    xs = check.vector(x, "x", positive=log_x)
+    check.curves(curves, "curves", xs.size, "x")
+    check.level(chance, "chance")
+    drawn = getattr(ax, "_attn_recall_curves", None)
+    if drawn is not None and list(drawn) == list(curves):
+        for name, values in curves.items():
+            drawn[name].set_data(xs, np.asarray(values, dtype=float))
+    else:
+        drawn = {}
+        for i, (name, values) in enumerate(curves.items()):
+            style = MEMORY_STYLES.get(name, {"color": LINE_COLORS[i % len(LINE_COLORS)], "marker": "o"})
+            (drawn[name],) = ax.plot(xs, np.asarray(values, dtype=float), label=name,
+                                     **{"linewidth": 1.6, "markersize": 3.5, **style})
+        if chance is not None:
+            ax.axhline(chance, color="black", linewidth=0.9, linestyle=":", zorder=0,
+                       label=f"chance ({chance:.3g})")
+        if log_x:
+            ax.set_xscale("log", base=2)
+            ax.set_xticks(xs, [f"{v:g}" for v in xs])
+            ax.minorticks_off()
+        ax.set_ylim(0.0, 1.05)
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(ylabel)
+        if legend:
+            ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1.0))
+        ax._attn_recall_curves = drawn
+    if title is not None:
+        ax.set_title(title)
+    return ax

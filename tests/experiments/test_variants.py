@@ -384,3 +384,179 @@ def test_eckart_young_error_is_the_best_rank_r_error():
         assert np.linalg.norm(guess - m) / np.linalg.norm(m) >= bound
     with pytest.raises(ValueError, match="rank must be <="):
         eckart_young_error(m, 6)
+
+
+# ------------------------------------------------------------------ recall from a fixed state
+from attn_core.experiments.variants import (  # noqa: E402
+    FIXED_STATE_MEMORIES, RECALL_MEMORIES, TUNED_KNOBS, equal_state_window, memory_recall, memory_recall_sweep,
+    state_sizes, tune_memory)
+
+
+def test_equal_state_window_by_hand():
+    # 16 x 16 = 256 numbers = 8 pairs of 16 + 16; 4 x 12 = 48 = 3 pairs of 16; never below one pair
+    assert equal_state_window(16, 16) == 8
+    assert equal_state_window(4, 12) == 3
+    assert equal_state_window(1, 1) == 1
+
+
+def test_state_sizes_fixed_memories_hold_d_k_d_v_and_the_window_no_more():
+    sizes = state_sizes(64, 8, 8)
+    assert all(sizes[memory] == 64 for memory in FIXED_STATE_MEMORIES)
+    assert sizes["softmax window"] == 4 * 16 <= sizes["linear"]
+    assert sizes["softmax"] == 64 * 16
+    assert set(sizes) == set(RECALL_MEMORIES)
+
+
+@pytest.mark.parametrize("memory", ["linear", "delta rule", "least squares"])
+@pytest.mark.parametrize("n_pairs", [1, 3, 8])
+def test_orthogonal_keys_up_to_d_k_are_recalled_exactly(memory, n_pairs):
+    # F = sum k_i^T v_i and k_j k_i^T = delta_ij: k_j F = v_j; the delta rule (strength 1) then writes the
+    # same F (each k_t F_{t-1} = 0); least squares solves K F = V exactly
+    result = memory_recall(memory, n_pairs, 8, keys="orthogonal", strength=1.0, n_trials=16)
+    assert result.error < 1e-12
+    assert result.accuracy == 1.0
+
+
+@pytest.mark.parametrize("memory", FIXED_STATE_MEMORIES)
+@pytest.mark.parametrize("n_pairs", [9, 16, 40])
+def test_more_pairs_than_d_k_cannot_all_be_recalled_exactly(memory, n_pairs):
+    # counting, for VECTORS: n > d_k = 8 keys drawn with a density span a random 8-dimensional subspace col(K)
+    # of R^n, and K F = V needs every column of V in it; a value column fixed independently of the keys lies
+    # in that subspace with probability 0. So no F returns every stored vector, not even the matrix of least
+    # squared error (decoding the token may still succeed: see the fitted state below)
+    result = memory_recall(memory, n_pairs, 8, n_trials=16)
+    assert result.error > 0.05
+
+
+def test_least_squares_error_is_zero_up_to_d_k_random_keys_and_positive_beyond():
+    # d_k random keys are linearly independent (almost surely): exact; one more is not
+    assert memory_recall("least squares", 8, 8, n_trials=8).error < 1e-9
+    assert memory_recall("least squares", 9, 8, n_trials=8).error > 1e-3
+
+
+@pytest.mark.parametrize("n_pairs", [4, 64])
+def test_softmax_with_the_full_cache_recalls_every_pair(n_pairs):
+    # a unit key scores 1 against itself and less against any other; times 16 the own key's weight dominates
+    result = memory_recall("softmax", n_pairs, 16, n_trials=16)
+    assert result.accuracy == 1.0
+    assert result.state_size == n_pairs * 32
+
+
+def test_softmax_window_recalls_the_last_m_pairs_only():
+    # 16 orthogonal keys, window m = 8: the 8 newest are found; an older key is orthogonal to all 8 kept,
+    # so its weights are uniform and the output is the mean of the kept values
+    result = memory_recall("softmax window", 16, 16, keys="orthogonal", n_trials=32)
+    assert (result.accuracy_by_age[:8] == 1.0).all()
+    assert result.accuracy_by_age[8:].mean() < 0.5
+
+
+def test_decayed_memory_with_orthogonal_keys_returns_faded_values():
+    # k_j F = lambda^(age - 1) v_j: decoded right every time, but |o - v| / |v| = 1 - lambda^(age - 1);
+    # ages 1..4 at lambda = 0.5: errors 0, 0.5, 0.75, 0.875, mean 0.53125
+    result = memory_recall("decayed", 4, 4, keys="orthogonal", decay=0.5, n_trials=8)
+    assert result.accuracy == 1.0
+    assert result.error == pytest.approx(0.53125, abs=1e-12)
+
+
+def test_delta_rule_recalls_the_newest_pair_exactly():
+    # with strength 1 and a unit key, k_t F_t = v_t whatever was stored before
+    result = memory_recall("delta rule", 40, 8, strength=1.0, n_trials=16)
+    assert result.strength == 1.0
+    assert result.accuracy_by_age[0] == 1.0
+
+
+def test_recall_falls_towards_chance_as_pairs_pile_up():
+    for memory in ("linear", "delta rule", "softmax window"):
+        few, many = (memory_recall(memory, n, 8, n_trials=32) for n in (4, 128))
+        assert few.accuracy > many.accuracy
+        assert many.accuracy < 0.4 and many.chance == 1 / 8
+
+
+def test_recall_sweep_order_and_state_sizes():
+    rows = memory_recall_sweep(["linear", "softmax"], [4, 8], [2, 4], n_trials=2)
+    assert [(r.memory, r.n_pairs, r.d_k) for r in rows][:4] == [("linear", 4, 2), ("linear", 4, 4),
+                                                                 ("linear", 8, 2), ("linear", 8, 4)]
+    assert [r.state_size for r in rows[4:]] == [4 * 4, 4 * 8, 8 * 4, 8 * 8]
+    with pytest.raises(ValueError, match="memories must not be empty"):
+        memory_recall_sweep([], 4, 4)
+
+
+def test_recall_refuses_orthogonal_keys_beyond_d_k():
+    with pytest.raises(ValueError, match="n_pairs <= d_k"):
+        memory_recall("linear", 5, 4, keys="orthogonal")
+
+
+def test_fitted_state_decodes_twice_d_k_random_pairs():
+    # tokens are decoded by argmax, so a state is a linear classifier of the keys: it can hold more pairs
+    # than d_k (Cover 1965), where no matrix returns the 16 stored vectors of 8-wide keys
+    fitted = memory_recall("fitted state", 16, 8)
+    assert fitted.accuracy == 1.0
+    assert memory_recall("least squares", 16, 8).accuracy < 1.0
+
+
+@pytest.mark.parametrize("memory", sorted(TUNED_KNOBS))
+def test_tuning_picks_the_grid_value_that_recalls_best_on_the_tuning_sequences(memory):
+    knob, grid = TUNED_KNOBS[memory]
+    one_by_one = [memory_recall(memory, 16, 8, n_trials=16, seed=1, **{knob: value}).accuracy for value in grid]
+    best = tune_memory(memory, 16, 8, n_trials=16, seed=1)  # the grid as one batch
+    assert best in grid
+    assert one_by_one[list(grid).index(best)] == max(one_by_one)
+    assert list(grid).index(best) == one_by_one.index(max(one_by_one))  # first of a tie
+    # memory_recall tunes on seed + 1 and measures on seed, and says which value it used
+    result = memory_recall(memory, 16, 8, n_trials=16, seed=0)
+    assert getattr(result, knob) == best
+    assert tune_memory(memory, 16, 8, grid=[0.5], seed=1) == 0.5
+
+
+def test_tuned_delta_rule_is_not_below_linear_attention():
+    # as eta -> 0 the delta rule's state tends to eta times linear attention's: the same decoded tokens,
+    # so a grid reaching small eta cannot do much worse than linear attention
+    delta, linear = memory_recall_sweep(["delta rule", "linear"], 64, 64)
+    assert delta.accuracy >= linear.accuracy - 0.01
+    assert delta.strength < 1.0 and linear.strength is None and linear.decay is None
+
+
+def test_rewritten_orthogonal_keys_by_hand():
+    # 8 orthonormal keys in R^16, every one written twice (16 writes), the second time with another token.
+    # Delta rule, eta = 1: k F = the newest value exactly. Linear attention: k F = e_old + e_new, so
+    # |o - e_new| = |e_old| = 1. Decay 0.5: k F = 0.5^a e_old + e_new, decoded right since
+    # e_new . o - e_old . o = (1 - 0.5^a)(1 - e_old . e_new) > 0.
+    delta = memory_recall("delta rule", 8, 16, keys="orthogonal", rewrites=1.0, strength=1.0, n_trials=8)
+    assert delta.accuracy == 1.0 and delta.error < 1e-12
+    linear = memory_recall("linear", 8, 16, keys="orthogonal", rewrites=1.0, n_trials=8)
+    assert linear.error == pytest.approx(1.0, abs=1e-12)
+    decayed = memory_recall("decayed", 8, 16, keys="orthogonal", rewrites=1.0, decay=0.5, n_trials=8)
+    assert decayed.accuracy == 1.0
+    # the window of m = 8 writes holds exactly the 8 newest writes, one per key; the full cache holds 16
+    window = memory_recall("softmax window", 8, 16, keys="orthogonal", rewrites=1.0, n_trials=8)
+    assert window.accuracy == 1.0
+    assert window.state_size == 8 * 32
+    assert memory_recall("softmax", 8, 16, keys="orthogonal", rewrites=1.0, n_trials=8).state_size == 16 * 32
+    # least squares fits each key's newest value: exact with orthonormal keys
+    assert memory_recall("least squares", 8, 16, keys="orthogonal", rewrites=1.0, n_trials=8).error < 1e-12
+
+
+def test_rewrites_rewrite_a_share_of_the_keys_and_ages_follow_the_newest_write():
+    # half of 8 keys rewritten: 12 writes, so the full cache holds 12 pairs. The window of m = 2 pairs
+    # (d_k = d_v = 4) holds the last 2 writes, both rewrites of two different keys: with orthonormal keys
+    # these two (ages 1 and 2) are recalled exactly, and their first writes have left the window
+    assert memory_recall("softmax", 8, 16, keys="orthogonal", rewrites=0.5, n_trials=8).state_size == 12 * 32
+    window = memory_recall("softmax window", 4, 4, keys="orthogonal", rewrites=0.5, n_trials=16)
+    assert (window.accuracy_by_age[:2] == 1.0).all() and window.error > 0.1
+    plain = memory_recall("linear", 16, 16, n_trials=8)
+    assert plain.rewrites == 0.0 and plain.accuracy_by_age.shape == (16,)
+    # rewrites=0 leaves the task as it was: the same numbers as the task without the option
+    assert memory_recall("linear", 16, 16, n_trials=8, rewrites=0.0).accuracy == plain.accuracy
+
+
+def test_delta_rule_overwrites_where_linear_attention_adds():
+    # every random key written twice: the delta rule (tuned) recalls the newest token far better
+    delta, linear = (memory_recall(memory, 16, 16, rewrites=1.0) for memory in ("delta rule", "linear"))
+    assert delta.accuracy > linear.accuracy + 0.2
+
+
+def test_tune_memory_refuses_memories_without_a_knob_and_bad_grids():
+    with pytest.raises(ValueError, match="memory"):
+        tune_memory("linear", 4, 4)
+    with pytest.raises(ValueError, match="grid"):
+        tune_memory("decayed", 4, 4, grid=[0.5, 1.5])

@@ -54,3 +54,21 @@ def test_error_bars_update_in_place_and_check_errors():
         error_bars(ax, {"a": -0.1})
     with pytest.raises(ValueError, match="highlight must be one of"):
         error_bars(ax, {"a": 0.1}, highlight="c")
+
+
+def test_recall_curves_styles_memories_and_moves_lines_in_place():
+    from attn_core.plot.variants import MEMORY_STYLES, recall_curves
+
+    fig = new_figure()
+    ax = fig.add_subplot()
+    recall_curves(ax, [4, 8, 16], {"linear": [1.0, 0.9, 0.5], "softmax": [1.0, 1.0, 1.0]}, chance=0.125)
+    lines = list(ax.lines)
+    assert [line.get_label() for line in lines] == ["linear", "softmax", "chance (0.125)"]
+    assert lines[0].get_color() == MEMORY_STYLES["linear"]["color"]
+    recall_curves(ax, [4, 8, 16], {"linear": [0.5, 0.4, 0.3], "softmax": [1.0, 1.0, 1.0]}, title="again")
+    assert list(ax.lines) == lines and list(lines[0].get_ydata()) == [0.5, 0.4, 0.3]
+    assert ax.get_title() == "again"
+    with pytest.raises(ValueError):
+        recall_curves(ax, [4, 8], {"linear": [1.0, 0.9, 0.5]})
+    with pytest.raises(ValueError):
+        recall_curves(fig.add_subplot(), [0, 8], {"linear": [1.0, 0.9]})  # log axis needs x > 0

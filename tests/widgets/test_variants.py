@@ -91,3 +91,93 @@ def test_alt_text_gives_the_numbers(fresh):
 def test_bad_arguments_are_refused(kwargs, message):
     with pytest.raises(ValueError, match=message):
         variant_explorer(**kwargs)
+
+
+# ------------------------------------------------------------------ decay_explorer
+from attn_core.experiments.variants import memory_recall
+from attn_core.widgets.variants import (
+    DECAYS, RECALL_TRIALS, RECALL_WIDTH, REWRITES, STORED_PAIRS, decay_explorer, describe_decay, reach)
+
+
+@pytest.fixture(scope="module")
+def decay_view(shared_explorer):
+    return shared_explorer("variants.decay_explorer")  # decay 0.9, 64 pairs
+
+
+@pytest.fixture
+def fresh_decay(decay_view):
+    yield decay_view
+    decay_view.controls["decay"].value = 0.9
+    decay_view.controls["stored"].value = (64, 0.0)
+
+
+def test_reach_by_hand():
+    assert reach(np.array([1.0, 0.9, 0.6, 0.4, 0.7])) == 3  # the 4th newest falls below one half
+    assert reach(np.array([0.4, 1.0])) == 0
+    assert reach(np.array([0.5, 0.5])) == 2  # at the level counts
+    assert reach(np.array([0.9, 0.6]), level=0.7) == 1
+
+
+def test_decay_explorer_default_state_is_memory_recall(decay_view):
+    assert decay_view.frame_count() == len(DECAYS) * len(STORED_PAIRS) * len(REWRITES) == 30
+    state = decay_view.state
+    assert (state["decay"], state["n_pairs"], state["rewrites"], state["window"]) == (0.9, 64, 0.0, 8)
+    assert RECALL_TRIALS == 64  # the chapter's recall table draws the same 64 sequences
+    direct = memory_recall("decayed", 64, RECALL_WIDTH, decay=0.9, n_trials=64, seed=0)
+    assert_allclose(state["by_age"]["decayed"], direct.accuracy_by_age)
+    assert state["accuracy"]["decayed"] == direct.accuracy
+    assert state["half_life"] == pytest.approx(np.log(2) / -np.log(0.9))  # 6.58 writes
+    assert state["chance"] == 1 / 8
+
+
+def test_window_reaches_its_eight_pairs_and_full_softmax_every_pair(decay_view):
+    state = decay_view.state
+    assert state["reach"]["softmax window"] == 8  # 8 pairs of 16 + 16 numbers = one 16 x 16 state
+    assert state["reach"]["softmax"] == 64
+    assert (state["by_age"]["softmax window"][:8] == 1.0).all()
+
+
+def test_decay_one_is_linear_attention_and_decay_trades_old_pairs_for_new(fresh_decay):
+    fresh_decay.controls["stored"].value = (128, 0.0)
+    fresh_decay.controls["decay"].value = 1.0
+    at_one = fresh_decay.state
+    assert_allclose(at_one["by_age"]["decayed"], at_one["by_age"]["linear"])
+    assert at_one["half_life"] == float("inf")
+    fresh_decay.controls["decay"].value = 0.9
+    decayed = fresh_decay.state["by_age"]["decayed"]
+    assert decayed[:4].mean() > at_one["by_age"]["linear"][:4].mean() + 0.3  # recent pairs: much better
+    assert decayed[64:].mean() < at_one["by_age"]["linear"][64:].mean()  # old pairs: worse
+
+
+def test_rewrites_turn_the_verdict_decay_and_the_delta_rule_beat_linear_attention(fresh_decay):
+    # every key written twice, the newest asked: linear attention adds the two tokens, the delta rule
+    # replaces the first and a decay fades it; with each key written once, a decay below 1 only loses
+    fresh_decay.controls["stored"].value = (32, 1.0)
+    fresh_decay.controls["decay"].value = 0.95
+    twice = fresh_decay.state
+    assert twice["rewrites"] == 1.0 and twice["strength"] is not None
+    assert twice["accuracy"]["decayed"] > twice["accuracy"]["linear"] + 0.1
+    assert twice["accuracy"]["delta rule"] > twice["accuracy"]["linear"] + 0.1
+    fresh_decay.controls["stored"].value = (32, 0.0)
+    once = fresh_decay.state
+    assert once["accuracy"]["decayed"] < once["accuracy"]["linear"]
+    direct = memory_recall("delta rule", 32, RECALL_WIDTH, rewrites=1.0, n_trials=64, seed=0)
+    assert twice["accuracy"]["delta rule"] == direct.accuracy
+
+
+def test_describe_decay_names_the_numbers(decay_view):
+    text = describe_decay(decay_view.state)
+    assert "64 keys" in text and "decay 0.9" in text
+    assert f"decayed {decay_view.state['accuracy']['decayed']:.2f}" in text
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"decay": 0.3}, "decay must be one of"),
+    ({"decay": True}, "decay must be one of"),
+    ({"n_pairs": 10}, "n_pairs must be one of"),
+    ({"rewrites": 0.5}, "rewrites must be one of"),
+    ({"seed": -1}, "seed"),
+])
+def test_decay_explorer_refuses_values_it_does_not_offer(kwargs, message):
+    with pytest.raises((ValueError, TypeError), match=message):
+        decay_explorer(**kwargs)
