@@ -52,6 +52,7 @@ from attn_core.latent_attention import MultiHeadLatentAttention, latent_kv_cache
 from attn_core.masks import (
     bigbird_mask,
     causal_mask,
+    document_mask,
     fixed_mask,
     padding_mask,
     sliding_window_mask,
@@ -59,7 +60,7 @@ from attn_core.masks import (
 )
 from attn_core.multihead import KVCache, MultiHeadAttention, kv_cache_bytes
 from attn_core.pooling import KERNELS, kernel_scores, nadaraya_watson
-from attn_core.recurrences import decayed_linear_attention, delta_rule_attention
+from attn_core.recurrences import decayed_linear_attention, delta_rule_attention, gated_linear_attention
 from attn_core.scores import (
     SCORE_FUNCTIONS,
     additive_scores,
@@ -77,7 +78,7 @@ from attn_core.softmax import (
     softmax_backward,
     sparsemax,
 )
-from attn_core.tiled import tiled_attention, tiled_attention_backward
+from attn_core.tiled import block_sparse_attention, tiled_attention, tiled_attention_backward
 
 __version__ = "0.1.0"
 
@@ -93,8 +94,10 @@ __all__ = [
     "attention_mask",
     "tiled_attention",
     "tiled_attention_backward",
+    "block_sparse_attention",
     "decayed_linear_attention",
     "delta_rule_attention",
+    "gated_linear_attention",
     "split_kv_attention",
     "merge_partial_attention",
     "RollingKVCache",
@@ -107,6 +110,7 @@ __all__ = [
     "strided_mask",
     "fixed_mask",
     "bigbird_mask",
+    "document_mask",
     "MultiHeadAttention",
     "KVCache",
     "kv_cache_bytes",

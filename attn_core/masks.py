@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike
 
-from attn_core._checks import flag, nonnegative_int, positive_int
+from attn_core._checks import as_int_array, flag, nonnegative_int, positive_int
 
 __all__ = [
     "causal_mask",
@@ -18,6 +18,7 @@ __all__ = [
     "strided_mask",
     "fixed_mask",
     "bigbird_mask",
+    "document_mask",
 ]
 
 
@@ -291,3 +292,48 @@ def bigbird_mask(n: int, *, window: int, n_global: int = 1, n_random: int = 1, s
     for i in range(n):
         allowed[i, rng.choice(n, size=n_random, replace=False)] = True
     return allowed
+
+
+def document_mask(document_ids_q: ArrayLike, document_ids_k: ArrayLike | None = None) -> np.ndarray:
+    """Packed sequences: a query may attend only the keys of its own document.
+
+    To fill a batch without padding, several documents are concatenated into one row of
+    ``n`` positions; ``document_ids[t]`` says which document position ``t`` belongs to
+    (for documents of lengths ``lengths``: ``np.repeat(np.arange(len(lengths)), lengths)``).
+    Attention must not cross from one document into another: query i may attend key j iff
+    they belong to the same document. Combine it with :func:`causal_mask` (``&``) for a
+    decoder. The mask is block-diagonal when each document fills one contiguous run, and
+    then a tiled kernel can skip every tile off the diagonal blocks
+    (:func:`attn_core.block_sparse_attention`).
+
+    Parameters
+    ----------
+    document_ids_q : array_like of int, shape (n_q,)
+        The document of each query, numbered from 0.
+    document_ids_k : array_like of int, shape (n_k,), optional
+        The document of each key; default ``document_ids_q`` (self-attention).
+
+    Returns
+    -------
+    ndarray of bool, shape (n_q, n_k)
+
+    Raises
+    ------
+    TypeError, ValueError
+        Ids that are not whole numbers >= 0, or not a non-empty vector.
+
+    Examples
+    --------
+    >>> document_mask([0, 0, 1, 1, 1]).astype(int)
+    array([[1, 1, 0, 0, 0],
+           [1, 1, 0, 0, 0],
+           [0, 0, 1, 1, 1],
+           [0, 0, 1, 1, 1],
+           [0, 0, 1, 1, 1]])
+    """
+    ids_q = as_int_array(document_ids_q, "document_ids_q", ndim=1, low=0)
+    ids_k = ids_q if document_ids_k is None else as_int_array(document_ids_k, "document_ids_k", ndim=1, low=0)
+    for name, ids in (("document_ids_q", ids_q), ("document_ids_k", ids_k)):
+        if ids.size == 0:
+            raise ValueError(f"{name} must be a non-empty vector of document ids, got shape {ids.shape}")
+    return ids_q[:, None] == ids_k[None, :]  # (n_q, n_k)

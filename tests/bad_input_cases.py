@@ -459,7 +459,8 @@ SPECS |= {
         bias=data(np.zeros((2, 3)), optional=True, link=-1, rank=False, skip=("minus-inf",)), workers=size(1)),
     "attn_core.tiled_attention": spec(
         q=data(Q, "queries", link=-1), k=data(K, "keys", link=-1), v=data(V, "values", link=0),
-        causal=flag(), scale=positive(None, optional=True), block_size=size(2), workers=size(1)),
+        causal=flag(), scale=positive(None, optional=True), block_size=size(2), workers=size(1),
+        return_log_sum_exp=flag()),
     "attn_core.causal_mask": spec(n_q=size(3), n_k=size(None, optional=True)),
     "attn_core.padding_mask": spec(lengths=ints([1, 3], high=3), n_k=size(3)),
     "attn_core.sliding_window_mask": spec(n_q=size(4), n_k=size(None, optional=True), window=size(1, minimum=0),
@@ -659,7 +660,10 @@ SPECS |= {
     "attn_core.experiments.efficiency.attention_cost": spec(n_q=size(4), n_k=size(4), d_k=size(2),
                                                             d_v=size(None, optional=True), itemsize=size(4)),
     "attn_core.experiments.efficiency.tile_schedule": spec(n_q=size(4), n_k=size(4), block_size=size(2),
-                                                           causal=flag()),
+                                                           causal=flag(), window=size(1, optional=True),
+                                                           document_ids=ints([0, 0, 1, 1], optional=True, link=0,
+                                                                             skip=("None",)),
+                                                           key_block_size=size(2, optional=True)),
     "attn_core.experiments.efficiency.time_and_peak_memory": spec(
         fn=function(np.ones), star_args=(3,), repeats=size(1), clock=function(lambda: 0.0)),
     "attn_core.experiments.efficiency.growth_exponent": spec(n=data([1.0, 2.0, 4.0], link=0),
@@ -1044,7 +1048,42 @@ SPECS |= {  # chapter 10, variants
         nan=False, weights=data(SQUARE, link=-1), values=data(V, link=0), rank=size(4), seed=seed()),
     "attn_core.experiments.variants.eckart_young_error": spec(nan=False, matrix=data(SQUARE),
                                                              rank=size(2, high=3)),
+    "attn_core.experiments.variants.equal_state_window": spec(d_k=size(4), d_v=size(4)),
+    "attn_core.experiments.variants.state_sizes": spec(n_pairs=size(8), d_k=size(4), d_v=size(4)),
+    "attn_core.experiments.variants.memory_recall": spec(
+        memory=option("delta rule"), n_pairs=size(4), d_k=size(4), d_v=size(4, optional=True),
+        n_values=size(4, minimum=2), keys=option("orthogonal"),
+        rewrites=number(0.5, low=0.0, high=1.0),
+        decay=number(0.9, low=0.0, high=1.0, low_open=True, optional=True),
+        strength=number(1.0, low=0.0, high=1.0, low_open=True, optional=True),
+        softmax_scale=positive(16.0), n_trials=size(2), seed=seed()),
+    # a NaN grid value is refused (no accuracy to compare): no NaN-in, NaN-out case
+    "attn_core.experiments.variants.tune_memory": spec(
+        nan=False, memory=option("delta rule"), n_pairs=size(4), d_k=size(4), grid=data([0.5, 1.0], optional=True),
+        d_v=size(4, optional=True), n_values=size(4, minimum=2), keys=option("orthogonal"),
+        rewrites=number(0.5, low=0.0, high=1.0), n_trials=size(2), seed=seed()),
+    "attn_core.plot.variants.recall_curves": spec(ax=ax(), x=data([1.0, 2.0, 4.0], link=0),
+                                                  curves=free({"linear": [0.5, 0.3, 0.2]}),
+                                                  chance=number(0.125, optional=True), log_x=flag(True),
+                                                  legend=flag(True)),
+    "attn_core.widgets.variants.decay_explorer": spec(decay=positive(0.9), n_pairs=size(64),
+                                                      rewrites=number(0.0, low=0.0, high=1.0), seed=seed()),
+    "attn_core.widgets.variants.describe_decay": spec(exempt=_DESCRIBE),
+    # an accuracy that is NaN is refused (a count of pairs cannot be NaN): no NaN-in, NaN-out case
+    "attn_core.widgets.variants.reach": spec(nan=False, accuracy_by_age=data([1.0, 0.6, 0.4]),
+                                             level=number(0.5, low=0.0, high=1.0)),
+    "attn_core.experiments.variants.RecallResult": spec(exempt="a frozen record that memory_recall fills in; "
+                                                        "readers never build one"),
+    "attn_core.experiments.variants.memory_recall_sweep": spec(exempt="passes every cell to memory_recall, which checks "
+                                                        "it; an empty list raises ValueError "
+                                                        "(tests/experiments/test_variants.py)"),
 }
+
+def _accelerator(name: str) -> Any:
+    from attn_core.experiments import efficiency
+
+    return getattr(efficiency, name)
+
 
 SPECS |= {  # chapter 11, efficiency
     "attn_core.experiments.efficiency.load_benchmark": spec(),
@@ -1054,6 +1093,49 @@ SPECS |= {  # chapter 11, efficiency
     "attn_core.experiments.efficiency.benchmark_ratios": spec(exempt="reads the dict the benchmark script "
                                                               "stores; bad dicts and names raise TypeError or "
                                                               "ValueError (tests/experiments/test_efficiency.py)"),
+    "attn_core.experiments.efficiency.Accelerator": spec(
+        name=text("chip"), peak_flops=positive(100.0), memory_bandwidth=positive(4.0), sram_bytes=size(8),
+        source=text("made up"), n_sms=size(1)),
+    "attn_core.experiments.efficiency.ridge_point": spec(accelerator=instance(lambda: _accelerator("A100"))),
+    "attn_core.experiments.efficiency.attainable_flops": spec(intensity=data([1.0, 300.0], rank=False),
+                                                              accelerator=instance(lambda: _accelerator("A100"))),
+    "attn_core.block_sparse_attention": spec(
+        q=data(Q, "queries", link=-1), k=data(K, "keys", link=-1), v=data(V, "values", link=0),
+        causal=flag(), window=size(1, optional=True), document_ids=ints([0, 0, 1], optional=True, link=0, skip=("None",)),
+        scale=positive(None, optional=True), block_size=size(2)),
+    "attn_core.document_mask": spec(document_ids_q=ints([0, 0, 1]), document_ids_k=ints([0, 1], optional=True,
+                                                                                        skip=("None",))),
+    "attn_core.experiments.efficiency.sram_block_rows": spec(d=size(2), sram_bytes=size(64), itemsize=size(2),
+                                                              blocks=size(4)),
+    "attn_core.experiments.efficiency.hbm_bytes": spec(
+        n=size(4), d=size(2), sram_bytes=size(64), method=option("tiled"), itemsize=size(2),
+        block_size=size(2, optional=True), causal=flag(), window=size(1, optional=True),
+        document_ids=ints([0, 0, 1, 1], optional=True, link=0, skip=("None",)), key_block_size=size(2, optional=True)),
+    "attn_core.experiments.efficiency.backward_cost": spec(n=size(4), d=size(2), sram_bytes=size(64),
+                                                            method=option("recompute"), itemsize=size(2),
+                                                            block_size=size(2, optional=True)),
+    "attn_core.experiments.efficiency.BackwardCost": spec(exempt="a frozen record that backward_cost fills in"),
+    "attn_core.experiments.efficiency.layer_flops": spec(n=size(4), d_model=size(2), causal=flag(),
+                                                          mlp_expansion=positive(4.0), mlp_matrices=size(2),
+                                                          n_heads=size(2, optional=True),
+                                                          n_kv_heads=size(1, optional=True)),
+    "attn_core.experiments.efficiency.LayerFlops": spec(exempt="a frozen record that layer_flops fills in"),
+    "attn_core.experiments.efficiency.attention_overtakes_at": spec(d_model=size(2), causal=flag(),
+                                                                     mlp_expansion=positive(4.0),
+                                                                     mlp_matrices=size(2),
+                                                                     n_heads=size(2, optional=True),
+                                                                     n_kv_heads=size(1, optional=True)),
+    "attn_core.plot.efficiency.roofline": spec(ax=ax(), accelerators=instance(lambda: [_accelerator("A100")]),
+                                               points=free({"tiled": 300.0}),
+                                               intensity_range=data([1.0, 64.0], nan=False)),
+    "attn_core.plot.efficiency.flop_shares": spec(ax=ax(), n=data([1.0, 2.0, 4.0], link=0),
+                                                  parts=free({"a": [1.0, 2.0, 3.0]}),
+                                                  crossover=number(None, optional=True)),
+    "attn_core.widgets.efficiency.block_sparse_explorer": spec(
+        n=size(64), d=size(4), mask=option("window 64"), block_size=index(16), block_sizes=free((8, 16))),
+    "attn_core.experiments.efficiency.allowed_pairs": spec(
+        n_q=size(4), n_k=size(4), causal=flag(), window=size(1, optional=True),
+        document_ids=ints([0, 0, 1, 1], optional=True, skip=("None",))),
 }
 
 SPECS |= {  # chapter 12, what attention buys
@@ -1148,7 +1230,7 @@ SPECS |= {  # library: KV caches, latent attention, split-KV decoding, recompute
     # -inf in a log-sum-exp means "no key in this chunk": allowed
     "attn_core.merge_partial_attention": spec(
         outputs=data(np.ones((2, 1, 2)), link=1), log_sum_exps=data(np.zeros((2, 1)), link=1, skip=("minus-inf",))),
-    "attn_core.RollingKVCache": spec(window=size(2), n_kv_heads=size(1), d_head=size(2)),
+    "attn_core.RollingKVCache": spec(window=size(2), n_kv_heads=size(1), d_head=size(2), n_sinks=size(1, minimum=0)),
     "attn_core.RollingKVCache.append": spec(nan=False,  # returns None: the NaN goes into the cache
                                             keys=data(np.ones((1, 1, 2)), link=-1), values=data(np.ones((1, 1, 2)), link=-1)),
     "attn_core.RollingKVCache.attend": spec(factory=lambda: _filled_cache("RollingKVCache", 2, 1, 2),
@@ -1197,12 +1279,20 @@ SPECS |= {  # library: gated and delta-rule linear attention, RoPE scaling
         q=data(K, "queries", link=-1), k=data(K, "keys", link=-1), v=data(V, "values", link=0),
         decay=data([0.9, 0.5, 1.0], link=0, rank=False,
                    extra=[Bad("zero", lambda v: np.zeros_like(v)), Bad("above-one", lambda v: v + 1.0)]),
-        form=option("chunked"), chunk_size=size(2)),
+        form=option("chunked"), chunk_size=size(2),
+        initial_state=data(np.full((3, 2), 0.1), link=-1, optional=True), return_state=flag()),
     "attn_core.delta_rule_attention": spec(
         q=data(K, "queries", link=-1), k=data(K, "keys", link=-1), v=data(V, "values", link=0),
-        beta=data([0.9, 0.5, 1.0], link=0, rank=False,
-                  extra=[Bad("negative", lambda v: -v), Bad("above-one", lambda v: v + 1.0)]),
-        form=option("chunked"), chunk_size=size(2)),
+        strength=data([0.9, 0.5, 1.0], link=0, rank=False,
+                      extra=[Bad("negative", lambda v: -v), Bad("above-one", lambda v: v + 1.0)]),
+        form=option("chunked"), chunk_size=size(2),
+        initial_state=data(np.full((3, 2), 0.1), link=-1, optional=True), return_state=flag()),
+    "attn_core.gated_linear_attention": spec(
+        q=data(K, "queries", link=-1), k=data(K, "keys", link=-1), v=data(V, "values", link=0),
+        gate=data(np.full((3, 3), 0.9), link=0, rank=False,
+                  extra=[Bad("zero", lambda v: np.zeros_like(v)), Bad("above-one", lambda v: v + 1.0)]),
+        form=option("chunked"), chunk_size=size(2),
+        initial_state=data(np.full((3, 2), 0.1), link=-1, optional=True), return_state=flag()),
     "attn_core.positions.interpolated_positions": spec(positions=data([0.0, 1.0, 2.0]),
                                                        scale=number(2.0, low=1.0)),
     "attn_core.positions.ntk_scaled_base": spec(base=positive(10000.0), scale=number(2.0, low=1.0),
@@ -1216,3 +1306,120 @@ SPECS |= {  # library: gated and delta-rule linear attention, RoPE scaling
 #: Bad cases that still failed at the last full run, by owner (marked xfail(strict=True)).
 KNOWN_FAILURES: dict[str, str] = {
 }
+
+SPECS |= {  # chapter 15, inference (owner: ch15)
+    "attn_core.experiments.inference.kv_cache_table": spec(contexts=ints([8, 16]), batch=size(2),
+                                                           bytes_per_number=size(2)),
+    "attn_core.experiments.inference.decode_cost": spec(context=size(5), batch=size(2),
+                                                        window=size(3, optional=True), bytes_per_number=size(2),
+                                                        **_MODEL_SHAPE),
+    "attn_core.experiments.inference.prefill_cost": spec(prompt=size(5), batch=size(2),
+                                                         window=size(3, optional=True), bytes_per_number=size(2),
+                                                         **_MODEL_SHAPE),
+    "attn_core.experiments.inference.latent_decode_cost": spec(
+        context=size(5), n_layers=size(2), n_heads=size(2), d_head=size(3), d_latent=size(4), d_rope=size(2),
+        batch=size(1), absorbed=flag(True), bytes_per_number=size(2)),
+    "attn_core.experiments.inference.roofline_time": spec(
+        cost=batch({"weight_bytes": 10, "weight_flops": 20}, required=("weight_bytes", "weight_flops")),
+        accelerator=instance(lambda: _accelerator("H100"))),
+    "attn_core.experiments.inference.reserved_cache_slots": spec(lengths=ints([3, 5], high=8), block_size=size(4),
+                                                                 max_length=size(8)),
+    "attn_core.experiments.inference.outlier_keys": spec(n=size(4), d_head=size(4),
+                                                         # no outlier channel at all: plain normal keys, valid
+                                                         outlier_channels=ints([1], high=3, skip=("empty",)),
+                                                         factor=positive(20.0),
+                                                         seed=seed(0)),
+    "attn_core.experiments.inference.int8_cache_error": spec(
+        q=data(Q, "queries", link=-1), k=data(K, "keys", link=-1), v=data(V, "values", link=0),
+        keys=option("channel"), values=option("token")),
+    "attn_core.plot.inference.decode_intensity_bars": spec(ax=axes(), labels=tokens(["a", "b"]),
+                                                           intensities=data([1.0, 300.0], link=0),
+                                                           ridge=positive(295.0), fits=free(None),
+                                                           xlim=data([0.5, 2e3]), title=free(None),
+                                                           fontsize=positive(8.0)),
+    "attn_core.widgets.inference.serving_explorer": spec(batch=size(1), context=size(8192)),
+}
+
+def _residual_reader() -> Any:
+    from attn_core.experiments.long_context import ResidualRecallReader
+
+    return ResidualRecallReader(8, n_values=3, width=4, seed=0)
+
+
+def _needles() -> np.ndarray:
+    from attn_core.experiments.long_context import optional_needles
+
+    return optional_needles(2, 6, n_values=3, seed=1)["tokens"]
+
+
+SPECS |= {  # chapter 14, long context (owner: ch14)
+    "attn_core.experiments.long_context.rescaled_rotary": spec(method=option("yarn"), d=size(8),
+                                                               scale=number(4.0, low=1.0), original_length=size(16),
+                                                               base=positive(100.0)),
+    "attn_core.experiments.long_context.matching_scores": spec(distances=data([0.0, 1.0, 2.0]),
+                                                               frequencies=data([1.0, 0.1]),
+                                                               score_factor=positive(1.0)),
+    "attn_core.experiments.long_context.rope_scaling_table": spec(d=size(8), original_length=size(16),
+                                                                  scale=number(2.0, low=1.0), base=positive(100.0)),
+    "attn_core.experiments.long_context.needle_distance": spec(length=size(10), depth=number(0.5, low=0.0, high=1.0)),
+    "attn_core.experiments.long_context.needle_recall": spec(
+        model=instance(lambda: _stored_rope_reader()), length=size(40), depth=number(0.5, low=0.0, high=1.0),
+        method=option("none"), n_examples=size(4), seed=seed(5)),
+    "attn_core.experiments.long_context.run_needle": spec(
+        exempt="trains eight readers (seconds each); its one argument is the benchmark's configuration dict"),
+    "attn_core.experiments.long_context.load_needle": spec(),
+    "attn_core.experiments.long_context.layer_windows": spec(n_layers=size(4), window=size(2),
+                                                             global_every=size(2, optional=True)),
+    # windows: a list of whole numbers or None, checked entry by entry (a free-form list here)
+    "attn_core.experiments.long_context.reachable_positions": spec(windows=free([2, None]), n=size(5)),
+    "attn_core.experiments.long_context.receptive_field": spec(windows=free([2, 3])),
+    "attn_core.experiments.long_context.influence_rollout": spec(
+        windows=free([2]), n=size(5), residual=number(0.5, low=0.0, high=1.0, high_open=True)),
+    "attn_core.experiments.long_context.kv_positions": spec(windows=free([2, None]), context=size(5)),
+    "attn_core.experiments.long_context.sink_head": spec(n=size(8), d=size(4), sink_score=positive(6.0),
+                                                         active_every=size(4), seed=seed()),
+    "attn_core.experiments.long_context.eviction_errors": spec(
+        q=data(np.linspace(-1.0, 1.0, 12).reshape(4, 3), link=0), k=data(np.ones((4, 3)), link=0),
+        v=data(np.ones((4, 3)), link=0), window=size(2), n_sinks=size(1, minimum=0)),
+    "attn_core.plot.long_context.needle_heatmap": spec(ax=axes(), accuracy=data([[1.0, 0.5]]), lengths=free([32, 64]),
+                                                      depths=free([0.5]), train_length=size(32, optional=True),
+                                                      title=free(None)),
+    "attn_core.plot.long_context.matching_score_curves": spec(
+        ax=axes(), distances=data([0.0, 1.0, 2.0], link=0), curves=free({"a": [1.0, 0.5, 0.0]}),
+        train_length=size(2), lowest_trained=number(0.5, optional=True), title=free(None)),
+    # reach: inf is valid (a stack with a global layer reaches everything: no line)
+    "attn_core.plot.long_context.influence_profile": spec(ax=axes(), share=data([0.2, 0.8]),
+                                                         reach=number(1.0, optional=True, skip=("inf",)),
+                                                         floor=positive(1e-6), title=free(None)),
+    "attn_core.plot.long_context.recall_state_frontier": spec(
+        ax=axes(), curves=free({"a": ([16.0, 64.0], [0.2, 0.5])}), chance=number(0.125, optional=True),
+        styles=free(None), title=free(None)),
+    "attn_core.widgets.long_context.reach_explorer": spec(pattern=size(2, minimum=0), layers=size(4)),
+    "attn_core.widgets.long_context.rescaling_explorer": spec(method=option("interpolation"), scale=size(8)),
+    "attn_core.experiments.long_context.optional_needles": spec(n_examples=size(2), length=size(8), n_values=size(3),
+                                                                needle_within=size(None, optional=True), seed=seed()),
+    "attn_core.experiments.long_context.ResidualRecallReader": spec(n_train=size(8), n_values=size(3), width=size(4),
+                                                                    seed=seed()),
+    "attn_core.experiments.long_context.ResidualRecallReader.forward": spec(
+        factory=lambda: _residual_reader(), inputs=batch({"tokens": _needles()}, required=("tokens",))),
+    "attn_core.experiments.long_context.ResidualRecallReader.check_inputs": spec(
+        factory=lambda: _residual_reader(), inputs=batch({"tokens": _needles()}, required=("tokens",)),
+        name=free("inputs")),
+    "attn_core.experiments.long_context.ResidualRecallReader.backward": spec(
+        factory=lambda: _residual_reader(), nan=False,
+        cache=Arg("instance", lambda: _residual_reader().forward({"tokens": _needles()})[1]),
+        grad_logits=data(np.ones((2, 4)), link=-1)),
+    "attn_core.experiments.long_context.train_sink_reader": spec(seed=seed(), config=free(None)),
+    "attn_core.experiments.long_context.sink_eviction": spec(model=instance(lambda: _residual_reader()),
+                                                             config=free(None)),
+    "attn_core.experiments.long_context.run_sinks": spec(
+        exempt="trains eight readers (seconds each); its one argument is the benchmark's configuration dict"),
+    "attn_core.experiments.long_context.load_sinks": spec(),
+}
+
+
+
+def _stored_rope_reader() -> Any:
+    from attn_core.experiments.positions import stored_recall_reader
+
+    return stored_recall_reader("rope")

@@ -147,3 +147,31 @@ def test_sliding_window_causal_no_is_refused_not_read_as_true():
     """Before: causal="no" is truthy, and silently gave the causal band."""
     with pytest.raises(TypeError):
         masks.sliding_window_mask(5, window=1, causal="no")
+
+
+# ------------------------------------------------------------------ packed sequences
+def test_document_mask_by_hand_and_between_two_id_lists():
+    np.testing.assert_array_equal(masks.document_mask([0, 0, 1]).astype(int), [[1, 1, 0], [1, 1, 0], [0, 0, 1]])
+    np.testing.assert_array_equal(masks.document_mask([1], [0, 1, 1]).astype(int), [[0, 1, 1]])
+
+
+def test_document_mask_is_block_diagonal_for_packed_documents():
+    lengths = [3, 1, 4]
+    ids = np.repeat(np.arange(3), lengths)
+    mask = masks.document_mask(ids)
+    start = 0
+    for length in lengths:  # each document sees itself whole and nothing else
+        assert mask[start:start + length, start:start + length].all()
+        assert mask[start:start + length].sum() == length * length
+        start += length
+
+
+@pytest.mark.parametrize("call, error, message", [
+    (lambda: masks.document_mask([0.5, 1.0]), TypeError, "document_ids_q"),
+    (lambda: masks.document_mask([[0, 1]]), ValueError, "document_ids_q"),
+    (lambda: masks.document_mask([], [0]), ValueError, "document_ids_q"),
+    (lambda: masks.document_mask([0], "ab"), TypeError, "document_ids_k"),
+])
+def test_document_mask_refuses_bad_ids(call, error, message):
+    with pytest.raises(error, match=message):
+        call()

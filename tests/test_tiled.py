@@ -205,3 +205,109 @@ def test_edge_blocks_and_unequal_lengths_keep_the_dtype(n_q, n_k, block, dtype):
     expected = weights / weights.sum(axis=1, keepdims=True) @ v.astype(np.float64)
     assert out.dtype == dtype and out.shape == (n_q, 3)
     np.testing.assert_allclose(out, expected, atol=1e-5 if dtype == np.float32 else 1e-12)
+
+
+# ------------------------------------------------------------------ block-sparse: tiles skipped under a mask
+from attn_core.tiled import block_sparse_attention  # noqa: E402
+
+
+def _packed_ids(lengths):
+    """Document ids of documents of the given lengths, packed one after another (written out here)."""
+    ids = []
+    for document, length in enumerate(lengths):
+        ids += [document] * length
+    return np.array(ids)
+
+
+def _dense_mask(n_q, n_k, causal, window, ids):
+    """The same mask from the library's dense masks, queries bottom-right."""
+    mask = np.ones((n_q, n_k), dtype=bool)
+    if causal:
+        mask &= ac.causal_mask(n_q, n_k)
+    if window is not None:
+        mask &= ac.sliding_window_mask(n_q, n_k, window=window, causal=causal)
+    if ids is not None:
+        nobody = ids.max() + 1  # a query before the first key belongs to no document
+        query_ids = np.array([ids[n_k - n_q + i] if n_k - n_q + i >= 0 else nobody for i in range(n_q)])
+        mask &= ac.document_mask(query_ids, ids)
+    return mask
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.integers(1, 20), st.integers(1, 20), st.integers(1, 9), st.booleans(), st.one_of(st.none(), st.integers(1, 6)),
+       st.booleans(), st.integers(0, 10**6))
+def test_block_sparse_equals_dense_attention_under_the_same_mask(n_q, n_k, block, causal, window, documents, seed):
+    rng = np.random.default_rng(seed)
+    ids = _packed_ids(rng.multinomial(n_k, np.ones(3) / 3)) if documents else None  # up to 3 documents
+    q, k, v = rng.standard_normal((n_q, 4)) * 2, rng.standard_normal((n_k, 4)) * 2, rng.standard_normal((n_k, 3))
+    mask = _dense_mask(n_q, n_k, causal, window, ids)
+    expected, _ = ac.scaled_dot_product_attention(q, k, v, mask=mask)
+    got = block_sparse_attention(q, k, v, causal=causal, window=window, document_ids=ids, block_size=block)
+    assert not np.isnan(got).any()
+    assert_allclose(got, expected, atol=1e-12)
+
+
+def test_block_sparse_schedule_is_the_dense_mask_tile_by_tile():
+    from attn_core.experiments.efficiency import TILE_FULL, TILE_MASKED, TILE_SKIPPED, tile_schedule
+
+    rng = np.random.default_rng(1)
+    for _ in range(40):
+        n_q, n_k, block = rng.integers(1, 30, size=3)
+        causal, window = bool(rng.integers(2)), [None, 1, 3, 7][rng.integers(4)]
+        ids = _packed_ids(rng.multinomial(n_k, np.ones(4) / 4)) if rng.integers(2) else None
+        mask = _dense_mask(n_q, n_k, causal, window, ids)
+        kinds = tile_schedule(int(n_q), int(n_k), block_size=int(block), causal=causal, window=window, document_ids=ids)
+        for a, qs in enumerate(range(0, n_q, block)):
+            for b, ks in enumerate(range(0, n_k, block)):
+                tile = mask[qs:qs + block, ks:ks + block]
+                assert kinds[a, b] == (TILE_FULL if tile.all() else TILE_MASKED if tile.any() else TILE_SKIPPED)
+
+
+def test_block_sparse_with_only_causal_is_tiled_attention_and_batches():
+    rng = np.random.default_rng(2)
+    q, k, v = (rng.standard_normal((2, 3, 30, 8)).astype(np.float32) for _ in range(3))
+    got = block_sparse_attention(q, k, v, causal=True, block_size=8)
+    assert got.dtype == np.float32
+    assert_allclose(got, ac.tiled_attention(q, k, v, causal=True, block_size=8), atol=2e-6)
+    assert_allclose(block_sparse_attention(q, k, v, block_size=7), ac.scaled_dot_product_attention(q, k, v)[0],
+                    atol=2e-6)
+
+
+def test_a_query_whose_tiles_are_all_skipped_gets_zeros_not_nan():
+    """Causal with n_q > n_k: the first queries stand before every key; their whole block is skipped."""
+    rng = np.random.default_rng(3)
+    q, k, v = rng.standard_normal((12, 4)), rng.standard_normal((4, 4)), rng.standard_normal((4, 3))
+    from attn_core.experiments.efficiency import TILE_SKIPPED, tile_schedule
+
+    kinds = tile_schedule(12, 4, block_size=4, causal=True, document_ids=[0, 0, 1, 1])
+    assert (kinds[:2] == TILE_SKIPPED).all()  # queries 0-7 stand at positions -8..-1
+    out = block_sparse_attention(q, k, v, causal=True, document_ids=[0, 0, 1, 1], block_size=4)
+    np.testing.assert_array_equal(out[:8], 0.0)
+    expected, _ = ac.scaled_dot_product_attention(q, k, v, mask=_dense_mask(12, 4, True, None, np.array([0, 0, 1, 1])))
+    assert_allclose(out, expected, atol=1e-12)
+
+
+def test_skipped_tiles_are_never_read_by_block_sparse_attention():
+    """NaN in a key block that every query of a block is barred from would poison a computed tile."""
+    rng = np.random.default_rng(4)
+    q, k, v = rng.standard_normal((3, 12, 4))
+    ids = np.repeat([0, 1, 2], 4)  # three documents of four: only the diagonal tiles are computed
+    out = block_sparse_attention(q, k, v, document_ids=ids, block_size=4)
+    v2 = v.copy()
+    v2[4:] = np.nan  # the values of documents 1 and 2
+    np.testing.assert_array_equal(block_sparse_attention(q, k, v2, document_ids=ids, block_size=4)[:4], out[:4])
+
+
+@pytest.mark.parametrize("call, error, message", [
+    (lambda: block_sparse_attention(np.ones((4, 2)), np.ones((4, 2)), np.ones((4, 2)), window=0), ValueError, "window"),
+    (lambda: block_sparse_attention(np.ones((4, 2)), np.ones((4, 2)), np.ones((4, 2)), document_ids=[0, 0, 1]),
+     ValueError, "document_ids"),
+    (lambda: block_sparse_attention(np.ones((4, 2)), np.ones((4, 2)), np.ones((4, 2)), document_ids=[0, 1, 0, 1]),
+     ValueError, "contiguous run"),
+    (lambda: block_sparse_attention(np.ones((4, 2)), np.ones((4, 2)), np.ones((4, 2)), document_ids=[0.0] * 4),
+     TypeError, "document_ids"),
+    (lambda: block_sparse_attention(np.ones((4, 2)), np.ones((4, 2)), np.ones((4, 2)), causal="yes"), TypeError, "causal"),
+])
+def test_block_sparse_refuses_bad_input(call, error, message):
+    with pytest.raises(error, match=message):
+        call()

@@ -85,3 +85,40 @@ def test_broadcast_keys_sum_their_gradients_and_float32_stays():
     for g, e, x in zip(got, expected, (q, k, v), strict=True):
         assert g.shape == x.shape and g.dtype == np.float32
         assert_allclose(g, e, atol=2e-5)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(1, 13), st.integers(1, 13), st.integers(1, 9), st.booleans(), st.integers(0, 10**6))
+def test_forward_log_sum_exp_feeds_the_backward(n_q, n_k, block, causal, seed):
+    """tiled_attention(..., return_log_sum_exp=True) gives L = m + log l; with it the backward is exact."""
+    rng = np.random.default_rng(seed)
+    q, k, v = rng.standard_normal((n_q, 4)) * 2, rng.standard_normal((n_k, 4)) * 2, rng.standard_normal((n_k, 3))
+    grad_output = rng.standard_normal((n_q, 3))
+    output, log_sum_exp = ac.tiled_attention(q, k, v, causal=causal, block_size=block, return_log_sum_exp=True)
+    assert_allclose(log_sum_exp, _log_sum_exp(q, k, causal, 0.5), atol=1e-12)
+    reference, weights = ac.scaled_dot_product_attention(q, k, v, causal=causal)
+    assert_allclose(output, reference, atol=1e-12)
+    got = tiled_attention_backward(q, k, v, output, log_sum_exp, grad_output, causal=causal, block_size=block)
+    for g, e in zip(got, ac.scaled_dot_product_attention_backward(q, k, v, weights, grad_output), strict=True):
+        assert_allclose(g, e, atol=1e-11)
+
+
+def test_log_sum_exp_by_hand_and_float32():
+    q = np.array([[0.0, 0.0]])  # every score 0: L = log n_k
+    k, v = np.ones((3, 2)), np.ones((3, 1))
+    _, log_sum_exp = ac.tiled_attention(q, k, v, block_size=2, return_log_sum_exp=True)
+    assert_allclose(log_sum_exp, [np.log(3.0)])
+    _, lse32 = ac.tiled_attention(q.astype(np.float32), k.astype(np.float32), v.astype(np.float32),
+                                  causal=True, block_size=2, return_log_sum_exp=True)
+    assert lse32.dtype == np.float32
+    assert ac.tiled_attention(q, k, v).shape == (1, 1)  # without the keyword: the output alone
+
+
+def test_row_sum_of_weights_times_their_gradient_is_do_dot_o():
+    """D_i = sum_j a_ij dA_ij = dO_i . O_i, with dA = dO V^T: the identity the backward pass relies on."""
+    rng = np.random.default_rng(5)
+    q, k, v = rng.standard_normal((7, 3)), rng.standard_normal((9, 3)), rng.standard_normal((9, 2))
+    grad_output = rng.standard_normal((7, 2))
+    output, weights = ac.scaled_dot_product_attention(q, k, v, causal=True)
+    by_rows = np.array([sum(weights[i, j] * (grad_output[i] @ v[j]) for j in range(9)) for i in range(7)])
+    assert_allclose(by_rows, (grad_output * output).sum(axis=1), atol=1e-13)

@@ -10,16 +10,19 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import math
 import time
 import tracemalloc
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike
 
-from attn_core._checks import as_float_array, nonnegative_int, positive_int
+from attn_core._checks import as_float_array, choice, flag, nonnegative_int, positive_int, positive_number
+from attn_core.tiled import _allowed_intervals, _checked_document_ids, _tile_kinds
 
 __all__ = [
     "AttentionCost",
@@ -28,6 +31,7 @@ __all__ = [
     "TILE_MASKED",
     "TILE_FULL",
     "tile_schedule",
+    "allowed_pairs",
     "Measurement",
     "time_and_peak_memory",
     "growth_exponent",
@@ -36,8 +40,8 @@ __all__ = [
 ]
 
 #: Codes of :func:`tile_schedule`: a tile never computed, one computed with part of it
-#: masked (it crosses the diagonal), one computed whole.
-TILE_SKIPPED, TILE_MASKED, TILE_FULL = 0, 1, 2
+#: masked (it crosses the diagonal, a window's edge or a document's), one computed whole.
+from attn_core.tiled import TILE_FULL, TILE_MASKED, TILE_SKIPPED  # noqa: E402
 
 
 @dataclass(frozen=True)
@@ -94,33 +98,46 @@ def attention_cost(n_q: int, n_k: int, d_k: int, d_v: int | None = None, *, item
     )
 
 
-def tile_schedule(n_q: int, n_k: int, *, block_size: int, causal: bool = False) -> np.ndarray:
+def tile_schedule(
+    n_q: int, n_k: int, *, block_size: int, causal: bool = False, window: int | None = None,
+    document_ids: ArrayLike | None = None, key_block_size: int | None = None,
+) -> np.ndarray:
     """Which tiles of the ``n_q x n_k`` scores tiled attention computes.
 
     The queries are cut into blocks of ``block_size`` rows and the keys into blocks of
-    ``block_size`` columns (the last block of each may be shorter). Tile ``(a, b)`` pairs
-    query block ``a`` with key block ``b``. Without a causal mask every tile is computed
-    whole. With one (query ``i`` sees key ``j`` only if ``j <= i + n_k - n_q``, the
-    bottom-right alignment of :func:`attn_core.causal_mask`), a tile whose keys all
-    come after its queries is skipped, a tile that crosses the diagonal is computed with
-    its future cells masked, and the rest are computed whole:
-    :func:`attn_core.tiled_attention` visits exactly the tiles that are not skipped.
+    ``key_block_size`` columns (default ``block_size``; the last block of each may be shorter). Tile ``(a, b)`` pairs
+    query block ``a`` with key block ``b``. Without a mask every tile is computed whole.
+    With one, a tile in which no query may attend any key is skipped, a tile in which some
+    pairs are hidden is computed with them masked, and the rest are computed whole. The
+    masks are those of :func:`attn_core.block_sparse_attention`: ``causal`` (query ``i``
+    sees key ``j`` only if ``j <= i + n_k - n_q``, the bottom-right alignment of
+    :func:`attn_core.causal_mask`), a sliding ``window`` and packed ``document_ids``, in any
+    combination. :func:`attn_core.tiled_attention` (causal) and
+    :func:`attn_core.block_sparse_attention` visit exactly the tiles that are not skipped.
 
     Parameters
     ----------
     n_q, n_k : int
     block_size : int
+        Rows per query block (and per key block, unless ``key_block_size`` is given).
     causal : bool, default False
+    window : int, optional
+        Keys at most ``window`` positions away, as :func:`attn_core.sliding_window_mask`.
+    document_ids : array_like of int, shape (n_k,), optional
+        The document of each position, each document one contiguous run.
+    key_block_size : int, optional
+        Keys per key block; default ``block_size``.
 
     Returns
     -------
-    ndarray of int, shape (ceil(n_q / block_size), ceil(n_k / block_size))
+    ndarray of int, shape (ceil(n_q / block_size), ceil(n_k / key_block_size))
         :data:`TILE_SKIPPED` (0), :data:`TILE_MASKED` (1) or :data:`TILE_FULL` (2).
 
     Raises
     ------
     TypeError, ValueError
-        Sizes that are not whole numbers >= 1; ``causal`` not a boolean.
+        Sizes that are not whole numbers >= 1; ``causal`` not a boolean; bad ``window`` or
+        ``document_ids`` (as :func:`attn_core.block_sparse_attention`).
 
     Examples
     --------
@@ -129,23 +146,61 @@ def tile_schedule(n_q: int, n_k: int, *, block_size: int, causal: bool = False) 
            [2, 1, 0, 0],
            [2, 2, 1, 0],
            [2, 2, 2, 1]])
+    >>> tile_schedule(8, 8, block_size=2, document_ids=[0, 0, 0, 0, 0, 1, 1, 1])
+    array([[2, 2, 1, 0],
+           [2, 2, 1, 0],
+           [1, 1, 1, 1],
+           [0, 0, 1, 2]])
+    >>> tile_schedule(4, 8, block_size=4, key_block_size=2, causal=True)  # one query block, four key blocks
+    array([[2, 2, 1, 1]])
     """
     n_q, n_k = positive_int(n_q, "n_q"), positive_int(n_k, "n_k")
     block = positive_int(block_size, "block_size")
+    key_block = block if key_block_size is None else positive_int(key_block_size, "key_block_size")
     if not isinstance(causal, (bool, np.bool_)):
         raise TypeError(f"causal must be True or False, got {causal!r:.40}")
-    q_first = np.arange(0, n_q, block)  # first query of each block
-    q_last = np.minimum(q_first + block, n_q) - 1  # last query of each block
-    k_first = np.arange(0, n_k, block)
-    k_last = np.minimum(k_first + block, n_k) - 1
-    kinds = np.full((q_first.size, k_first.size), TILE_FULL)  # (query blocks, key blocks)
-    if causal:  # bottom-right, as attn_core.causal_mask: query i sees key j iff j <= i + n_k - n_q
-        shift = n_k - n_q
-        partly_future = k_last[None, :] > q_first[:, None] + shift  # some key after some query
-        all_future = k_first[None, :] > q_last[:, None] + shift  # every key after every query
-        kinds[partly_future] = TILE_MASKED
-        kinds[all_future] = TILE_SKIPPED
-    return kinds
+    window = None if window is None else positive_int(window, "window")
+    ids = None if document_ids is None else _checked_document_ids(document_ids, n_k)
+    return _tile_kinds(*_allowed_intervals(n_q, n_k, bool(causal), window, ids), n_k, block, key_block)
+
+
+def allowed_pairs(
+    n_q: int, n_k: int, *, causal: bool = False, window: int | None = None, document_ids: ArrayLike | None = None,
+) -> int:
+    """How many (query, key) pairs a structured mask allows: the cells a perfect kernel would compute.
+
+    The masks are those of :func:`tile_schedule`; each query sees one interval of keys, so the
+    count is the sum of the intervals' lengths, without building the ``n_q x n_k`` mask. The
+    cells of the tiles :func:`tile_schedule` computes, minus this, are computed and thrown away.
+
+    Parameters
+    ----------
+    n_q, n_k : int
+    causal : bool, default False
+    window : int, optional
+    document_ids : array_like of int, shape (n_k,), optional
+
+    Returns
+    -------
+    int
+
+    Raises
+    ------
+    TypeError, ValueError
+        As :func:`tile_schedule`.
+
+    Examples
+    --------
+    >>> allowed_pairs(4, 4, causal=True)  # 1 + 2 + 3 + 4
+    10
+    >>> allowed_pairs(16, 16, causal=True, document_ids=[0] * 5 + [1] * 7 + [2] * 4)  # 15 + 28 + 10
+    53
+    """
+    n_q, n_k = positive_int(n_q, "n_q"), positive_int(n_k, "n_k")
+    window = None if window is None else positive_int(window, "window")
+    ids = None if document_ids is None else _checked_document_ids(document_ids, n_k)
+    low, high = _allowed_intervals(n_q, n_k, flag(causal, "causal"), window, ids)
+    return int(np.maximum(high - low + 1, 0).sum())
 
 
 @dataclass(frozen=True)
@@ -405,7 +460,7 @@ def stepper_inputs(
 
 
 # ------------------------------------------------------ the online softmax, block by block, per query
-from attn_core._checks import choice, index_in  # noqa: E402
+from attn_core._checks import index_in  # noqa: E402
 from attn_core.attention import scaled_dot_product_attention  # noqa: E402
 from attn_core.scores import scaled_dot_product_scores  # noqa: E402
 from attn_core.tiled import OnlineSoftmaxStep, online_softmax_steps  # noqa: E402
@@ -737,3 +792,527 @@ def format_benchmark(results: dict) -> str:
         lines += [f"  {r['label']:<28} n = {r['n']:<5} {r['median']:6.2f} ({r['min']:.2f} - {r['max']:.2f})"
                   for r in results["ratios"]]
     return "\n".join(lines)
+
+
+# ------------------------------------------------------------------ the roofline: hardware in numbers
+__all__ += ["Accelerator", "A100", "H100", "ridge_point", "attainable_flops"]
+
+
+@dataclass(frozen=True)
+class Accelerator:
+    """The three numbers of a chip that decide whether a computation waits on arithmetic or on memory.
+
+    Attributes
+    ----------
+    name : str
+    peak_flops : float
+        Dense 16-bit (bfloat16/float16) tensor-core arithmetic, floating-point operations per
+        second (a multiply-add counts as two).
+    memory_bandwidth : float
+        Bytes per second between the chip and its high-bandwidth memory (HBM).
+    sram_bytes : int
+        The on-chip memory one tile-computing program can hold its tiles in: the shared
+        memory of ONE streaming multiprocessor (SM), as configured for a kernel (NVIDIA's
+        "up to 164 KB" on A100, "up to 228 KB" on H100; KB = 1,024 bytes). This is the
+        :math:`M` of FlashAttention's IO analysis, one per SM: every SM runs its own tiles.
+    source : str
+        Where the numbers come from.
+    n_sms : int, default 1
+        Streaming multiprocessors on the chip (108 on an A100, 132 on an H100): how many
+        thread blocks, each with its own ``sram_bytes``, run at once. The default, 1, suits a
+        made-up chip; it is a keyword after ``source`` so that older five-argument calls work.
+
+    Raises
+    ------
+    TypeError, ValueError
+        ``name`` or ``source`` not a string; a rate that is not a finite number > 0;
+        ``sram_bytes`` or ``n_sms`` not a whole number >= 1.
+
+    Examples
+    --------
+    >>> chip = Accelerator("toy", peak_flops=100.0, memory_bandwidth=10.0, sram_bytes=64, source="made up")
+    >>> ridge_point(chip)
+    10.0
+    """
+
+    name: str
+    peak_flops: float  # FLOP/s, dense 16-bit tensor-core arithmetic
+    memory_bandwidth: float  # bytes/s, HBM
+    sram_bytes: int  # shared memory of one SM, the M of the IO analysis
+    source: str  # the datasheet or paper
+    n_sms: int = 1  # streaming multiprocessors
+
+    def __post_init__(self) -> None:
+        for field_name in ("name", "source"):
+            if not isinstance(getattr(self, field_name), str):
+                raise TypeError(f"{field_name} must be a string, got {getattr(self, field_name)!r:.40}")
+        object.__setattr__(self, "peak_flops", positive_number(self.peak_flops, "peak_flops"))
+        object.__setattr__(self, "memory_bandwidth", positive_number(self.memory_bandwidth, "memory_bandwidth"))
+        object.__setattr__(self, "sram_bytes", positive_int(self.sram_bytes, "sram_bytes"))
+        object.__setattr__(self, "n_sms", positive_int(self.n_sms, "n_sms"))
+
+
+#: NVIDIA A100 SXM 80 GB: 312 TFLOP/s dense bfloat16, 2,039 GB/s HBM2e; 108 SMs with 192 KB of
+#: combined L1 cache and shared memory each, of which up to 164 KB is shared memory.
+A100 = Accelerator(
+    name="NVIDIA A100 SXM 80GB", peak_flops=312e12, memory_bandwidth=2039e9, sram_bytes=164 * 1024,
+    source="NVIDIA A100 Tensor Core GPU Architecture whitepaper (2020) and A100 datasheet: 312 TFLOP/s dense "
+           "BF16, 2,039 GB/s HBM2e (80GB SXM), 108 SMs, 192 KB L1/shared per SM of which up to 164 KB shared",
+    n_sms=108,
+)
+#: NVIDIA H100 SXM5 80 GB: 989.4 TFLOP/s dense bfloat16, 3.35 TB/s HBM3; 132 SMs with 256 KB of
+#: combined L1 cache and shared memory each, of which up to 228 KB is shared memory.
+H100 = Accelerator(
+    name="NVIDIA H100 SXM5 80GB", peak_flops=989.4e12, memory_bandwidth=3.35e12, sram_bytes=228 * 1024,
+    source="NVIDIA H100 Tensor Core GPU Architecture whitepaper (2022) and H100 datasheet: 989.4 TFLOP/s dense "
+           "BF16, 3.35 TB/s HBM3 (SXM5), 132 SMs, 256 KB L1/shared per SM of which up to 228 KB shared",
+    n_sms=132,
+)
+
+
+def _check_accelerator(accelerator: Any) -> Accelerator:
+    if not isinstance(accelerator, Accelerator):
+        raise TypeError(f"accelerator must be an Accelerator (e.g. A100, H100), got {accelerator!r:.40}")
+    return accelerator
+
+
+def ridge_point(accelerator: Accelerator) -> float:
+    r"""The arithmetic intensity (FLOP per byte of memory traffic) at which a chip stops waiting on memory.
+
+    .. math:: I^\ast = \frac{\text{peak FLOP/s}}{\text{memory bytes/s}}
+
+    Below it a computation is memory-bound (its speed is intensity x bandwidth), above it
+    compute-bound (its speed is the peak): the corner of the roofline (Williams, Waterman &
+    Patterson, 2009).
+
+    Parameters
+    ----------
+    accelerator : Accelerator
+
+    Returns
+    -------
+    float
+        FLOP per byte.
+
+    Raises
+    ------
+    TypeError
+        ``accelerator`` is not an :class:`Accelerator`.
+
+    Examples
+    --------
+    >>> round(ridge_point(A100), 1), round(ridge_point(H100), 1)
+    (153.0, 295.3)
+    """
+    accelerator = _check_accelerator(accelerator)
+    return accelerator.peak_flops / accelerator.memory_bandwidth
+
+
+def attainable_flops(intensity: ArrayLike, accelerator: Accelerator) -> float | np.ndarray:
+    r"""The roofline: the most FLOP/s a computation of a given arithmetic intensity can reach.
+
+    .. math:: P(I) = \min(\text{peak FLOP/s},\; I \times \text{memory bytes/s})
+
+    (Williams, Waterman & Patterson, 2009.) An upper bound, not a prediction: it assumes the
+    arithmetic and the memory traffic overlap perfectly and that nothing else (latency, the
+    cache, launching the kernel) limits the speed.
+
+    Parameters
+    ----------
+    intensity : float or array_like
+        Floating-point operations per byte moved to or from HBM, >= 0.
+    accelerator : Accelerator
+
+    Returns
+    -------
+    float or ndarray
+        FLOP/s; an array for array input. NaN gives NaN.
+
+    Raises
+    ------
+    TypeError, ValueError
+        ``intensity`` not numeric, negative or infinite; ``accelerator`` not an
+        :class:`Accelerator`.
+
+    Examples
+    --------
+    >>> attainable_flops(1.0, A100) / 1e12  # one FLOP per byte: the bandwidth, in TFLOP/s
+    2.039
+    >>> attainable_flops([10.0, 1000.0], A100) / 1e12
+    array([ 20.39, 312.  ])
+    """
+    values = as_float_array(intensity, "intensity", nonempty=True, finite=True)
+    accelerator = _check_accelerator(accelerator)
+    if np.any(values < 0):
+        raise ValueError(f"intensity must be >= 0 FLOP per byte, got {values[values < 0].flat[0]}")
+    out = np.minimum(accelerator.peak_flops, values * accelerator.memory_bandwidth)
+    return float(out) if out.ndim == 0 else out
+
+
+# ------------------------------------------------- memory traffic: FlashAttention's IO count, in bytes
+__all__ += ["STATISTIC_BYTES", "sram_block_rows", "hbm_bytes", "BackwardCost", "backward_cost"]
+
+#: Bytes of one per-query statistic (the log-sum-exp L_i, the row sum D_i): kept in float32, as
+#: FlashAttention keeps them, whatever the width of Q, K and V.
+STATISTIC_BYTES = 4
+
+_FORWARD_METHODS = ("standard", "tiled")
+_BACKWARD_METHODS = ("standard", "recompute")
+
+
+def sram_block_rows(d: int, sram_bytes: int, *, itemsize: int = 2, blocks: int = 4) -> int:
+    r"""Rows per block when ``blocks`` blocks of ``rows x d`` numbers must fit in ``sram_bytes``.
+
+    .. math:: b = \left\lfloor \frac{M}{\text{blocks} \cdot d \cdot \text{itemsize}} \right\rfloor
+
+    The forward pass holds four such blocks, :math:`Q_a`, :math:`K_u`, :math:`V_u` and the
+    accumulator of :math:`O_a`. FlashAttention's Algorithm 1 (Dao et al., 2022), with
+    :math:`M` counted in numbers, writes :math:`B_c = \lceil M / 4d \rceil` for one side of
+    its tiles and :math:`B_r = \min(\lceil M / 4d \rceil, d)` for the other, so that the
+    :math:`B_r \times B_c` tile of scores fits too; we floor, so that the blocks fit. This gives
+    the largest *query* block, the one the HBM count depends on; the key block must stay small
+    enough for the tile of scores (a square tile of :math:`328^2` float32 scores would not fit
+    an SM's 256 KiB register file). The recomputing backward pass holds seven blocks
+    (:math:`K_u, V_u, dK_u, dV_u, Q_a, dO_a, dQ_a`). The per-row statistics are neglected.
+
+    Parameters
+    ----------
+    d : int
+        Width of queries, keys and values (``d_k = d_v``).
+    sram_bytes : int
+        The on-chip memory :math:`M`, in bytes (e.g. ``A100.sram_bytes``).
+    itemsize : int, default 2
+        Bytes per number (2 for bfloat16).
+    blocks : int, default 4
+
+    Returns
+    -------
+    int
+        At least 1.
+
+    Raises
+    ------
+    TypeError, ValueError
+        An argument that is not a whole number >= 1.
+
+    Examples
+    --------
+    >>> sram_block_rows(64, A100.sram_bytes)  # 164 KiB / (4 x 64 x 2 bytes)
+    328
+    """
+    d, sram_bytes = positive_int(d, "d"), positive_int(sram_bytes, "sram_bytes")
+    itemsize, blocks = positive_int(itemsize, "itemsize"), positive_int(blocks, "blocks")
+    return max(1, sram_bytes // (blocks * d * itemsize))
+
+
+def hbm_bytes(
+    n: int, d: int, sram_bytes: int, method: str = "standard", *, itemsize: int = 2, block_size: int | None = None,
+    causal: bool = False, window: int | None = None, document_ids: ArrayLike | None = None,
+    key_block_size: int | None = None,
+) -> int:
+    r"""Bytes the forward pass of one head moves to and from HBM, counted along the algorithm's loops.
+
+    ``"standard"`` is FlashAttention's Algorithm 0 (Dao et al., 2022), three kernels each of
+    which reads its inputs from HBM and writes its result back:
+
+    1. read :math:`Q, K` (:math:`2nd`), write :math:`S = QK^\top` (:math:`n^2`);
+    2. read :math:`S`, write :math:`A = \operatorname{softmax}(S)` (:math:`2n^2`);
+    3. read :math:`A, V` (:math:`n^2 + nd`), write :math:`O` (:math:`nd`):
+
+    :math:`(4n^2 + 4nd)` numbers, whatever the mask (the dense kernels write every score).
+    ``"tiled"`` follows the loops of :func:`attn_core.tiled_attention` and
+    :func:`attn_core.block_sparse_attention` (query blocks outside, as FlashAttention-2): for
+    each query block, read :math:`Q_a`; for each key block the mask does not skip, read
+    :math:`K_u` and :math:`V_u`; write :math:`O_a` and the log-sum-exp :math:`L_a` that the
+    backward pass needs (:data:`STATISTIC_BYTES` each). Without a mask that is
+    :math:`2nd + 2nd \lceil n/b_q \rceil` numbers plus :math:`4n` bytes: it depends on the
+    query block :math:`b_q` only, not on the key block (which must stay small enough for the
+    :math:`b_q \times b_k` tile of scores to fit on the chip). With
+    :math:`b_q = \lfloor M / 4d \rfloor`, about :math:`8 n^2 d^2 / M`: the
+    :math:`\Theta(n^2 d^2 M^{-1})` of FlashAttention's Theorem 2. With a mask the key block
+    matters: it decides which key rows a skipped tile spares. The count assumes that
+    nothing read from HBM stays in a cache between loads (a GPU's L2 cache can serve some
+    re-reads of :math:`K` and :math:`V`), and that the tile of scores never leaves the chip.
+
+    Parameters
+    ----------
+    n : int
+        Sequence length (``n_q = n_k = n``).
+    d : int
+        Width of queries, keys and values.
+    sram_bytes : int
+        On-chip memory :math:`M` of one streaming multiprocessor, in bytes.
+    method : {"standard", "tiled"}, default "standard"
+    itemsize : int, default 2
+        Bytes per number of Q, K, V, S, A and O (2 for bfloat16).
+    block_size : int, optional
+        Rows per query block for ``"tiled"``; default :func:`sram_block_rows` ``(d, sram_bytes)``.
+    causal, window, document_ids
+        The mask, as in :func:`attn_core.block_sparse_attention`; ``"tiled"`` reads only the
+        key blocks of tiles that are not skipped (:func:`tile_schedule`).
+    key_block_size : int, optional
+        Rows per key block for ``"tiled"``; default the query block.
+
+    Returns
+    -------
+    int
+
+    Raises
+    ------
+    TypeError, ValueError
+        Sizes that are not whole numbers >= 1, an unknown ``method``, a bad mask argument.
+
+    Examples
+    --------
+    >>> hbm_bytes(4, 2, 64, itemsize=1)  # 4 n^2 + 4 n d = 64 + 32
+    96
+    >>> hbm_bytes(4, 2, 64, "tiled", itemsize=1, block_size=2)  # Q, O: 8 + 8; K, V: 2 query blocks x 16; L: 16
+    64
+    """
+    n, d = positive_int(n, "n"), positive_int(d, "d")
+    sram_bytes, itemsize = positive_int(sram_bytes, "sram_bytes"), positive_int(itemsize, "itemsize")
+    method = choice(method, _FORWARD_METHODS, "method")
+    block = sram_block_rows(d, sram_bytes, itemsize=itemsize) if block_size is None else positive_int(
+        block_size, "block_size")
+    key_block = block if key_block_size is None else positive_int(key_block_size, "key_block_size")
+    kinds = tile_schedule(n, n, block_size=block, key_block_size=key_block, causal=causal, window=window,
+                          document_ids=document_ids)
+    if method == "standard":
+        return (4 * n * n + 4 * n * d) * itemsize
+    key_rows = np.minimum(np.arange(0, n, key_block) + key_block, n) - np.arange(0, n, key_block)  # (key blocks,)
+    kv_reads = int(((kinds != TILE_SKIPPED) * key_rows[None, :]).sum()) * 2 * d  # K_u and V_u per computed tile
+    return (n * d + kv_reads + n * d) * itemsize + n * STATISTIC_BYTES  # Q in; K, V; O out; L out
+
+
+@dataclass(frozen=True)
+class BackwardCost:
+    """What the backward pass of one head costs, counted (see :func:`backward_cost`)."""
+
+    multiply_adds: int  # matrix products
+    exponentials: int  # exp(S - L), recomputed
+    hbm_bytes: int  # bytes read from and written to HBM
+    saved_bytes: int  # what the forward pass keeps for it beyond Q, K, V, O: A (n x n) or L (n)
+
+
+def backward_cost(
+    n: int, d: int, sram_bytes: int, method: str = "standard", *, itemsize: int = 2, block_size: int | None = None,
+) -> BackwardCost:
+    r"""Arithmetic and HBM traffic of the backward pass of one head, counted along the algorithm's loops.
+
+    ``"standard"`` is FlashAttention's Algorithm 3 (the standard backward; Dao et al., 2022,
+    appendix B), which uses the weights :math:`A` the forward pass stored:
+
+    1. read :math:`A, dO`, write :math:`dV = A^\top dO`;
+    2. read :math:`dO, V`, write :math:`dA = dO\,V^\top`;
+    3. read :math:`A, dA`, write :math:`dS = A \odot (dA - \operatorname{rowsum}(A \odot dA))`;
+    4. read :math:`dS, K`, write :math:`dQ = dS\,K`;  5. read :math:`dS, Q`, write :math:`dK = dS^\top Q`
+
+    (the scale folded into :math:`Q`): :math:`7n^2 + 8nd` numbers and :math:`4n^2 d`
+    multiply-adds. ``"recompute"`` follows the loops of
+    :func:`attn_core.tiled_attention_backward`: read :math:`O, dO` and write
+    :math:`D = \operatorname{rowsum}(dO \odot O)`; then for each key block read :math:`K_u, V_u`
+    and, at its end, write :math:`dK_u, dV_u`; inside, for each query block, read
+    :math:`Q_a, dO_a, L_a, D_a` and read and write back :math:`dQ_a`. It recomputes
+    :math:`S` (:math:`n^2 d` more multiply-adds, :math:`n^2` exponentials) and never
+    touches an :math:`n \times n` array in HBM.
+
+    Parameters
+    ----------
+    n, d : int
+        Sequence length and head width (``d_k = d_v = d``).
+    sram_bytes : int
+        On-chip memory :math:`M`, in bytes.
+    method : {"standard", "recompute"}, default "standard"
+    itemsize : int, default 2
+    block_size : int, optional
+        Rows per key block for ``"recompute"`` (the outer loop: :math:`Q`, :math:`dO` and
+        :math:`dQ` are re-read once per key block); default :func:`sram_block_rows`
+        ``(d, sram_bytes, blocks=7)``. The inner query block does not change the count; it
+        must be small enough for the tiles :math:`S` and :math:`dS` to fit on the chip.
+
+    Returns
+    -------
+    BackwardCost
+
+    Raises
+    ------
+    TypeError, ValueError
+        Sizes that are not whole numbers >= 1; an unknown ``method``.
+
+    Examples
+    --------
+    >>> backward_cost(4, 2, 64, itemsize=1)  # 7 n^2 + 8 n d numbers, 4 n^2 d multiply-adds, A saved
+    BackwardCost(multiply_adds=128, exponentials=0, hbm_bytes=176, saved_bytes=16)
+    """
+    n, d = positive_int(n, "n"), positive_int(d, "d")
+    sram_bytes, itemsize = positive_int(sram_bytes, "sram_bytes"), positive_int(itemsize, "itemsize")
+    method = choice(method, _BACKWARD_METHODS, "method")
+    if method == "standard":
+        return BackwardCost(multiply_adds=4 * n * n * d, exponentials=0, hbm_bytes=(7 * n * n + 8 * n * d) * itemsize,
+                            saved_bytes=n * n * itemsize)
+    block = sram_block_rows(d, sram_bytes, itemsize=itemsize, blocks=7) if block_size is None else positive_int(
+        block_size, "block_size")
+    key_blocks = -(-n // block)
+    traffic = 2 * n * d * itemsize + n * STATISTIC_BYTES  # read O and dO, write D
+    traffic += 4 * n * d * itemsize  # per key block: read K_u, V_u; write dK_u, dV_u (every key once)
+    traffic += key_blocks * n * (4 * d * itemsize + 2 * STATISTIC_BYTES)  # per tile: Q_a, dO_a, dQ_a twice; L_a, D_a
+    return BackwardCost(multiply_adds=5 * n * n * d, exponentials=n * n, hbm_bytes=traffic,
+                        saved_bytes=n * STATISTIC_BYTES)
+
+
+# ------------------------------------------------------------------ a layer's FLOP budget
+__all__ += ["LayerFlops", "layer_flops", "attention_overtakes_at"]
+
+
+@dataclass(frozen=True)
+class LayerFlops:
+    """Floating-point operations (2 per multiply-add) of one transformer layer's matrix products."""
+
+    projections: int  # W_Q and W_O (d_model x d_model), W_K and W_V (d_model x n_kv_heads d_head)
+    mlp: int  # the MLP's matrices, d_model <-> expansion d_model
+    scores: int  # Q K^T over the pairs computed, all heads together
+    weighted_values: int  # A V over the same pairs
+
+    @property
+    def attention(self) -> int:
+        """The part that grows like n^2: scores and weighted values."""
+        return self.scores + self.weighted_values
+
+    @property
+    def total(self) -> int:
+        return self.projections + self.mlp + self.attention
+
+
+def _per_token_multiply_adds(d: int, expansion: Fraction, matrices: int, n_heads: int | None,
+                             n_kv_heads: int | None) -> tuple[Fraction, Fraction]:
+    """Multiply-adds per token of (the four projections, the MLP), exact."""
+    kv_share = Fraction(1) if n_kv_heads is None else Fraction(n_kv_heads, n_heads)
+    return (2 + 2 * kv_share) * d * d, matrices * expansion * d * d
+
+
+def _checked_layer(d_model: Any, mlp_expansion: Any, mlp_matrices: Any, n_heads: Any,
+                   n_kv_heads: Any) -> tuple[int, Fraction, int, int | None, int | None]:
+    d = positive_int(d_model, "d_model")
+    expansion = Fraction(positive_number(mlp_expansion, "mlp_expansion"))
+    matrices = positive_int(mlp_matrices, "mlp_matrices")
+    if (n_heads is None) != (n_kv_heads is None):
+        raise ValueError("n_heads and n_kv_heads must be given together (grouped keys and values), "
+                         f"got n_heads={n_heads!r:.20} and n_kv_heads={n_kv_heads!r:.20}")
+    if n_heads is not None:
+        n_heads, n_kv_heads = positive_int(n_heads, "n_heads"), positive_int(n_kv_heads, "n_kv_heads")
+        if d % n_heads or n_heads % n_kv_heads:
+            raise ValueError(f"n_heads must divide d_model and n_kv_heads must divide n_heads, got d_model={d}, "
+                             f"n_heads={n_heads}, n_kv_heads={n_kv_heads}")
+    if (expansion * d).denominator != 1:
+        raise ValueError(f"mlp_expansion x d_model must be a whole number of hidden units, got {float(expansion)} "
+                         f"x {d}")
+    return d, expansion, matrices, n_heads, n_kv_heads
+
+
+def layer_flops(
+    n: int, d_model: int, *, causal: bool = False, mlp_expansion: float = 4, mlp_matrices: int = 2,
+    n_heads: int | None = None, n_kv_heads: int | None = None,
+) -> LayerFlops:
+    r"""Count the FLOPs of one transformer layer's matrix products for a sequence of ``n`` tokens.
+
+    .. math::
+       \underbrace{2 (2 + 2g)\, n d^2}_{W_Q, W_O;\ W_K, W_V}
+       + \underbrace{2 c e\, n d^2}_{\text{MLP}}
+       + \underbrace{2 \cdot 2 P d}_{QK^\top,\ AV}
+
+    with :math:`d` = ``d_model``, :math:`g` = ``n_kv_heads / n_heads`` (1 without grouping),
+    :math:`c` = ``mlp_matrices``, :math:`e` = ``mlp_expansion`` and :math:`P` the number of
+    (query, key) pairs computed: :math:`n^2`, or :math:`n(n+1)/2` with ``causal=True`` (a
+    kernel that skips every masked pair; a tiled one comes close). Assumptions: the query
+    heads together have width ``d_model``; grouped keys and values (``n_kv_heads`` shared
+    key/value heads) shrink :math:`W_K` and :math:`W_V` but not attention, since every query
+    head still scores every key; an MLP of two matrices by default (a gated MLP has three);
+    nothing counted outside the matrix products (softmax, normalisation, embeddings, the
+    output layer).
+
+    Parameters
+    ----------
+    n : int
+        Tokens in the sequence.
+    d_model : int
+    causal : bool, default False
+    mlp_expansion : float, default 4
+        Width of the MLP's hidden layer over ``d_model`` (``mlp_expansion * d_model`` must be
+        whole; 3.5 for a hidden width of 28,672 at ``d_model = 8192``).
+    mlp_matrices : int, default 2
+        2 for up and down, 3 for a gated MLP (gate, up, down).
+    n_heads, n_kv_heads : int, optional
+        Query heads and the key/value heads they share; give both or neither.
+
+    Returns
+    -------
+    LayerFlops
+
+    Raises
+    ------
+    TypeError, ValueError
+        Sizes that are not whole numbers >= 1; ``causal`` not a boolean; ``mlp_expansion``
+        not a number > 0 or not giving a whole hidden width; only one of ``n_heads`` and
+        ``n_kv_heads``, or heads that do not divide.
+
+    Examples
+    --------
+    >>> f = layer_flops(2, 3)  # n = 2, d = 3
+    >>> f.projections, f.mlp, f.scores, f.weighted_values  # 2*4*2*9, 2*2*4*2*9, 2*4*3, 2*4*3
+    (144, 288, 24, 24)
+    >>> g = layer_flops(2, 4, n_heads=4, n_kv_heads=1, mlp_matrices=3, mlp_expansion=2.5)
+    >>> g.projections, g.mlp  # 2*2*(2*16 + 2*4), 2*2*3*4*10
+    (160, 480)
+    """
+    n = positive_int(n, "n")
+    d, expansion, matrices, n_heads, n_kv_heads = _checked_layer(d_model, mlp_expansion, mlp_matrices, n_heads,
+                                                                 n_kv_heads)
+    pairs = n * (n + 1) // 2 if flag(causal, "causal") else n * n
+    projections, mlp = _per_token_multiply_adds(d, expansion, matrices, n_heads, n_kv_heads)
+    return LayerFlops(projections=int(2 * n * projections), mlp=int(2 * n * mlp), scores=2 * pairs * d,
+                      weighted_values=2 * pairs * d)
+
+
+def attention_overtakes_at(
+    d_model: int, *, causal: bool = False, mlp_expansion: float = 4, mlp_matrices: int = 2,
+    n_heads: int | None = None, n_kv_heads: int | None = None,
+) -> int:
+    r"""The shortest sequence at which the :math:`n^2` part of a layer costs at least the rest.
+
+    From :func:`layer_flops`, with :math:`R d^2` the multiply-adds per token of the
+    projections and the MLP (:math:`R = 12` by default): :math:`2 P d \ge R\, n d^2`. Without
+    a mask (:math:`P = n^2`) that is :math:`n \ge R d / 2`, :math:`6d` by default; causal
+    (:math:`P = n(n+1)/2`), :math:`n + 1 \ge R d`, so :math:`n = 12d - 1` by default. Kaplan
+    et al. (2020) call attention a small share while :math:`d_{model} > n_{ctx} / 12`; they do
+    not derive their term, and it equals this count for a causal kernel that skips the masked
+    pairs.
+
+    Parameters
+    ----------
+    d_model : int
+    causal : bool, default False
+    mlp_expansion, mlp_matrices, n_heads, n_kv_heads
+        As :func:`layer_flops`.
+
+    Returns
+    -------
+    int
+
+    Raises
+    ------
+    TypeError, ValueError
+        As :func:`layer_flops`.
+
+    Examples
+    --------
+    >>> attention_overtakes_at(768), attention_overtakes_at(768, causal=True)
+    (4608, 9215)
+    >>> attention_overtakes_at(8192, causal=True, n_heads=64, n_kv_heads=8, mlp_matrices=3, mlp_expansion=3.5)
+    104447
+    """
+    d, expansion, matrices, n_heads, n_kv_heads = _checked_layer(d_model, mlp_expansion, mlp_matrices, n_heads,
+                                                                 n_kv_heads)
+    per_token = sum(_per_token_multiply_adds(d, expansion, matrices, n_heads, n_kv_heads)) / d  # R d
+    if flag(causal, "causal"):
+        return math.ceil(per_token) - 1  # n + 1 >= R d
+    return math.ceil(per_token / 2)  # n >= R d / 2

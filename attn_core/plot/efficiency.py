@@ -21,7 +21,8 @@ from attn_core.plot.curves import _named_curves
 from attn_core.plot.heatmap import _matrix_image
 from attn_core.plot.style import COLORS, _labels
 
-__all__ = ["TILE_COLORS", "tile_grid", "cost_curves", "score_blocks", "output_comparison"]
+__all__ = ["TILE_COLORS", "tile_grid", "cost_curves", "score_blocks", "output_comparison", "roofline",
+           "flop_shares"]
 
 #: Colours of skipped, masked and full tiles (codes 0, 1, 2 of ``tile_schedule``).
 TILE_COLORS = ("#e9ecef", COLORS["accent"], COLORS["main"])
@@ -343,4 +344,173 @@ def output_comparison(
         ax.set_ylim(*ylim)
     if title is not None:
         ax.set_title(title)
+    return ax
+
+
+def roofline(
+    ax: Axes,
+    accelerators: Sequence,
+    points: Mapping[str, float] | None = None,
+    *,
+    intensity_range: tuple[float, float] = (1.0, 4096.0),
+    title: str | None = None,
+) -> Axes:
+    """The roofline of each accelerator on log-log axes, its ridge point marked, and computations placed on it.
+
+    Each roof is :func:`attn_core.experiments.efficiency.attainable_flops` against arithmetic
+    intensity: a slope (memory-bound) up to the ridge point, then flat at the peak
+    (compute-bound). Each of ``points`` (label -> intensity in FLOP per byte) is drawn on
+    every roof, with its label once, written upwards above and left of its highest point or
+    downwards below and right of its lowest (whichever side has more room): as the roofs
+    never fall to the right, the label never touches a roof.
+
+    Parameters
+    ----------
+    ax : Axes
+    accelerators : sequence of Accelerator
+    points : mapping of str -> float, optional
+    intensity_range : (float, float), default (1, 4096)
+        The horizontal axis, FLOP per byte, both > 0.
+    title : str, optional
+
+    Returns
+    -------
+    Axes
+
+    Raises
+    ------
+    TypeError, ValueError
+        ``ax`` is not a matplotlib Axes, an accelerator that is not an Accelerator, an
+        intensity that is not a number > 0, a range that is not two increasing numbers > 0.
+
+    Examples
+    --------
+    >>> from attn_core.plot import new_figure
+    >>> from attn_core.experiments.efficiency import A100, H100
+    >>> ax = roofline(new_figure().add_subplot(), [A100, H100], {"standard": 30.0, "tiled": 300.0})
+    >>> ax.get_xscale(), len([line for line in ax.lines if line.get_label().startswith("NVIDIA")])
+    ('log', 2)
+    """
+    from attn_core.experiments.efficiency import Accelerator, attainable_flops, ridge_point
+
+    check.check_axes(ax)
+    if isinstance(accelerators, Accelerator) or not isinstance(accelerators, Sequence) or not accelerators:
+        raise TypeError(f"accelerators must be a non-empty list of Accelerator, got {accelerators!r:.60}")
+    for chip in accelerators:
+        if not isinstance(chip, Accelerator):
+            raise TypeError(f"accelerators must hold Accelerator objects, got {chip!r:.60}")
+    points = {} if points is None else points
+    if not isinstance(points, Mapping):
+        raise TypeError(f"points must be a mapping of labels to intensities, got {type(points).__name__}")
+    intensities = {label: check.vector([value], f"points[{label!r}]", positive=True)[0]
+                   for label, value in points.items()}
+    span = check.vector(intensity_range, "intensity_range", length=2, of="(low, high)", positive=True)
+    if not span[0] < span[1]:
+        raise ValueError(f"intensity_range must be (low, high) with low < high, got {tuple(span)}")
+    ax.clear()
+    x = np.geomspace(span[0], span[1], 200)
+    for i, chip in enumerate(accelerators):
+        color = (COLORS["main"], COLORS["dark"], COLORS["accent"], COLORS["muted"])[i % 4]
+        ax.plot(x, attainable_flops(x, chip) / 1e12, color=color, lw=2, label=chip.name)
+        ridge = ridge_point(chip)
+        ax.plot([ridge], [chip.peak_flops / 1e12], "o", color=color, ms=5)
+        ax.annotate(f"ridge {ridge:.0f}", (ridge, chip.peak_flops / 1e12), textcoords="offset points",
+                    xytext=(5, -10), fontsize=7, color=color)
+    top = max(chip.peak_flops for chip in accelerators) / 1e12
+    bottom = span[0] * min(c.memory_bandwidth for c in accelerators) / 1e12 * 0.8
+    for label, intensity in intensities.items():
+        heights = [attainable_flops(intensity, chip) / 1e12 for chip in accelerators]
+        for chip, height in zip(accelerators, heights):
+            ax.plot([intensity], [height], "s", color=COLORS["highlight"], ms=5)
+        ax.axvline(intensity, color=COLORS["highlight"], lw=0.8, ls=":")
+        # Every roof rises (or stays flat) to the right, so text above the highest point and left of it, or
+        # below the lowest point and right of it, never touches a roof: take the side with more room.
+        room_above = np.log(top * 3 / max(heights))
+        room_below = np.log(min(heights) / bottom)
+        if room_above >= room_below:
+            ax.annotate(label, (intensity, max(heights)), xytext=(-3, 6), textcoords="offset points", rotation=90,
+                        ha="right", va="bottom", fontsize=7.5, color=COLORS["highlight"])
+        else:
+            ax.annotate(label, (intensity, min(heights)), xytext=(3, -6), textcoords="offset points", rotation=90,
+                        ha="left", va="top", fontsize=7.5, color=COLORS["highlight"])
+    ax.set_xscale("log", base=2)
+    ax.set_yscale("log")
+    ticks = [2.0**k for k in range(int(np.ceil(np.log2(span[0]))), int(np.floor(np.log2(span[1]))) + 1, 2)]
+    ax.set_xticks(ticks, [f"{t:g}" for t in ticks])
+    ax.set_xlim(span[0], span[1])
+    ax.set_ylim(bottom, top * 3)
+    ax.set_xlabel("arithmetic intensity (FLOP per byte of HBM traffic)")
+    ax.set_ylabel("attainable TFLOP/s")
+    if title is not None:
+        ax.set_title(title)
+    ax.legend(fontsize=7.5, loc="lower right")
+    return ax
+
+
+def flop_shares(
+    ax: Axes,
+    n: Sequence[int],
+    parts: Mapping[str, Sequence[float]],
+    *,
+    crossover: float | None = None,
+    title: str | None = None,
+) -> Axes:
+    """Each part's share of a layer's FLOPs against sequence length, stacked to 100 %, on a log axis of n.
+
+    Parameters
+    ----------
+    ax : Axes
+    n : sequence of int
+        Sequence lengths, > 0.
+    parts : mapping of label -> FLOPs (one per ``n``)
+        E.g. the fields of :func:`attn_core.experiments.efficiency.layer_flops`, stacked in order.
+    crossover : float, optional
+        A length to mark with a vertical line (where the n^2 part reaches half).
+    title : str, optional
+
+    Returns
+    -------
+    Axes
+
+    Raises
+    ------
+    TypeError, ValueError
+        ``ax`` is not a matplotlib Axes, lengths that do not match or are not > 0, FLOPs that
+        are not numbers >= 0 with a positive total.
+
+    Examples
+    --------
+    >>> from attn_core.plot import new_figure
+    >>> ax = flop_shares(new_figure().add_subplot(), [1, 2, 4], {"a": [3, 2, 1], "b": [1, 2, 3]}, crossover=2)
+    >>> len(ax.collections), [float(y) for y in ax.get_ylim()]
+    (2, [0.0, 100.0])
+    """
+    check.check_axes(ax)
+    n = check.vector(n, "n", positive=True)
+    check.curves(parts, "parts", n.size, "n")
+    if not parts:
+        raise ValueError("parts must hold at least one curve")
+    values = np.array([np.asarray(curve, dtype=float) for curve in parts.values()])  # (parts, len(n))
+    if (values < 0).any() or not (values.sum(axis=0) > 0).all():
+        raise ValueError("parts must hold FLOPs >= 0 with a total > 0 at every n")
+    crossover = check.finite_number(crossover, "crossover", optional=True)
+    ax.clear()
+    shares = 100 * values / values.sum(axis=0)  # (parts, len(n))
+    colors = (COLORS["main"], COLORS["accent"], COLORS["dark"], COLORS["light"], COLORS["muted"])
+    ax.stackplot(n, shares, labels=list(parts), colors=[colors[i % 5] for i in range(len(parts))], alpha=0.85)
+    if crossover is not None:
+        ax.axvline(crossover, color=COLORS["highlight"], lw=1.2, ls="--")
+        ax.annotate(f"n = {crossover:,.0f}", (crossover, 96), xytext=(4, 0), textcoords="offset points",
+                    fontsize=7.5, color=COLORS["highlight"], va="top")
+    ax.set_xscale("log", base=2)
+    ax.set_xlim(n.min(), n.max())
+    ticks = n[:: max(1, n.size // 5)]
+    ax.set_xticks(ticks, [f"{x:,.0f}" for x in ticks])
+    ax.minorticks_off()
+    ax.set_ylim(0.0, 100.0)
+    ax.set_xlabel("sequence length n")
+    ax.set_ylabel("share of the layer's FLOPs (%)")
+    if title is not None:
+        ax.set_title(title)
+    ax.legend(fontsize=7.5, loc="center left", bbox_to_anchor=(1.02, 0.5))
     return ax

@@ -199,3 +199,132 @@ def tile_stepper_explorer(
         figsize=(6.4, 3.2),
         play=True,
     )
+
+
+# ------------------------------------------------------------------ tiles a structured mask skips
+from attn_core.experiments.efficiency import (  # noqa: E402
+    A100, TILE_SKIPPED, allowed_pairs, hbm_bytes, tile_schedule)
+from attn_core.plot.efficiency import tile_grid  # noqa: E402
+
+__all__ += ["block_sparse_explorer", "SPARSE_MASKS"]
+
+#: The masks of :func:`block_sparse_explorer`, all causal: label -> (window, document length), one of them None.
+SPARSE_MASKS = {"window 64": (64, None), "window 256": (256, None), "window 1024": (1024, None),
+                "documents of 256": (None, 256), "documents of 1024": (None, 1024),
+                "documents of 2048": (None, 2048)}
+
+
+def _sparse_state(n: int, d: int, block_size: int, mask: str) -> dict:
+    """Tiles, wasted cells and HBM bytes of one causal mask in blocks of ``block_size``."""
+    window, document_length = SPARSE_MASKS[mask]
+    structure = ({"window": window} if window is not None
+                 else {"document_ids": np.arange(n) // document_length})  # the last document maybe shorter
+    kinds = tile_schedule(n, n, block_size=block_size, causal=True, **structure)
+    allowed = allowed_pairs(n, n, causal=True, **structure)
+    rows = np.minimum(np.arange(0, n, block_size) + block_size, n) - np.arange(0, n, block_size)  # (blocks,)
+    cells = int(((kinds != TILE_SKIPPED) * np.outer(rows, rows)).sum())  # every cell of every computed tile
+    sram = A100.sram_bytes  # the block size is given, so the SRAM size does not enter the count
+    traffic = hbm_bytes(n, d, sram, "tiled", block_size=block_size, causal=True, **structure)
+    return {"mask": mask, "n": n, "block_size": block_size, "kinds": kinds,
+            "computed": int((kinds != TILE_SKIPPED).sum()), "tiles": int(kinds.size),
+            "computed_cells": cells, "allowed_pairs": allowed, "wasted_cells": cells - allowed,
+            "hbm_bytes": traffic,
+            "causal_hbm_bytes": hbm_bytes(n, d, sram, "tiled", block_size=block_size, causal=True),
+            "standard_hbm_bytes": hbm_bytes(n, d, sram, "standard")}
+
+
+def _describe_sparse(state: dict) -> str:
+    return (f"causal, {state['mask']}, n = {state['n']} in blocks of {state['block_size']}: grid of tiles, "
+            f"{state['computed']} of {state['tiles']} computed, {state['wasted_cells'] / state['computed_cells']:.0%} "
+            f"of their cells masked; HBM traffic {state['hbm_bytes'] / 2**20:.1f} MiB, against "
+            f"{state['causal_hbm_bytes'] / 2**20:.1f} MiB for tiled causal attention and "
+            f"{state['standard_hbm_bytes'] / 2**20:.0f} MiB for standard attention.")
+
+
+def block_sparse_explorer(
+    n: int = 4096, d: int = 64, *, mask: str = "window 256", block_size: int = 256,
+    block_sizes: tuple[int, ...] = (128, 256, 512),
+) -> Explorer:
+    """Which tiles a sliding window or packed documents let a tiled kernel skip, as the block size moves.
+
+    For one head of ``n`` tokens under a causal mask, the picture is the grid of tiles
+    (:func:`~attn_core.experiments.efficiency.tile_schedule`): skipped, computed with a mask,
+    computed whole. Its title counts the tiles computed, the share of their cells that the mask
+    hides (computed, then thrown away), and the bytes the forward pass moves to and from HBM
+    (:func:`~attn_core.experiments.efficiency.hbm_bytes`, bfloat16), against tiled causal
+    attention and standard attention. Smaller blocks follow a window more tightly (fewer
+    wasted cells) but re-read the keys and values more often (more bytes).
+
+    Controls:
+
+    * **Mask** (slider, six positions): a causal sliding window of 64, 256 or 1024 keys, or
+      causal packed documents of 256, 1024 or 2048 tokens (:data:`SPARSE_MASKS`);
+    * **Block size** (slider): rows of queries and of keys per tile.
+
+    Parameters
+    ----------
+    n, d : int, default 4096, 64
+        Sequence length and head width.
+    mask : str, default "window 256"
+        The starting mask, a key of :data:`SPARSE_MASKS`.
+    block_size : int, default 256
+        The starting block size, one of ``block_sizes``.
+    block_sizes : tuple of int, default (128, 256, 512)
+        The block sizes the second slider offers.
+
+    Returns
+    -------
+    Explorer
+        ``state`` holds ``mask``, ``n``, ``block_size``, ``kinds`` (the grid), ``computed``
+        and ``tiles`` (tiles computed, tiles in all), ``computed_cells``, ``allowed_pairs`` and
+        ``wasted_cells`` (their difference), ``hbm_bytes``, ``causal_hbm_bytes`` and
+        ``standard_hbm_bytes``.
+
+    Raises
+    ------
+    TypeError, ValueError
+        Sizes that are not whole numbers >= 1, more than 32 blocks a side, an unknown
+        ``mask``, a ``block_size`` not among ``block_sizes``.
+
+    Examples
+    --------
+    >>> ex = block_sparse_explorer()
+    >>> ex.frame_count(), ex.state["computed"], ex.state["tiles"]
+    (18, 31, 256)
+    >>> ex.controls["block_size"].value = 128
+    >>> ex.state["computed"], ex.state["tiles"]
+    (93, 1024)
+    """
+    n, d = positive_int(n, "n"), positive_int(d, "d")
+    mask = choice(mask, SPARSE_MASKS, "mask")
+    if not isinstance(block_sizes, (tuple, list)) or not block_sizes:
+        raise TypeError(f"block_sizes must be a non-empty tuple of whole numbers, got {block_sizes!r:.40}")
+    block_sizes = tuple(positive_int(value, "block_sizes") for value in block_sizes)
+    block_size = choice(block_size, block_sizes, "block_size")
+    if -(-n // min(block_sizes)) > 32:
+        raise ValueError(f"n={n} in blocks of {min(block_sizes)} is more than 32 blocks a side: too many tiles to draw")
+
+    def compute(mask: str, block_size: int) -> dict:
+        return _sparse_state(n, d, block_size, mask)
+
+    def draw(fig: Figure, state: dict) -> None:
+        if not fig.axes:
+            fig.add_subplot()
+        tile_grid(fig.axes[0], state["kinds"], block_size=state["block_size"],
+                  title=(f"causal, {state['mask']}, blocks of {state['block_size']}\n{state['computed']} of "
+                         f"{state['tiles']} tiles, {state['wasted_cells'] / state['computed_cells']:.0%} of their "
+                         f"cells masked\nHBM {state['hbm_bytes'] / 2**20:.1f} MiB (tiled causal "
+                         f"{state['causal_hbm_bytes'] / 2**20:.1f}, standard {state['standard_hbm_bytes'] / 2**20:.0f})"))
+        fig.axes[0].title.set_fontsize(8.5)
+
+    return Explorer(
+        compute, draw,
+        sliders={"mask": Slider("Mask", [(name, name) for name in SPARSE_MASKS], value=mask),
+                 "block_size": Slider("Block size", [(str(value), value) for value in block_sizes],
+                                      value=block_size)},
+        describe=_describe_sparse,
+        title=("Move the mask and the block size: a tiled kernel computes only the tiles the mask does not hide "
+               "whole (coloured) and reads only their key and value blocks from HBM; smaller tiles waste fewer "
+               "masked cells but re-read the keys and values more often."),
+        figsize=(5.6, 3.6),
+    )

@@ -391,3 +391,317 @@ def test_stepper_outlier_is_the_first_querys_score_and_overflows_only_without_th
         np.testing.assert_allclose(unshifted["steps"][query][-1].output, shifted["final_output"][query], atol=2e-2)
     with pytest.raises(ValueError, match="shift must be one of"):
         online_softmax_walk(q, k, v, block_size=4, shift="none")
+
+
+# ------------------------------------------------------------------------------ the roofline
+from attn_core.experiments.efficiency import A100, H100, Accelerator, attainable_flops, ridge_point  # noqa: E402
+
+
+def test_accelerators_hold_the_datasheet_numbers():
+    assert (A100.peak_flops, A100.memory_bandwidth, A100.sram_bytes) == (312e12, 2.039e12, 164 * 1024)
+    assert (H100.peak_flops, H100.memory_bandwidth, H100.sram_bytes) == (989.4e12, 3.35e12, 228 * 1024)
+    assert "A100" in A100.name and "H100" in H100.name and A100.source and H100.source
+    assert (A100.n_sms, H100.n_sms) == (108, 132) and "108 SMs" in A100.source and "132 SMs" in H100.source
+    assert Accelerator("toy", 1.0, 1.0, 1, "").n_sms == 1  # five positional arguments still make a chip
+
+
+def test_ridge_point_by_hand():
+    assert ridge_point(A100) == pytest.approx(312 / 2.039)  # 153.0 FLOP per byte
+    assert ridge_point(H100) == pytest.approx(989.4 / 3.35)  # 295.3
+    assert ridge_point(Accelerator("toy", 100.0, 4.0, 8, "")) == 25.0
+
+
+def test_roofline_is_bandwidth_times_intensity_then_flat():
+    chip = Accelerator("toy", peak_flops=100.0, memory_bandwidth=4.0, sram_bytes=8, source="")
+    assert attainable_flops(0.0, chip) == 0.0
+    assert attainable_flops(5.0, chip) == 20.0  # memory-bound: 5 FLOP/byte x 4 bytes/s
+    assert attainable_flops(25.0, chip) == 100.0  # the ridge
+    assert attainable_flops(1e6, chip) == 100.0  # compute-bound
+    np.testing.assert_array_equal(attainable_flops([1.0, 50.0], chip), [4.0, 100.0])
+    assert np.isnan(attainable_flops(float("nan"), chip))
+
+
+@pytest.mark.parametrize("call, error, message", [
+    (lambda: Accelerator(3, 1.0, 1.0, 1, ""), TypeError, "name"),
+    (lambda: Accelerator("x", 0.0, 1.0, 1, ""), ValueError, "peak_flops"),
+    (lambda: Accelerator("x", 1.0, float("inf"), 1, ""), ValueError, "memory_bandwidth"),
+    (lambda: Accelerator("x", 1.0, 1.0, 1.5, ""), TypeError, "sram_bytes"),
+    (lambda: Accelerator("x", 1.0, 1.0, 1, None), TypeError, "source"),
+    (lambda: Accelerator("x", 1.0, 1.0, 1, "", n_sms=0), ValueError, "n_sms"),
+    (lambda: ridge_point("A100"), TypeError, "accelerator"),
+    (lambda: attainable_flops(-1.0, A100), ValueError, "intensity"),
+    (lambda: attainable_flops(1.0, None), TypeError, "accelerator"),
+])
+def test_roofline_refuses_bad_input(call, error, message):
+    with pytest.raises(error, match=message):
+        call()
+
+
+# ------------------------------------------------- HBM traffic, counted by loops written in the test
+from attn_core.experiments.efficiency import (  # noqa: E402
+    STATISTIC_BYTES,
+    attention_overtakes_at,
+    backward_cost,
+    hbm_bytes,
+    layer_flops,
+    sram_block_rows,
+)
+
+
+class Memory:
+    """A stand-in for HBM: every load and store of an array adds its size (in numbers of ``itemsize`` bytes)."""
+
+    def __init__(self, itemsize):
+        self.itemsize, self.bytes = itemsize, 0
+
+    def load(self, array, statistic=False):
+        self.bytes += array.size * (STATISTIC_BYTES if statistic else self.itemsize)
+        return np.array(array)
+
+    store = load
+
+
+def _standard_forward(memory, q, k, v):
+    """Algorithm 0 of FlashAttention: three kernels, each through HBM."""
+    s = memory.store(memory.load(q) @ memory.load(k).T / np.sqrt(q.shape[1]))
+    a = memory.store(ac.softmax(memory.load(s)))
+    return memory.store(memory.load(a) @ memory.load(v))
+
+
+def _tiled_forward(memory, q, k, v, block, mask, key_block=None):
+    """Query blocks outside, key blocks inside; a tile whose mask block is all False is not loaded."""
+    n, d = q.shape
+    key_block = key_block or block
+    out = np.zeros_like(q)
+    for a in range(0, n, block):
+        q_a = memory.load(q[a:a + block]) / np.sqrt(d)
+        m, l, acc = np.full((len(q_a), 1), -np.inf), np.zeros((len(q_a), 1)), np.zeros_like(q_a)
+        for u in range(0, n, key_block):
+            allowed = mask[a:a + block, u:u + key_block]
+            if not allowed.any():
+                continue
+            s = np.where(allowed, q_a @ memory.load(k[u:u + key_block]).T, -np.inf)
+            m_new = np.maximum(m, s.max(axis=1, keepdims=True))
+            shift = np.where(m_new == -np.inf, 0, m_new)
+            p = np.exp(s - shift)
+            l = l * np.exp(m - shift) + p.sum(axis=1, keepdims=True)
+            acc = acc * np.exp(m - shift) + p @ memory.load(v[u:u + key_block])
+            m = m_new
+        out[a:a + block] = memory.store(np.divide(acc, l, out=np.zeros_like(acc), where=l != 0))
+        memory.store(np.zeros(len(q_a)), statistic=True)  # L_a, for the backward pass
+    return out
+
+
+@pytest.mark.parametrize("n, d, block, itemsize", [(8, 2, 3, 2), (12, 4, 4, 1), (5, 3, 8, 4)])
+def test_hbm_bytes_equal_a_counter_in_the_loops(n, d, block, itemsize):
+    rng = np.random.default_rng(n)
+    q, k, v = rng.standard_normal((3, n, d))
+    memory = Memory(itemsize)
+    expected, _ = ac.scaled_dot_product_attention(q, k, v)
+    np.testing.assert_allclose(_standard_forward(memory, q, k, v), expected, atol=1e-12)
+    assert hbm_bytes(n, d, 10**6, "standard", itemsize=itemsize) == memory.bytes
+    for causal, window, ids in [(False, None, None), (True, None, None), (True, 2, None),
+                                (False, None, np.repeat([0, 1], [n // 2, n - n // 2])), (True, 1, np.repeat([0, 1, 2], [1, n - 3, 2]))]:
+        mask = np.ones((n, n), dtype=bool)
+        mask &= ac.causal_mask(n) if causal else True
+        mask &= ac.sliding_window_mask(n, window=window, causal=causal) if window else True
+        mask &= ac.document_mask(ids) if ids is not None else True
+        for key_block in (block, 2):  # square tiles, and key blocks of 2 under query blocks of `block`
+            memory = Memory(itemsize)
+            got = _tiled_forward(memory, q, k, v, block, mask, key_block)
+            np.testing.assert_allclose(got, ac.scaled_dot_product_attention(q, k, v, mask=mask)[0], atol=1e-12)
+            assert hbm_bytes(n, d, 10**6, "tiled", itemsize=itemsize, block_size=block, causal=causal,
+                             window=window, document_ids=ids, key_block_size=key_block) == memory.bytes
+
+
+def test_hbm_bytes_without_a_mask_depend_on_the_query_block_only():
+    """K and V are read once per query block, however the keys are cut: the key block can stay small."""
+    for key_block in (1, 16, 64, 328, 4096):
+        assert hbm_bytes(4096, 64, 1, "tiled", block_size=328, key_block_size=key_block) == hbm_bytes(
+            4096, 64, 1, "tiled", block_size=328)
+    by_hand = (2 * 4096 * 64 + 2 * 4096 * 64 * 13) * 2 + 4096 * 4  # ceil(4096 / 328) = 13 query blocks
+    assert hbm_bytes(4096, 64, 1, "tiled", block_size=328, key_block_size=64) == by_hand
+    assert hbm_bytes(4096, 64, 1, "tiled", block_size=128) > by_hand  # smaller query blocks: more re-reads
+
+
+def test_tile_schedule_with_its_own_key_block_matches_a_dense_mask():
+    n_q, n_k, block, key_block = 6, 10, 4, 3
+    mask = ac.causal_mask(n_q, n_k) & ac.sliding_window_mask(n_k, window=4, causal=True)[-n_q:]
+    kinds = tile_schedule(n_q, n_k, block_size=block, key_block_size=key_block, causal=True, window=4)
+    assert kinds.shape == (2, 4)
+    for a in range(2):
+        for u in range(4):
+            cells = mask[a * block:(a + 1) * block, u * key_block:(u + 1) * key_block]
+            assert kinds[a, u] == (TILE_FULL if cells.all() else TILE_MASKED if cells.any() else TILE_SKIPPED)
+
+
+def test_tiled_traffic_is_theorem_2s_n2_d2_over_m():
+    """With b = M / (4 d) dividing n, K and V are read n / b times: 8 n^2 d^2 / M numbers."""
+    n, d, itemsize, sram = 2**14, 64, 2, 2**17
+    numbers = sram // itemsize  # M = 65,536 numbers
+    assert sram_block_rows(d, sram, itemsize=itemsize) == numbers // (4 * d) == 256
+    assert hbm_bytes(n, d, sram, "tiled", itemsize=itemsize) == (
+        (8 * n**2 * d**2 // numbers + 2 * n * d) * itemsize + n * STATISTIC_BYTES)
+    assert hbm_bytes(n, d, sram, "standard", itemsize=itemsize) == (4 * n * n + 4 * n * d) * itemsize
+    doubled = hbm_bytes(n, d, 2 * sram, "tiled", itemsize=itemsize) - (2 * n * d * itemsize + n * STATISTIC_BYTES)
+    single = hbm_bytes(n, d, sram, "tiled", itemsize=itemsize) - (2 * n * d * itemsize + n * STATISTIC_BYTES)
+    assert 2 * doubled == single  # twice the SRAM, half the re-reads
+
+
+def test_sram_block_rows_by_hand():
+    assert sram_block_rows(64, 164 * 1024) == 328  # 167,936 / 512
+    assert sram_block_rows(128, 1024, itemsize=4, blocks=7) == 1  # never below one row
+    assert sram_block_rows(2, 100, itemsize=1, blocks=5) == 10
+
+
+def _recompute_backward(memory, q, k, v, out, log_sum_exp, grad_out, block):
+    """tiled_attention_backward's loops (key blocks outside), every HBM access counted."""
+    n, d = q.shape
+    scale = 1 / np.sqrt(d)
+    delta = memory.store((memory.load(grad_out) * memory.load(out)).sum(axis=1), statistic=True)
+    grad_q, grad_k, grad_v = np.zeros_like(q), np.zeros_like(k), np.zeros_like(v)
+    for u in range(0, n, block):
+        k_u, v_u = memory.load(k[u:u + block]), memory.load(v[u:u + block])
+        dk_u, dv_u = np.zeros_like(k_u), np.zeros_like(v_u)
+        for a in range(0, n, block):
+            q_a, g_a = memory.load(q[a:a + block]), memory.load(grad_out[a:a + block])
+            l_a, delta_a = memory.load(log_sum_exp[a:a + block], True), memory.load(delta[a:a + block], True)
+            p = np.exp(q_a @ k_u.T * scale - l_a[:, None])
+            dv_u += p.T @ g_a
+            ds = p * (g_a @ v_u.T - delta_a[:, None]) * scale
+            grad_q[a:a + block] = memory.store(memory.load(grad_q[a:a + block]) + ds @ k_u)
+            dk_u += ds.T @ q_a
+        grad_k[u:u + block], grad_v[u:u + block] = memory.store(dk_u), memory.store(dv_u)
+    return grad_q, grad_k, grad_v
+
+
+def _standard_backward(memory, q, k, v, weights, grad_out):
+    """Algorithm 3 of FlashAttention (its appendix B): five kernels through HBM, A stored by the forward pass."""
+    scale = 1 / np.sqrt(q.shape[1])
+    grad_v = memory.store(memory.load(weights).T @ memory.load(grad_out))
+    grad_weights = memory.store(memory.load(grad_out) @ memory.load(v).T)
+    a, da = memory.load(weights), memory.load(grad_weights)
+    grad_scores = memory.store(a * (da - (a * da).sum(axis=1, keepdims=True)) * scale)
+    grad_q = memory.store(memory.load(grad_scores) @ memory.load(k))
+    grad_k = memory.store(memory.load(grad_scores).T @ memory.load(q))
+    return grad_q, grad_k, grad_v
+
+
+@pytest.mark.parametrize("n, d, block, itemsize", [(8, 2, 3, 2), (12, 4, 4, 1), (6, 3, 6, 4)])
+def test_backward_cost_equals_a_counter_in_the_loops(n, d, block, itemsize):
+    rng = np.random.default_rng(n)
+    q, k, v, grad_out = rng.standard_normal((4, n, d))
+    out, weights = ac.scaled_dot_product_attention(q, k, v)
+    scores = q @ k.T / np.sqrt(d)
+    log_sum_exp = np.log(np.exp(scores).sum(axis=1))
+    expected = ac.scaled_dot_product_attention_backward(q, k, v, weights, grad_out)
+    for method, run in [("standard", lambda m: _standard_backward(m, q, k, v, weights, grad_out)),
+                        ("recompute", lambda m: _recompute_backward(m, q, k, v, out, log_sum_exp, grad_out, block))]:
+        memory = Memory(itemsize)
+        for got, want in zip(run(memory), expected, strict=True):
+            np.testing.assert_allclose(got, want, atol=1e-12)
+        cost = backward_cost(n, d, 10**6, method, itemsize=itemsize, block_size=block)
+        assert cost.hbm_bytes == memory.bytes, method
+    standard, recompute = (backward_cost(n, d, 10**6, m, block_size=block) for m in ("standard", "recompute"))
+    assert (standard.multiply_adds, recompute.multiply_adds) == (4 * n * n * d, 5 * n * n * d)  # S computed again
+    assert (standard.exponentials, recompute.exponentials) == (0, n * n)
+    assert (standard.saved_bytes, recompute.saved_bytes) == (n * n * 2, n * STATISTIC_BYTES)  # A, or L
+
+
+@pytest.mark.parametrize("h, kv_heads, expansion, matrices", [(2, None, 4, 2), (4, 2, 2.5, 3), (4, 1, 4, 2)])
+def test_layer_flops_equal_a_counted_numpy_layer(h, kv_heads, expansion, matrices):
+    """Count the multiply-adds of every product in a tiny layer (h query heads, grouped keys and values, a gated
+    MLP) written out here."""
+    n, d = 6, 8
+    groups = kv_heads or h
+    hidden_width = int(expansion * d)
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((n, d))
+    counted = {"projections": 0, "mlp": 0, "scores": 0, "weighted_values": 0}
+
+    def product(a, b, part, pairs=None):
+        """a @ b, counting a.rows x a.cols x b.cols multiply-adds, or pairs x width for attention's products."""
+        width = a.shape[1] if part == "scores" else b.shape[1]
+        counted[part] += a.shape[0] * a.shape[1] * b.shape[1] if pairs is None else pairs * width
+        return a @ b
+
+    for causal in (False, True):
+        counted = dict.fromkeys(counted, 0)
+        allowed = ac.causal_mask(n) if causal else np.ones((n, n), dtype=bool)
+        d_head = d // h
+        q = product(x, rng.standard_normal((d, d)), "projections")
+        k, v = (product(x, rng.standard_normal((d, groups * d_head)), "projections") for _ in range(2))
+        heads = []
+        for j in range(h):
+            part = slice(j * d_head, (j + 1) * d_head)
+            shared = slice((j // (h // groups)) * d_head, (j // (h // groups) + 1) * d_head)  # its key/value head
+            scores = product(q[:, part], k[:, shared].T, "scores", pairs=allowed.sum())  # only the allowed pairs
+            weights = ac.softmax(np.where(allowed, scores, -np.inf))
+            heads.append(product(weights, v[:, shared], "weighted_values", pairs=allowed.sum()))  # skipped: 0
+        o = product(np.concatenate(heads, axis=1), rng.standard_normal((d, d)), "projections")
+        hidden = product(o, rng.standard_normal((d, hidden_width)), "mlp")
+        if matrices == 3:  # gated: a second matrix up, multiplied elementwise
+            hidden = hidden * product(o, rng.standard_normal((d, hidden_width)), "mlp")
+        product(np.maximum(hidden, 0), rng.standard_normal((hidden_width, d)), "mlp")
+        grouping = {} if kv_heads is None else {"n_heads": h, "n_kv_heads": kv_heads}
+        flops = layer_flops(n, d, causal=causal, mlp_expansion=expansion, mlp_matrices=matrices, **grouping)
+        assert (flops.projections, flops.mlp, flops.scores, flops.weighted_values) == tuple(
+            2 * counted[part] for part in ("projections", "mlp", "scores", "weighted_values"))
+        assert flops.total == flops.projections + flops.mlp + flops.attention
+
+
+@pytest.mark.parametrize("causal", [False, True])
+@pytest.mark.parametrize("d, expansion", [(8, 4), (5, 3), (12, 4)])
+def test_attention_overtakes_at_the_first_n_a_loop_finds(causal, d, expansion):
+    def attention_wins(n):
+        f = layer_flops(n, d, causal=causal, mlp_expansion=expansion)
+        return f.attention >= f.projections + f.mlp
+
+    n = 1
+    while not attention_wins(n):
+        n += 1
+    assert attention_overtakes_at(d, causal=causal, mlp_expansion=expansion) == n
+    assert n == ((4 + 2 * expansion) * d - 1 if causal else (2 + expansion) * d)  # 12 d - 1 and 6 d for e = 4
+
+
+def test_grouped_heads_and_a_gated_mlp_move_the_crossover_of_llama_2_70b():
+    """d = 8192, 64 query heads sharing 8 key/value heads, three MLP matrices of width 28,672 (3.5 d):
+    per token 2 d^2 + d^2 / 4 + 10.5 d^2 = 12.75 d^2 multiply-adds, so n + 1 >= 12.75 d = 104,448."""
+    llama = {"n_heads": 64, "n_kv_heads": 8, "mlp_matrices": 3, "mlp_expansion": 3.5}
+    assert attention_overtakes_at(8192, causal=True, **llama) == 104_447
+    below, at = (layer_flops(n, 8192, causal=True, **llama) for n in (104_446, 104_447))
+    assert below.attention < below.projections + below.mlp and at.attention >= at.projections + at.mlp
+    assert layer_flops(1, 8192, **llama).projections == 2 * (2 + 2 / 8) * 8192**2
+
+
+@pytest.mark.parametrize("call, error, message", [
+    (lambda: hbm_bytes(8, 2, 64, "flash"), ValueError, "method"),
+    (lambda: hbm_bytes(0, 2, 64), ValueError, "n must be"),
+    (lambda: hbm_bytes(8, 2, 64, "tiled", block_size=0), ValueError, "block_size"),
+    (lambda: backward_cost(8, 2, 64, "tiled"), ValueError, "method"),
+    (lambda: sram_block_rows(2, 0), ValueError, "sram_bytes"),
+    (lambda: layer_flops(4, 2, causal=1), TypeError, "causal"),
+    (lambda: attention_overtakes_at(0), ValueError, "d_model"),
+    (lambda: layer_flops(4, 8, n_heads=2), ValueError, "n_kv_heads"),
+    (lambda: layer_flops(4, 8, n_heads=3, n_kv_heads=1), ValueError, "divide"),
+    (lambda: layer_flops(4, 3, mlp_expansion=0.5), ValueError, "whole number"),
+    (lambda: layer_flops(4, 3, mlp_matrices=0), ValueError, "mlp_matrices"),
+    (lambda: hbm_bytes(8, 2, 64, "tiled", key_block_size=0), ValueError, "key_block_size"),
+])
+def test_counts_refuse_bad_input(call, error, message):
+    with pytest.raises(error, match=message):
+        call()
+
+
+def test_allowed_pairs_equal_the_dense_mask():
+    from attn_core.experiments.efficiency import allowed_pairs
+
+    ids = np.repeat([0, 1, 2], [3, 6, 2])
+    for causal, window, documents in [(False, None, None), (True, None, None), (True, 3, None), (False, 2, ids),
+                                      (True, None, ids), (True, 1, ids)]:
+        mask = np.ones((11, 11), dtype=bool)
+        mask &= ac.causal_mask(11) if causal else True
+        mask &= ac.sliding_window_mask(11, window=window, causal=causal) if window else True
+        mask &= ac.document_mask(documents) if documents is not None else True
+        assert allowed_pairs(11, 11, causal=causal, window=window, document_ids=documents) == mask.sum()
+    assert allowed_pairs(3, 8, causal=True) == 6 + 7 + 8  # the last three positions, bottom-right

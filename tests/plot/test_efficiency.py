@@ -78,3 +78,65 @@ def test_score_blocks_hides_the_running_max_and_shows_it_again():
     assert line.get_visible() and ax.get_legend().get_visible() and line.get_ydata()[0] == 5.0
     with pytest.raises(TypeError, match="show_max"):
         score_blocks(ax, [1.0, 3.0, 2.0, 5.0], 2, 2, 5.0, show_max=1)
+
+
+def test_roofline_draws_each_roof_with_its_ridge_and_the_points_on_it():
+    from attn_core.experiments.efficiency import A100, H100, ridge_point
+    from attn_core.plot.efficiency import roofline
+
+    points = {"standard": 32.0, "tiled": 328.0}
+    ax = roofline(new_figure().add_subplot(), [A100, H100], points)
+    roofs = [line for line in ax.lines if line.get_label() in (A100.name, H100.name)]
+    assert len(roofs) == 2
+    x, y = roofs[0].get_data()
+    assert y[0] == pytest.approx(x[0] * 2.039) and y[-1] == pytest.approx(312.0)  # TFLOP/s: slope, then flat
+    markers = [line for line in ax.lines if line.get_marker() == "s"]
+    assert len(markers) == 4  # two points on two roofs
+    placed = sorted((float(m.get_xdata()[0]), float(m.get_ydata()[0])) for m in markers)
+    on_the_roofs = sorted((value, min(312.0, value * 2.039)) for value in points.values()) + sorted(
+        (value, min(989.4, value * 3.35)) for value in points.values())
+    np.testing.assert_allclose(placed, sorted(on_the_roofs))  # each point sits on each roof
+    for chip in (A100, H100):  # the ridge: a dot at (peak / bandwidth, peak), and its value written
+        ridge = ridge_point(chip)
+        assert any(line.get_marker() == "o" and line.get_xdata()[0] == pytest.approx(ridge)
+                   and line.get_ydata()[0] == pytest.approx(chip.peak_flops / 1e12) for line in ax.lines)
+        assert any(text.get_text() == f"ridge {ridge:.0f}" for text in ax.texts)
+    with pytest.raises(TypeError, match="accelerators"):
+        roofline(new_figure().add_subplot(), A100)
+    with pytest.raises(ValueError, match="intensity_range"):
+        roofline(new_figure().add_subplot(), [A100], intensity_range=(8.0, 2.0))
+
+
+@pytest.mark.parametrize("chips, points, span", [
+    ("A100 H100", {"standard": 31.5, "tiled, b = 128": 124.1, "tiled, b = 328": 292.2}, (1.0, 4096.0)),
+    ("H100", {"prefill 8,192": 6000.0, "prefill 128": 120.0, "decode, B = 32": 31.0, "decode, B = 1": 1.0},
+     (0.5, 3e4)),
+    ("A100", {"at the ridge": 153.0, "far right": 4000.0, "far left": 1.1}, (1.0, 4096.0)),
+])
+def test_roofline_labels_never_touch_a_roof(chips, points, span):
+    from attn_core.experiments import efficiency
+    from attn_core.plot.efficiency import roofline
+
+    accelerators = [getattr(efficiency, name) for name in chips.split()]
+    ax = roofline(new_figure().add_subplot(), accelerators, points, intensity_range=span)
+    renderer = ax.figure.canvas.get_renderer()
+    to_data = ax.transData.inverted()
+    labels = [text for text in ax.texts if text.get_text() in points]
+    assert len(labels) == len(points)
+    for text in labels:
+        (left, low), (right, high) = to_data.transform(text.get_window_extent(renderer).get_points())
+        for chip in accelerators:
+            # the roof rises to the right: its lowest value over the label is at the left edge, its highest at the right
+            roof_left, roof_right = (efficiency.attainable_flops(x, chip) / 1e12 for x in (left, right))
+            assert low > roof_right or high < roof_left, (text.get_text(), chip.name)
+
+
+def test_flop_shares_stack_to_one_hundred_percent():
+    from attn_core.plot.efficiency import flop_shares
+
+    ax = flop_shares(new_figure().add_subplot(), [1, 2, 4], {"a": [3.0, 2.0, 1.0], "b": [1.0, 2.0, 3.0]}, crossover=2)
+    top = ax.collections[-1].get_paths()[0].vertices[:, 1].max()
+    assert top == pytest.approx(100.0)
+    assert any(line.get_xdata()[0] == 2 for line in ax.lines)  # the crossover line
+    with pytest.raises(ValueError, match="FLOPs >= 0"):
+        flop_shares(new_figure().add_subplot(), [1, 2], {"a": [0.0, 0.0]})

@@ -167,3 +167,57 @@ def test_no_shift_picture_hides_the_running_max_and_says_float16(fresh):
                                                                                             "none, float16")}
 
 
+
+
+# ------------------------------------------------------------------ tiles a structured mask skips
+from attn_core.experiments.efficiency import TILE_SKIPPED, hbm_bytes, tile_schedule  # noqa: E402
+from attn_core.widgets.efficiency import SPARSE_MASKS, block_sparse_explorer  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def sparse(shared_explorer):
+    explorer = shared_explorer("efficiency.block_sparse_explorer")
+    yield explorer
+    explorer.controls["mask"].value = "window 256"
+    explorer.controls["block_size"].value = 256
+
+
+def test_block_sparse_explorer_counts_tiles_by_hand(sparse):
+    assert sparse.frame_count() == 6 * 3
+    state = sparse.state
+    # window 256 = one block: query block a computes key blocks a-1 (masked) and a (masked); block 0 only its own
+    assert (state["computed"], state["tiles"]) == (1 + 2 * 15, 256)
+    assert state["allowed_pairs"] == sum(min(i, 256) + 1 for i in range(4096))  # query i sees min(i, w) + 1 keys
+    assert state["wasted_cells"] == 31 * 256**2 - state["allowed_pairs"]
+    sparse.controls["mask"].value = "documents of 1024"
+    assert sparse.state["computed"] == 4 * 10  # four documents of four blocks: a lower triangle of 10 tiles each
+    sparse.controls["mask"].value = "documents of 256"
+    assert sparse.state["computed"] == 16 and sparse.state["wasted_cells"] == 16 * (256**2 - 256 * 257 // 2)
+    sparse.controls["mask"].value = "window 256"
+
+
+def test_block_sparse_explorer_trades_wasted_cells_for_bytes_as_blocks_shrink(sparse):
+    """Window 256: smaller tiles follow the band more tightly but read the keys and values more often."""
+    wasted, traffic = [], []
+    for block in (512, 256, 128):
+        sparse.controls["block_size"].value = block
+        state = sparse.state
+        np.testing.assert_array_equal(state["kinds"], tile_schedule(4096, 4096, block_size=block, causal=True,
+                                                                    window=256))
+        assert state["hbm_bytes"] == hbm_bytes(4096, 64, 1, "tiled", block_size=block, causal=True, window=256)
+        assert state["hbm_bytes"] < state["causal_hbm_bytes"] < state["standard_hbm_bytes"]
+        wasted.append(state["wasted_cells"] / state["computed_cells"])
+        traffic.append(state["hbm_bytes"])
+    assert wasted[0] > wasted[1] > wasted[2] and traffic[0] < traffic[1] < traffic[2]
+    sparse.controls["block_size"].value = 256
+
+
+def test_block_sparse_explorer_refuses_bad_settings():
+    with pytest.raises(ValueError, match="mask"):
+        block_sparse_explorer(mask="everything")
+    with pytest.raises(ValueError, match="block_size"):
+        block_sparse_explorer(block_size=100)
+    with pytest.raises(ValueError, match="32 blocks"):
+        block_sparse_explorer(n=2**16)
+    assert len(SPARSE_MASKS) == 6 and all((w is None) != (length is None) for w, length in SPARSE_MASKS.values())
+    assert TILE_SKIPPED == 0
