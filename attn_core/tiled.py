@@ -167,7 +167,7 @@ def block_sparse_attention(
     From the intervals every tile is classified once (skipped, computed with a mask, computed
     whole; :func:`attn_core.experiments.efficiency.tile_schedule` returns the same
     classification), and the online softmax of :func:`tiled_attention` runs over the tiles
-    that are not skipped, with the same tile update (:func:`_tile_update`). The output equals
+    that are not skipped, with the same tile update (``_tile_update``). The output equals
     ``scaled_dot_product_attention`` under the same dense mask; a query that sees no key gets
     zeros. There is no block-sparse backward pass here: :func:`tiled_attention_backward`
     handles the causal mask only.

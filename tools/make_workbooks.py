@@ -15,8 +15,19 @@ three kinds, told apart by a cell tag:
 
 The setup cell's install-if-missing lines are the chapters' (``tools/sync_setup_cells.py``,
 from ``repository`` in ``_config.yml``), so a course's fork changes one place for both.
-Links to the chapters are written relative to ``workbooks/source/`` (``../../chapters/...``),
-which is right for the teacher edition too; the student edition, one level up, gets ``../``.
+Links to the chapters are written in the source relative to ``workbooks/source/``
+(``../../chapters/04_softmax.ipynb#overflow-and-the-max-shift-fix``, the anchor being the
+section's id on the site); both editions get the published page instead
+(``<html.baseurl>chapters/04_softmax.html#...``, ``html.baseurl`` from ``_config.yml``), which
+works wherever the notebook is opened: the site, a clone, Colab, an nbgrader release. Other
+relative links (``../../x``) become ``../x`` in the student edition, one level up.
+
+Cells that nbgrader would lock are locked here too (Jupyter's ``editable``/``deletable``
+cell metadata, as nbgrader's release writes them), so the repository's student edition is
+what ``generate_assignment`` releases. The teacher edition's check cells end in an nbgrader
+hidden-tests region that re-runs the check from a fresh import of attn_core
+(``hidden_points``): nbgrader's release and the student edition drop that region, and the
+autograder scores with it.
 
 Both editions are in nbgrader's format (cell metadata ``nbgrader`` with ``solution``,
 ``grade``, ``grade_id``, ``points``, ``locked``, ``schema_version`` 3): the teacher edition
@@ -50,6 +61,9 @@ POINTS = re.compile(r"\.points\(\s*([0-9]+(?:\.[0-9]+)?)\s*\)\s*$")
 FUNCTION = re.compile(r"^def\s+([A-Za-z_]\w*)\s*\(", re.MULTILINE)
 CHECKED = re.compile(r"check_([A-Za-z_]\w*)\s*\(")
 SETUP_BLOCK = re.compile(r"^# Setup for Colab and other fresh environments.*?%pip install[^\n]*", re.DOTALL | re.MULTILINE)
+CHAPTER_LINK = re.compile(r"\]\(\.\./\.\./chapters/([\w.-]+?)\.ipynb(#[\w-]+)?\)")
+CHECK_LINE = re.compile(r"^(check_\w+)\((.*)\)\.points\(\s*([0-9]+(?:\.[0-9]+)?)\s*\)\s*$")
+HIDDEN_BEGIN, HIDDEN_END = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
 
 
 class SourceError(ValueError):
@@ -98,6 +112,40 @@ def _setup_source() -> str:
     return module.setup_source()
 
 
+def site_url() -> str:
+    """The published book's address, ending in '/': ``html.baseurl`` in ``_config.yml`` (else the
+    GitHub Pages address of ``repository.url``)."""
+    import yaml
+
+    config = yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8"))
+    base = (config.get("html") or {}).get("baseurl")
+    if not base:
+        owner, name = config["repository"]["url"].rstrip("/").split("/")[-2:]
+        base = f"https://{owner}.github.io/{name}/"
+    return base.rstrip("/") + "/"
+
+
+def with_chapter_links(text: str, site: str) -> str:
+    """``](../../chapters/NN.ipynb#anchor)`` -> ``](<site>chapters/NN.html#anchor)``."""
+    return CHAPTER_LINK.sub(lambda m: f"]({site}chapters/{m.group(1)}.html{m.group(2) or ''})", text)
+
+
+def with_hidden_test(text: str) -> str:
+    """A check cell with the hidden-tests region that scores a fresh copy of its check."""
+    lines = text.rstrip("\n").split("\n")
+    match = CHECK_LINE.match(lines[-1].strip())
+    if match is None:
+        return text
+    check, arguments, points = match.groups()
+    return "\n".join(lines + [
+        HIDDEN_BEGIN,
+        "# Autograding (nbgrader): a fresh import of the check and of attn_core decides the score.",
+        "from attn_core.workbooks.feedback import hidden_points",
+        f"hidden_points({check}, {points}, {arguments})",
+        HIDDEN_END,
+    ])
+
+
 def with_setup(text: str, setup: str) -> str:
     """``text`` with its install-if-missing block (from the marker to the %pip line) replaced by ``setup``."""
     return SETUP_BLOCK.sub(lambda _: setup, text, count=1)
@@ -111,10 +159,12 @@ def _nbgrader(grade_id: str, *, solution: bool, grade: bool, points: float | Non
     return meta
 
 
-def editions(source: dict, name: str, setup: str | None = None) -> tuple[dict, dict]:
+def editions(source: dict, name: str, setup: str | None = None, site: str | None = None) -> tuple[dict, dict]:
     """The (student, teacher) notebooks made from one source notebook; ``setup`` replaces the
-    install-if-missing block of the setup cell (default: the chapters' block)."""
+    install-if-missing block of the setup cell (default: the chapters' block), ``site`` is the
+    book's address for chapter links (default: :func:`site_url`)."""
     setup = _setup_source() if setup is None else setup
+    site = site_url() if site is None else site
     teacher = copy.deepcopy(source)
     student = copy.deepcopy(source)
     grade_ids: set[str] = set()
@@ -137,12 +187,17 @@ def editions(source: dict, name: str, setup: str | None = None) -> tuple[dict, d
             grade_id = f"check_{checked[0]}" if checked else f"check_{number}"
             points = float(match.group(1))
             meta = _nbgrader(grade_id, solution=False, grade=True, points=int(points) if points.is_integer() else points)
+            if HIDDEN_BEGIN in text:
+                raise SourceError(f"{where}: the tool writes the hidden tests; a source check cell has none")
+            t_cell["source"] = _lines(with_hidden_test(text))
         else:
             grade_id = f"cell_{t_cell.get('id', number)}"
             meta = _nbgrader(grade_id, solution=False, grade=False)
             if t_cell["cell_type"] == "code" and SETUP_BLOCK.search(text):
                 t_cell["source"] = s_cell["source"] = _lines(with_setup(text, setup))
             if t_cell["cell_type"] == "markdown":  # links are written for source/ and teacher/, one level deeper
+                text = with_chapter_links(text, site)
+                t_cell["source"] = _lines(text)
                 s_cell["source"] = _lines(text.replace("](../../", "](../"))
         if grade_id in grade_ids:
             raise SourceError(f"{where}: grade_id {grade_id!r} is used twice (one exercise per function)")
@@ -155,6 +210,10 @@ def editions(source: dict, name: str, setup: str | None = None) -> tuple[dict, d
             else:
                 metadata.pop("tags", None)
             metadata["nbgrader"] = dict(meta)
+            if meta["locked"]:  # as nbgrader's release locks them (LockCells)
+                metadata["editable"], metadata["deletable"] = False, False
+            elif meta["solution"]:
+                metadata["deletable"] = False
             if cell["cell_type"] == "code":
                 cell["outputs"], cell["execution_count"] = [], None
     for notebook in (teacher, student):
@@ -170,9 +229,9 @@ def dumps(notebook: dict) -> str:
 
 def planned() -> dict[Path, str]:
     """Every file the tool writes, with its text."""
-    files, setup = {}, _setup_source()
+    files, setup, site = {}, _setup_source(), site_url()
     for path in sorted(SOURCE.glob("*.ipynb")):
-        student, teacher = editions(json.loads(path.read_text(encoding="utf-8")), path.name, setup)
+        student, teacher = editions(json.loads(path.read_text(encoding="utf-8")), path.name, setup, site)
         files[STUDENT / path.name] = dumps(student)
         files[TEACHER / path.name] = dumps(teacher)
     return files

@@ -131,7 +131,7 @@ def tile_schedule(
     Returns
     -------
     ndarray of int, shape (ceil(n_q / block_size), ceil(n_k / key_block_size))
-        :data:`TILE_SKIPPED` (0), :data:`TILE_MASKED` (1) or :data:`TILE_FULL` (2).
+        ``TILE_SKIPPED`` (0), ``TILE_MASKED`` (1) or ``TILE_FULL`` (2) (constants of :mod:`attn_core.tiled`).
 
     Raises
     ------

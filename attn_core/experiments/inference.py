@@ -11,8 +11,8 @@ memory of a server of eight 80 GB accelerators, what weights and caches must fit
 * :func:`kv_cache_table`: bytes of key/value cache per token, per sequence and per batch, for
   every model above (``ac.kv_cache_bytes``, ``ac.latent_kv_cache_bytes``);
 * :func:`decode_cost` and :func:`prefill_cost`: the bytes and FLOPs of one decoding step and of
-  a prefill, a sliding window counted (chapter 8's counts, :func:`~attn_core.experiments.
-  multihead.decode_step_bytes` and :func:`~attn_core.experiments.multihead.decode_step_flops`,
+  a prefill, a sliding window counted (chapter 8's counts, :func:`~attn_core.experiments.multihead.decode_step_bytes`
+  and :func:`~attn_core.experiments.multihead.decode_step_flops`,
   at the context the cache really holds); :func:`latent_decode_cost` the same for the
   attention of a latent (MLA) cache, explicit or absorbed;
 * :func:`roofline_time`: where such a cost sits on the roofline of an
@@ -457,7 +457,7 @@ def int8_cache_error(q: ArrayLike, k: ArrayLike, v: ArrayLike, *, keys: str = "c
                      values: str = "token") -> dict[str, float]:
     """Attention with an int8 cache against the exact one: relative error and bytes.
 
-    The keys and values are quantised with :func:`attn_core.quantize_int8`, per channel (one
+    The keys and values are quantised with :func:`attn_core.decoding.quantize_int8`, per channel (one
     scale per channel, over all positions: ``axis=-2``) or per token (one scale per position:
     ``axis=-1``), dequantised, and attended to by ``q``.
 

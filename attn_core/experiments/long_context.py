@@ -4,9 +4,8 @@
   rescalings, built from :mod:`attn_core.positions`; :func:`matching_scores` is the score of a
   key equal to its query at each distance; :func:`rope_scaling_table` measures what each
   rescaling does to the angles and to those scores.
-* :func:`needle_recall` runs chapter 9's trained RoPE reader (:func:`~attn_core.experiments.
-  positions.stored_recall_reader`) on a needle-in-a-haystack grid of lengths and depths with
-  each rescaling; :func:`run_needle` makes the stored grid of ``benchmarks/long_context.py``,
+* :func:`needle_recall` runs chapter 9's trained RoPE reader (:func:`~attn_core.experiments.positions.stored_recall_reader`)
+  on a needle-in-a-haystack grid of lengths and depths with each rescaling; :func:`run_needle` makes the stored grid of ``benchmarks/long_context.py``,
   read by :func:`load_needle`.
 * :func:`layer_windows`, :func:`reachable_positions`, :func:`receptive_field`,
   :func:`influence_rollout` and :func:`kv_positions`: how far back a stack of sliding-window

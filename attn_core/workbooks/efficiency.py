@@ -22,55 +22,89 @@ from attn_core.workbooks.feedback import DEFAULT_TIMEOUT, Case, Mistake, Result,
 __all__ = ["check_online_softmax", "check_merge_partial", "check_tiled_attention"]
 
 
-def _online(scores, values, block_size):
-    steps = list(online_softmax_steps(scores, values, block_size=block_size))
-    return steps[-1].output, np.array([step.running_max for step in steps])
+class Blocks:
+    """One query's (already scaled) scores and its values, handed out block by block.
+
+    ``for scores_block, values_block in blocks`` yields ``(block_size,)`` scores and
+    ``(block_size, d_v)`` values from the left (the last block may be shorter), as a stream
+    that arrives a block at a time; each iteration starts again from the first block.
+    """
+
+    def __init__(self, scores: np.ndarray, values: np.ndarray, block_size: int) -> None:
+        self.scores, self.values, self.block_size = scores, values, block_size
+
+    def __iter__(self):
+        for start in range(0, self.scores.size, self.block_size):
+            stop = start + self.block_size
+            yield self.scores[start:stop].copy(), self.values[start:stop].copy()
+
+    def __repr__(self) -> str:
+        shown = " | ".join(np.array2string(block, precision=3, separator=", ") for block, _ in self)
+        return (f"Blocks(scores {shown}; values of shape {self.values.shape}, {self.values.dtype}; "
+                f"block_size {self.block_size})")
 
 
-def _online_variant(scores, values, block_size, *, rescale_sum=True, rescale_acc=True, update_max=True):
-    m, total, acc, maxima = -np.inf, 0.0, np.zeros(values.shape[1]), []
-    for start in range(0, scores.size, block_size):
-        block = scores[start:start + block_size]
-        m_new = max(m, block.max()) if update_max or m == -np.inf else m
+def _online(blocks: Blocks):
+    steps = list(online_softmax_steps(blocks.scores, blocks.values, block_size=blocks.block_size))
+    dtype = blocks.values.dtype
+    return (steps[-1].output.astype(dtype), np.array([step.running_max for step in steps], dtype=dtype),
+            np.array([step.normaliser for step in steps], dtype=dtype))
+
+
+def _online_variant(blocks: Blocks, *, rescale_sum=True, rescale_acc=True, final_max=False):
+    scores, values = blocks.scores, blocks.values
+    m, total, acc, maxima, sums = -np.inf, 0.0, np.zeros(values.shape[1]), [], []
+    for start in range(0, scores.size, blocks.block_size):
+        block = scores[start:start + blocks.block_size]
+        m_new = max(m, block.max())
         p = np.exp(block - m_new)
         shrink = np.exp(m - m_new)
         total = (total * shrink if rescale_sum else total) + p.sum()
-        acc = (acc * shrink if rescale_acc else acc) + p @ values[start:start + block_size]
+        acc = (acc * shrink if rescale_acc else acc) + p @ values[start:start + blocks.block_size]
         m = m_new
         maxima.append(m)
-    return acc / total, np.array(maxima)
+        sums.append(np.exp(scores[:start + blocks.block_size] - scores.max()).sum() if final_max else total)
+    dtype = values.dtype
+    return (acc / total).astype(dtype), np.array(maxima, dtype=dtype), np.array(sums, dtype=dtype)
 
 
 def check_online_softmax(function: Any, *, timeout: float = DEFAULT_TIMEOUT, verbose: bool = True) -> Result:
-    """Check ``online_softmax(scores, values, block_size) -> (output, running_max)`` for ONE query:
-    read the scores (n_k,) and values (n_k, d_v) block by block, keeping a running maximum, a
-    running sum and a running weighted sum of values; ``running_max`` (n_blocks,) is the
-    maximum after each block, ``output`` (d_v,) equals softmax(scores) @ values."""
+    """Check ``online_softmax(blocks) -> (output, running_max, running_sum)`` for ONE query:
+    ``blocks`` yields ``(scores_block, values_block)`` pairs from the left; keep a running
+    maximum m, a running sum l of exp(score - m) and a running weighted sum of values.
+    ``running_max`` and ``running_sum`` (n_blocks,) are m and l after each block; ``output``
+    (d_v,) equals softmax(scores) @ values."""
     cases = [
-        Case("4 scores [1, 3, 2, 5] in blocks of 2", (np.array([1.0, 3.0, 2.0, 5.0]), np.eye(4), 2)),
+        Case("4 scores [1, 3, 2, 5] in blocks of 2", (Blocks(np.array([1.0, 3.0, 2.0, 5.0]), np.eye(4), 2),)),
         Case("scores that keep rising: the maximum changes in every block",
-             (np.arange(6.0), random_array(180, (6, 3)), 2)),
-        Case("7 random scores in blocks of 3 (the last block is short)", (random_array(181, (7,)), random_array(182, (7, 2)), 3)),
-        Case("one block holds everything", (random_array(183, (4,)), random_array(184, (4, 2)), 8)),
-        Case("huge scores, rising to 1000", (np.array([10.0, 20.0, 500.0, 1000.0]), random_array(185, (4, 2)), 1),
+             (Blocks(np.arange(6.0), random_array(180, (6, 3)), 2),)),
+        Case("7 random scores in blocks of 3 (the last block is short)",
+             (Blocks(random_array(181, (7,)), random_array(182, (7, 2)), 3),)),
+        Case("one block holds everything", (Blocks(random_array(183, (4,)), random_array(184, (4, 2)), 8),)),
+        Case("float32 scores and values", (Blocks(random_array(186, (5,), np.float32),
+                                                  random_array(187, (5, 2), np.float32), 2),), kind="float32"),
+        Case("huge scores, rising to 1000", (Blocks(np.array([10.0, 20.0, 500.0, 1000.0]), random_array(185, (4, 2)), 1),),
              kind="overflow"),
     ]
     return check_function(
-        "online_softmax", function, _online, cases, argument_names=("scores", "values", "block_size"),
-        output_names=("output", "running_max"),
+        "online_softmax", function, _online, cases, argument_names=("blocks",),
+        output_names=("output", "running_max", "running_sum"),
         mistakes=[
-            Mistake(lambda s, v, b: _online_variant(s, v, b, rescale_acc=False),
+            Mistake(lambda b: _online_variant(b, rescale_acc=False),
                     "when the maximum rises you shrink the running sum but not the running weighted sum of "
                     "values: both were computed against the old maximum; multiply both by exp(m_old - m_new)."),
-            Mistake(lambda s, v, b: _online_variant(s, v, b, rescale_sum=False),
+            Mistake(lambda b: _online_variant(b, rescale_sum=False),
                     "when the maximum rises you shrink the weighted sum of values but not the running sum of "
                     "exponentials: multiply both by exp(m_old - m_new)."),
-            Mistake(lambda s, v, b: _online_variant(s, v, b, rescale_sum=False, rescale_acc=False),
+            Mistake(lambda b: _online_variant(b, rescale_sum=False, rescale_acc=False),
                     "nothing is rescaled when the maximum rises: earlier blocks' sums were computed against the "
                     "old maximum; multiply them by exp(m_old - m_new)."),
+            Mistake(lambda b: _online_variant(b, final_max=True),
+                    "your running sums are measured against the final maximum, which an online pass does not know "
+                    "yet: after block t, l is the sum of exp(score - m_t), m_t the maximum seen so far."),
         ],
-        hint="Chapter 11, section 'The online softmax': per block, m_new = max(m, block max); shrink what you "
-             "have by exp(m - m_new); add the block's exp(s - m_new) and their weighted values; divide at the end.",
+        hint="Chapter 11, section 'The online softmax': when a new block raises the maximum, what happens to "
+             "the terms you have already added up, and by which factor must they change?",
         timeout=timeout, verbose=verbose)
 
 
@@ -99,6 +133,11 @@ def check_merge_partial(function: Any, *, timeout: float = DEFAULT_TIMEOUT, verb
         Case("3 queries over 6 keys, split 2 + 4", (*a, *b)),
         Case("chunks of different weight: lse 2 against lse -3", (np.array([[1.0, 1.0]]), np.array([2.0]),
                                                                    np.array([[-1.0, 0.0]]), np.array([-3.0]))),
+        Case("a batch of 2 sequences: outputs (2, 3, 2), log-sum-exps (2, 3)",
+             (random_array(193, (2, 3, 2)), random_array(194, (2, 3)), random_array(195, (2, 3, 2)),
+              random_array(196, (2, 3))), kind="batch"),
+        Case("float32", (random_array(197, (2, 3), np.float32), random_array(198, (2,), np.float32),
+                         random_array(199, (2, 3), np.float32), random_array(189, (2,), np.float32)), kind="float32"),
         Case("large log-sum-exps, near 1000", big, kind="overflow"),
     ]
     return check_function(
@@ -113,22 +152,24 @@ def check_merge_partial(function: Any, *, timeout: float = DEFAULT_TIMEOUT, verb
             Mistake(lambda o_a, l_a, o_b, l_b: (_merge(o_a, l_a, o_b, l_b)[0], l_a + l_b),
                     "the merged log-sum-exp is log(exp(lse_a) + exp(lse_b)), not lse_a + lse_b."),
         ],
-        hint="Chapter 11, section 'The online softmax' (the same rescaling, two chunks at a time): lse = "
-             "log(e^lse_a + e^lse_b) computed with the larger one subtracted; weight each output by e^(lse_c - lse).",
+        hint="Chapter 11, section 'The online softmax' (the same rescaling, two chunks at a time): what share "
+             "of the total weight does each chunk hold, in terms of its log-sum-exp, and how do you add two "
+             "exponentials of numbers near 1000 without overflow?",
         timeout=timeout, verbose=verbose)
 
 
 def _tiled_no_rescale(q, k, v, block_size):
     scale = 1 / np.sqrt(q.shape[-1])
-    m = np.full(q.shape[:-1] + (1,), -np.inf)
-    total = np.zeros(q.shape[:-1] + (1,))
-    acc = np.zeros(q.shape[:-1] + (v.shape[-1],))
+    dtype = np.result_type(q, k, v)
+    m = np.full(q.shape[:-1] + (1,), -np.inf, dtype=dtype)
+    total = np.zeros(q.shape[:-1] + (1,), dtype=dtype)
+    acc = np.zeros(q.shape[:-1] + (v.shape[-1],), dtype=dtype)
     for start in range(0, k.shape[-2], block_size):
         s = q @ np.swapaxes(k[..., start:start + block_size, :], -1, -2) * scale
         m = np.maximum(m, s.max(-1, keepdims=True))
         p = np.exp(s - m)
         total, acc = total + p.sum(-1, keepdims=True), acc + p @ v[..., start:start + block_size, :]
-    return acc / total
+    return (acc / total).astype(dtype)
 
 
 def _tiled_average(q, k, v, block_size):
@@ -150,6 +191,14 @@ def check_tiled_attention(function: Any, *, timeout: float = DEFAULT_TIMEOUT, ve
         Case("large queries and keys: scores near 1000, blocks of 1",
              (random_array(209, (2, 4), scale=40.0), random_array(210, (3, 4), scale=40.0), random_array(211, (3, 2)), 1),
              kind="overflow"),
+        Case("float32, 3 queries, 5 keys, blocks of 2",
+             (random_array(212, (3, 4), np.float32), random_array(213, (5, 4), np.float32),
+              random_array(214, (5, 2), np.float32), 2), kind="float32"),
+        Case("128 queries, 4096 keys, blocks of 128: the 128 x 4096 score matrix alone would take 4 MiB",
+             (random_array(215, (128, 16)), random_array(216, (4096, 16)), random_array(217, (4096, 16)), 128),
+             kind="memory", memory_limit=128 * 4096 * 8,
+             memory_message="you built an array as large as the n_q x n_k score matrix. Read k and v one block "
+                            "at a time, and keep only the running maximum, sum and output of each query."),
     ]
     return check_function(
         "tiled_attention", function, lambda q, k, v, b: tiled_attention(q, k, v, block_size=b), cases,
@@ -161,5 +210,5 @@ def check_tiled_attention(function: Any, *, timeout: float = DEFAULT_TIMEOUT, ve
                                     "share of the total weight, which the running sums keep track of."),
         ],
         hint="Chapter 11, section 'Tiles: attention without the n x n matrix': your online softmax, for every "
-             "query at once: a running maximum and sum of shape (..., n_q, 1), a running output (..., n_q, d_v).",
+             "query at once: which running quantities does each query keep between blocks, and of what shape?",
         timeout=timeout, verbose=verbose)

@@ -89,8 +89,8 @@ def check_residual_mix(function: Any, *, timeout: float = DEFAULT_TIMEOUT, verbo
             Mistake(lambda a, r: residual_mix_reference(a.T, r),
                     "you mixed the transposed map: row i is query i."),
         ],
-        hint="Chapter 13, section 'Following information through layers: attention rollout': "
-             "(1 - r) * weights + r * identity, then each row divided by its sum.",
+        hint="Chapter 13, section 'Following information through layers: attention rollout': which share "
+             "goes to the residual path and which to the attention map, and must each row still sum to 1?",
         timeout=timeout, verbose=verbose)
 
 
@@ -117,8 +117,10 @@ def check_attention_rollout(function: Any, *, timeout: float = DEFAULT_TIMEOUT, 
             Mistake(lambda w, r: rollout_reference(w, r, average_heads=False),
                     "you summed the heads; rollout averages them (np.mean over the head axis)."),
         ],
-        hint="Chapter 13, section 'Following information through layers: attention rollout': average the "
-             "heads, mix in the residual, and keep the running product of every layer so far.",
+        hint="Chapter 13, section 'Following information through layers: attention rollout': in which order "
+             "do the layers act, and what does each layer's map become before you chain it? (If you call your "
+             "residual_mix, pass its check first.)",
+        helpers=[("residual_mix", check_residual_mix)],
         timeout=timeout, verbose=verbose)
 
 
@@ -144,6 +146,6 @@ def check_removal_effect(function: Any, *, timeout: float = DEFAULT_TIMEOUT, ver
             Mistake(lambda a, v: np.linalg.norm((a @ v)[:, None, :], axis=-1) * a,
                     "the effect is not the weight times the output's length: recompute the output without the key."),
         ],
-        hint="Chapter 13, section 'Weights are not explanations': for each key, zero its weight, renormalise "
-             "the row, recompute the output, measure how far it moved.",
+        hint="Chapter 13, section 'Weights are not explanations': what does the softmax do with a removed "
+             "key's weight, and how do you measure how far an output moved?",
         timeout=timeout, verbose=verbose)

@@ -68,13 +68,34 @@ def check_padding_mask(function: Any, *, timeout: float = DEFAULT_TIMEOUT, verbo
             Mistake(lambda lengths, n_k: np.arange(n_k)[None, None, :] >= n_k - lengths[:, None, None],
                     "your mask hides the start of each sequence: the padding is at the END."),
         ],
-        hint="Chapter 7, section 'Padding a batch': compare np.arange(n_k) with each length; the result "
-             "has shape (batch, 1, n_k), the 1 broadcasting over the queries.",
+        hint="Chapter 7, section 'Padding a batch': which keys of a sequence of length L are real tokens, "
+             "and which shape lets one row of the mask serve every query?",
         timeout=timeout, verbose=verbose)
 
 
 def _masked(q, k, v, mask, causal):
     return scaled_dot_product_attention(q, k, v, mask=mask, causal=causal)
+
+
+def _max_over_hidden(q, k, v, mask, causal):
+    """The row maximum taken over hidden keys too, the mask multiplied in after exp, a guarded division."""
+    allowed = np.broadcast_to(mask, q.shape[:-2] + (q.shape[-2], k.shape[-2])) & (
+        causal_mask(q.shape[-2], k.shape[-2]) if causal else True)
+    scores = q @ np.swapaxes(k, -1, -2) / np.sqrt(q.shape[-1])  # (..., n_q, n_k)
+    exponentials = np.exp(scores - scores.max(axis=-1, keepdims=True)) * allowed
+    total = exponentials.sum(axis=-1, keepdims=True)
+    weights = np.divide(exponentials, total, out=np.zeros_like(exponentials), where=total > 0)
+    return weights @ v, weights
+
+
+def _top_left(q, k, v, mask, causal):
+    allowed = np.asarray(mask) & (np.tril(np.ones((q.shape[-2], k.shape[-2]), dtype=bool)) if causal else True)
+    return scaled_dot_product_attention(q, k, v, mask=allowed)
+
+
+MAX_OVER_HIDDEN = ("you took each row's maximum over the hidden keys too: when a hidden (future) score is far "
+                   "above the visible ones, every visible exponential underflows to 0. Take the maximum after "
+                   "hiding.")
 
 
 def _mask_after(q, k, v, mask, causal):
@@ -97,8 +118,12 @@ def check_masked_attention(function: Any, *, timeout: float = DEFAULT_TIMEOUT, v
         Case("a padded batch of 2 (lengths 3 and 2) with a causal mask",
              (random_array(83, (2, 3, 4)), random_array(84, (2, 3, 4)), random_array(85, (2, 3, 2)),
               padding_mask([3, 2], 3), True), kind="batch"),
+        Case("causal self-attention whose future key scores about 850 for the first query",
+             (np.array([[30.0, 0.0], [0.0, 1.0], [0.0, 1.0]]), np.array([[0.0, 1.0], [0.0, 1.0], [40.0, 0.0]]),
+              np.array([[1.0, 0.0], [0.0, 1.0], [5.0, 5.0]]), np.ones(3, dtype=bool), True), kind="overflow",
+             nonfinite_message=MAX_OVER_HIDDEN),
         Case("a query with no allowed key (row 1 of the mask is all False)",
-             (q3, k4, v4, np.array([[True, False, True, False], [False] * 4, [True] * 4]), False)),
+             (q3, k4, v4, np.array([[True, False, True, False], [False] * 4, [True] * 4]), False), kind="empty_row"),
         Case("float32, causal, 2 queries after 3 keys (bottom-right alignment)",
              (random_array(86, (2, 4), np.float32), random_array(87, (5, 4), np.float32),
               random_array(88, (5, 3), np.float32), np.ones(5, dtype=bool), True), kind="float32"),
@@ -107,6 +132,9 @@ def check_masked_attention(function: Any, *, timeout: float = DEFAULT_TIMEOUT, v
         "masked_attention", function, _masked, cases, argument_names=("q", "k", "v", "mask", "causal"),
         output_names=("output", "weights"), weights_output=1,
         mistakes=[
+            Mistake(_max_over_hidden, MAX_OVER_HIDDEN),
+            Mistake(_top_left, "your causal mask is aligned top-left: with fewer queries than keys, the queries "
+                               "are the LAST n_q positions (query i stands at position n_k - n_q + i)."),
             Mistake(_mask_after, "you applied the mask after the softmax: the hidden keys took their share of "
                                  "weight, so each row sums to less than 1. Hide the scores before the softmax."),
             Mistake(lambda q, k, v, mask, causal: _masked(q, k, v, mask, False),
@@ -117,6 +145,6 @@ def check_masked_attention(function: Any, *, timeout: float = DEFAULT_TIMEOUT, v
                     "your mask is inverted: True means MAY attend."),
         ],
         hint="Chapter 7, sections 'Causal masks: no peeking at the future' and 'A query with nothing to "
-             "attend to': combine the masks with &, set hidden scores to -inf before a softmax that "
-             "leaves an all-hidden row at zero.",
+             "attend to': must a key be hidden before or after the softmax, how do the two masks combine, "
+             "and what does a query with no allowed key get?",
         timeout=timeout, verbose=verbose)

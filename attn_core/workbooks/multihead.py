@@ -53,8 +53,8 @@ def check_split_heads(function: Any, *, timeout: float = DEFAULT_TIMEOUT, verbos
                     "you reshaped straight to (n_heads, n, d_head): that cuts the array in memory order, "
                     "mixing positions into heads. Reshape to (n, n_heads, d_head) first, then swap two axes."),
         ],
-        hint="Chapter 8, section 'All heads at once: split and merge': reshape (..., n, h * d_head) to "
-             "(..., n, h, d_head), then swap the axes of positions and heads.",
+        hint="Chapter 8, section 'All heads at once: split and merge': which consecutive columns belong to "
+             "head j, and in which order does a reshape read the entries?",
         timeout=timeout, verbose=verbose)
 
 
@@ -76,8 +76,8 @@ def check_merge_heads(function: Any, *, timeout: float = DEFAULT_TIMEOUT, verbos
                     "your columns interleave the heads; head j's output must fill the consecutive columns "
                     "j*d_head .. (j+1)*d_head - 1."),
         ],
-        hint="Chapter 8, section 'All heads at once: split and merge': the exact inverse of split_heads, "
-             "steps in reverse order.",
+        hint="Chapter 8, section 'All heads at once: split and merge': merge_heads undoes split_heads; "
+             "which of split_heads' steps must be undone first?",
         timeout=timeout, verbose=verbose)
 
 
@@ -114,6 +114,8 @@ def check_multi_head_attention(function: Any, *, timeout: float = DEFAULT_TIMEOU
         Case("5 positions, d_model 6, 3 heads, causal", (random_array(95, (5, 6)), *weights(110, 6), 3, True)),
         Case("a batch (2, 4, 8), 4 heads, causal", (random_array(96, (2, 4, 8)), *weights(120, 8), 4, True), kind="batch"),
         Case("one head (plain attention with projections)", (random_array(97, (3, 4)), *weights(130, 4), 1, False)),
+        Case("float32, 2 heads, causal", (random_array(98, (3, 4), np.float32),
+                                          *(w.astype(np.float32) for w in weights(135, 4)), 2, True), kind="float32"),
     ]
     return check_function(
         "multi_head_attention", function, _mha, cases,
@@ -126,8 +128,10 @@ def check_multi_head_attention(function: Any, *, timeout: float = DEFAULT_TIMEOU
             Mistake(lambda x, w_q, w_k, w_v, w_o, h, causal: _mha(x, w_q, w_k, w_v, w_o, h, False),
                     "causal=True has no effect in your function."),
         ],
-        hint="Chapter 8, sections 'One head at a time' and 'All heads at once: split and merge': project, "
-             "split into heads, attend in every head at once (scale 1/sqrt(d_head)), merge, project with w_o.",
+        hint="Chapter 8, sections 'One head at a time' and 'All heads at once: split and merge': list the "
+             "layer's steps from x to the output with the shape after each; in how many dimensions does one "
+             "head attend? (If you call your split_heads or merge_heads, pass their checks first.)",
+        helpers=[("split_heads", check_split_heads), ("merge_heads", check_merge_heads)],
         timeout=timeout, verbose=verbose)
 
 
@@ -158,6 +162,9 @@ def check_grouped_query_attention(function: Any, *, timeout: float = DEFAULT_TIM
              kind="batch"),
         Case("as many key/value heads as query heads (plain multi-head)",
              (random_array(152, (2, 2, 2)), random_array(153, (2, 3, 2)), random_array(154, (2, 3, 2)))),
+        Case("float32, 4 query heads, 2 key/value heads",
+             (random_array(155, (4, 2, 2), np.float32), random_array(156, (2, 3, 2), np.float32),
+              random_array(157, (2, 3, 2), np.float32)), kind="float32"),
     ]
     return check_function(
         "grouped_query_attention", function, _gqa, cases, argument_names=("q", "k", "v"),
@@ -166,8 +173,9 @@ def check_grouped_query_attention(function: Any, *, timeout: float = DEFAULT_TIM
                                 "j % n_kv_heads); consecutive query heads share one key/value head: head j reads "
                                 "j // group (np.repeat)."),
         ],
-        hint="Chapter 8, section 'Sharing keys and values: multi-query and grouped-query attention': give each "
-             "group of n_heads // n_kv_heads consecutive query heads the same key/value head, then attend.",
+        hint="Chapter 8, section 'Sharing keys and values: multi-query and grouped-query attention': which "
+             "key/value head does query head j read, and how can the key/value heads line up with the query "
+             "heads before an ordinary attention?",
         timeout=timeout, verbose=verbose)
 
 
@@ -203,6 +211,10 @@ def check_decode_step(function: Any, *, timeout: float = DEFAULT_TIMEOUT, verbos
         Case("per head: 2 heads, 3 cached positions each",
              (random_array(165, (2, 1, 4)), random_array(166, (2, 1, 4)), random_array(167, (2, 1, 4)),
               random_array(168, (2, 3, 4)), random_array(169, (2, 3, 4))), kind="batch"),
+        Case("float32, 2 cached positions",
+             (random_array(158, (1, 2), np.float32), random_array(159, (1, 2), np.float32),
+              random_array(138, (1, 3), np.float32), random_array(139, (2, 2), np.float32),
+              random_array(137, (2, 3), np.float32)), kind="float32"),
     ]
     return check_function(
         "decode_step", function, _decode, cases, argument_names=("q_new", "k_new", "v_new", "k_cache", "v_cache"),
@@ -213,6 +225,6 @@ def check_decode_step(function: Any, *, timeout: float = DEFAULT_TIMEOUT, verbos
             Mistake(_decode_prepended, "you put the new key and value at the start of the cache; the newest "
                                        "position goes at the end, so that position t is row t."),
         ],
-        hint="Chapter 8, section 'The key/value cache': concatenate along the positions axis (-2), then one "
-             "query attends to all t + 1 keys; no mask is needed, since nothing in the cache is in its future.",
+        hint="Chapter 8, section 'The key/value cache': where in the cache does the newest position go, which "
+             "keys may the new query see, and does it need a mask?",
         timeout=timeout, verbose=verbose)

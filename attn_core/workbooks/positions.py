@@ -51,8 +51,8 @@ def check_sinusoidal_positions(function: Any, *, timeout: float = DEFAULT_TIMEOU
             Mistake(lambda n, d: _sinusoids(n, d, exponent=1.0), "your frequencies fall too slowly: w_i = "
                                                                  "10000^(-2i/d_model), with i the index of the PAIR."),
         ],
-        hint="Chapter 9, section 'Sinusoidal encodings': one angle p * w_i per position p and pair i; "
-             "fill columns 0::2 and 1::2.",
+        hint="Chapter 9, section 'Sinusoidal encodings': which columns hold sines and which cosines, and does "
+             "a frequency belong to a column or to a pair of columns?",
         timeout=timeout, verbose=verbose)
 
 
@@ -77,8 +77,10 @@ def check_rotary_embedding(function: Any, *, timeout: float = DEFAULT_TIMEOUT, v
             Mistake(lambda x, p: rotary_embedding(x, np.arange(x.shape[-2], dtype=float)),
                     "your rotation ignores the positions given and uses 0, 1, 2, ...: use `positions`."),
         ],
-        hint="Chapter 9, section 'Rotary position embedding (RoPE)': angles positions[:, None] * theta[None, :] "
-             "of shape (n, d/2); rotate the even and odd columns together.",
+        hint="Chapter 9, section 'Rotary position embedding (RoPE)': which two coordinates form a pair, and "
+             "by which angle does the vector at position p turn its pair i?",
+        float32_hint="np.cos and np.sin of float64 angles are float64, and float64 times float32 is float64: "
+                     "cast your cos/sin tables to x.dtype.",
         timeout=timeout, verbose=verbose)
 
 
@@ -88,7 +90,7 @@ def _alibi_slopes(n_heads: int) -> np.ndarray:
 
 def check_alibi_bias(function: Any, *, timeout: float = DEFAULT_TIMEOUT, verbose: bool = True) -> Result:
     """Check ``alibi_bias(n_q, n_k, n_heads)`` (``n_heads`` a power of two) -> (n_heads, n_q, n_k):
-    -slope_g * |position of query i - j|, slope_g = 2^(-8(g+1)/n_heads), queries the last n_q positions."""
+    -slope_g * abs(i - j) for query position i and key position j, slope_g = 2^(-8(g+1)/n_heads), queries the last n_q positions."""
     cases = [
         Case("3 queries, 3 keys, 2 heads", (3, 3, 2)),
         Case("4 queries, 4 keys, 8 heads", (4, 4, 8)),
@@ -111,6 +113,7 @@ def check_alibi_bias(function: Any, *, timeout: float = DEFAULT_TIMEOUT, verbose
                     * (np.arange(n_k - n_q, n_k)[:, None] - np.arange(n_k)[None, :]),
                     "your distance has a sign: keys after the query get a bonus. Use the absolute distance."),
         ],
-        hint="Chapter 9, section 'ALiBi: a penalty for distance': slopes (n_heads,), distances (n_q, n_k), "
-             "combined by broadcasting into (n_heads, n_q, n_k).",
+        hint="Chapter 9, section 'ALiBi: a penalty for distance': which slope does head g get, where do the "
+             "queries stand when n_q < n_k, and how do one slope per head and one distance per (query, key) "
+             "make a (n_heads, n_q, n_k) array?",
         timeout=timeout, verbose=verbose)

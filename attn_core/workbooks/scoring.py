@@ -64,8 +64,8 @@ def check_dot_product_scores(function: Any, *, timeout: float = DEFAULT_TIMEOUT,
     return check_function(
         "dot_product_scores", function, dot_product_scores, _query_key_cases(),
         argument_names=("q", "k"), mistakes=[TRANSPOSED],
-        hint="Chapter 3, section 'The dot product': one matrix product of the queries with the "
-             "transposed keys; transpose only the last two axes so that batches work.",
+        hint="Chapter 3, section 'The dot product': for row i to hold query i's scores, which array must be "
+             "transposed, and which axes may a transpose touch when there is a batch?",
         timeout=timeout, verbose=verbose)
 
 
@@ -84,8 +84,8 @@ def check_scaled_dot_product_scores(function: Any, *, timeout: float = DEFAULT_T
                     "you divided by sqrt(n_k), the number of keys; d_k is the width of a key (the last axis)."),
             TRANSPOSED,
         ],
-        hint="Chapter 3, section 'The scaled dot product': d_k is the width of the keys, "
-             "k.shape[-1]; divide by math.sqrt(d_k) (a Python float keeps float32 as float32).",
+        hint="Chapter 3, section 'The scaled dot product': which width is d_k, and does the scale you "
+             "apply keep float32 inputs float32?",
         timeout=timeout, verbose=verbose)
 
 
@@ -108,8 +108,8 @@ def check_bilinear_scores(function: Any, *, timeout: float = DEFAULT_TIMEOUT, ve
             Mistake(lambda q, k, w: dot_product_scores(q, k), "W is missing: these are plain dot products."),
             TRANSPOSED,
         ],
-        hint="Chapter 3, section 'The general (bilinear) score': first map the queries with W "
-             "(width d_q -> d_k), then take dot products with the keys.",
+        hint="Chapter 3, section 'The general (bilinear) score': W has shape (d_q, d_k); on which side of W "
+             "must the queries stand for the shapes to line up?",
         timeout=timeout, verbose=verbose)
 
 
@@ -129,6 +129,9 @@ def check_additive_scores(function: Any, *, timeout: float = DEFAULT_TIMEOUT, ve
         Case("a batch of 2: queries (2, 2, 3), keys (2, 3, 3)",
              (random_array(21, (2, 2, 3)), random_array(22, (2, 3, 3)), random_array(23, (3, 4)),
               random_array(24, (3, 4)), random_array(25, (4,))), kind="batch"),
+        Case("float32", (random_array(32, (2, 3), np.float32), random_array(33, (3, 3), np.float32),
+                         random_array(34, (3, 4), np.float32), random_array(35, (3, 4), np.float32),
+                         random_array(36, (4,), np.float32)), kind="float32"),
     ]
     return check_function(
         "additive_scores", function, additive_scores, cases, argument_names=("q", "k", "w_q", "w_k", "w_v"),
@@ -140,8 +143,8 @@ def check_additive_scores(function: Any, *, timeout: float = DEFAULT_TIMEOUT, ve
             Mistake(lambda q, k, w_q, w_k, w_v: _t(additive_scores(q, k, w_q, w_k, w_v)),
                     "your scores are transposed: row i must be query i."),
         ],
-        hint="Chapter 3, section 'The additive score': project queries and keys, add every query to "
-             "every key with broadcasting ((..., n_q, 1, h) + (..., 1, n_k, h)), then tanh, then w_v.",
+        hint="Chapter 3, section 'The additive score': every (query, key) pair needs its own hidden vector; "
+             "what shape holds all n_q x n_k of them, and at which step does tanh act?",
         timeout=timeout, verbose=verbose)
 
 
@@ -167,8 +170,8 @@ def check_cosine_scores(function: Any, *, timeout: float = DEFAULT_TIMEOUT, verb
             Mistake(dot_product_scores, "these are plain dot products: divide each query and key by its length."),
             TRANSPOSED,
         ],
-        hint="Chapter 3, section 'The cosine score': divide every query and every key by its length "
-             "(np.linalg.norm(..., axis=-1, keepdims=True)), then take dot products.",
+        hint="Chapter 3, section 'The cosine score': what length does each query and key have once it is "
+             "normalised, and what score should a vector with no direction get?",
         timeout=timeout, verbose=verbose)
 
 
@@ -187,5 +190,6 @@ def check_location_scores(function: Any, *, timeout: float = DEFAULT_TIMEOUT, ve
                                                  "scores, before any softmax."),
             Mistake(lambda q, w: _t(q @ w), "your scores are transposed: row i must be query i."),
         ],
-        hint="Chapter 3, section 'The location-based score': one matrix product; W has one column per key position.",
+        hint="Chapter 3, section 'The location-based score': no key vector takes part; where do the scores "
+             "for each key position come from, and which axis of the result is the queries'?",
         timeout=timeout, verbose=verbose)

@@ -59,8 +59,8 @@ def check_attend_one_query(function: Any, *, timeout: float = DEFAULT_TIMEOUT, v
             Mistake(lambda q, k, v: tuple(x[0] for x in _attention_with(q[None], k, v, 1.0 / q.shape[-1])),
                     "you divided the scores by d_k; the scale is 1/sqrt(d_k)."),
         ],
-        hint="Chapter 5, section 'A worked example by hand': scores k @ q / sqrt(d_k), a stable "
-             "softmax over the keys, then the weighted sum of the value rows.",
+        hint="Chapter 5, section 'A worked example by hand': redo the example's steps with these numbers; "
+             "which width is d_k, and what must the weights over the keys add up to?",
         timeout=timeout, verbose=verbose)
 
 
@@ -93,9 +93,12 @@ def check_scaled_dot_product_attention(function: Any, *, timeout: float = DEFAUL
             Mistake(lambda q, k, v: _attention_with(q, k, v, 1.0 / math.sqrt(q.shape[-1]), axis=-2),
                     "your softmax runs over the queries (axis -2): each query's row of weights over the KEYS "
                     "must sum to 1, so the softmax runs over the last axis."),
+            Mistake(lambda q, k, v: _attention_with(q, k, v, 1.0 / math.sqrt(v.shape[-1])),
+                    "you divided by sqrt(d_v), the width of the values; the scale is 1/sqrt(d_k), the width of "
+                    "the queries and keys."),
         ],
-        hint="Chapter 5, section 'The formula and its shapes': S = Q K^T / sqrt(d_k) of shape (..., n_q, n_k), "
-             "A = softmax(S) over the keys, output A V of shape (..., n_q, d_v).",
+        hint="Chapter 5, section 'The formula and its shapes': write down the shape of every intermediate "
+             "array; which axis holds the keys, and which width sets the scale?",
         timeout=timeout, verbose=verbose)
 
 
@@ -111,6 +114,13 @@ def _backward_no_correction(q, k, v, grad_output):
     grad_a = grad_output @ _t(v)
     grad_s = a * grad_a
     return scale * grad_s @ k, scale * _t(grad_s) @ q, _t(a) @ grad_output
+
+
+def _backward_dv_scale(q, k, v, grad_output):
+    """The forward pass scaled by 1/sqrt(d_v) instead of 1/sqrt(d_k)."""
+    scale = 1.0 / math.sqrt(v.shape[-1])
+    weights = softmax(q @ _t(k) * scale)
+    return scaled_dot_product_attention_backward(q, k, v, weights, grad_output, scale=scale)
 
 
 def _backward_no_scale(q, k, v, grad_output):
@@ -130,6 +140,11 @@ def check_attention_backward(function: Any, *, timeout: float = DEFAULT_TIMEOUT,
         Case("a batch of 2: q (2, 2, 3), k and v (2, 4, 3)",
              (random_array(74, (2, 2, 3)), random_array(75, (2, 4, 3)), random_array(76, (2, 4, 3)),
               random_array(77, (2, 2, 3))), kind="batch"),
+        Case("float32", (random_array(78, (2, 4), np.float32), random_array(79, (3, 4), np.float32),
+                         random_array(68, (3, 2), np.float32), random_array(69, (2, 2), np.float32)), kind="float32"),
+        Case("large queries and keys: scaled scores near 1000",
+             (random_array(65, (2, 4), scale=40.0), random_array(66, (3, 4), scale=40.0), random_array(67, (3, 2)),
+              np.ones((2, 2))), kind="overflow"),
     ]
     return check_function(
         "attention_backward", function, _backward, cases, argument_names=("q", "k", "v", "grad_output"),
@@ -143,7 +158,10 @@ def check_attention_backward(function: Any, *, timeout: float = DEFAULT_TIMEOUT,
                     "(a column of A)."),
             Mistake(_backward_no_scale, "grad_q and grad_k miss the scale: S = Q K^T / sqrt(d_k), so both "
                                         "carry the factor 1/sqrt(d_k)."),
+            Mistake(_backward_dv_scale, "you scaled by 1/sqrt(d_v), the width of the values; the forward pass "
+                                        "scales the scores by 1/sqrt(d_k)."),
         ],
-        hint="Chapter 5, section 'The backward pass': walk the forward pass backwards: dV = A^T dO, "
-             "dA = dO V^T, dS = A * (dA - rowsum(dA * A)), dQ = dS K / sqrt(d_k), dK = dS^T Q / sqrt(d_k).",
+        hint="Chapter 5, section 'The backward pass': walk the forward pass backwards one step at a time and "
+             "write the shape of each gradient. The softmax couples a row: what does dA_ij/dS_ik contribute "
+             "when k is not j?",
         timeout=timeout, verbose=verbose)

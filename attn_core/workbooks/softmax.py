@@ -72,8 +72,9 @@ def check_softmax(function: Any, *, timeout: float = DEFAULT_TIMEOUT, verbose: b
     return check_function(
         "softmax", function, lambda x: softmax(x), _softmax_cases(), argument_names=("x",), weights_output=0,
         mistakes=SOFTMAX_MISTAKES,
-        hint="Chapter 4, sections 'From scores to weights' and 'Overflow, and the max-shift fix': "
-             "subtract each row's maximum, exponentiate, divide by the row's sum (axis=-1, keepdims=True).",
+        hint="Chapter 4, sections 'From scores to weights' and 'Overflow, and the max-shift fix': which "
+             "number can you subtract from every score of a row without changing its weights, and along "
+             "which axis does one query's row run?",
         timeout=timeout, verbose=verbose)
 
 
@@ -100,13 +101,24 @@ def check_softmax_with_temperature(function: Any, *, timeout: float = DEFAULT_TI
             Mistake(lambda x, t: softmax(x) / t, "you divided the weights by the temperature after the softmax; "
                                                  "divide the scores before it."),
         ] + SOFTMAX_MISTAKES,
-        hint="Chapter 4, section 'Temperature': softmax(x / T). A small T makes x / T large: keep "
-             "the max shift.",
+        hint="Chapter 4, section 'Temperature': should a temperature above 1 make the weights flatter "
+             "or sharper, and how large do the scores become when T is small?",
         timeout=timeout, verbose=verbose)
 
 
 def _after(x: np.ndarray, mask: np.ndarray) -> np.ndarray:
     return softmax(x) * mask
+
+
+def _max_over_hidden(x: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """The classic slip: the row maximum taken over the hidden entries too, then a guarded division."""
+    exponentials = np.exp(x - x.max(axis=-1, keepdims=True)) * mask
+    total = exponentials.sum(axis=-1, keepdims=True)
+    return np.divide(exponentials, total, out=np.zeros_like(exponentials), where=total > 0)
+
+
+MAX_OVER_HIDDEN = ("you took the row maximum over the hidden entries too: when a hidden score is far above the "
+                   "visible ones, every visible exponential underflows to 0. Take the maximum after hiding.")
 
 
 def check_masked_softmax(function: Any, *, timeout: float = DEFAULT_TIMEOUT, verbose: bool = True) -> Result:
@@ -120,8 +132,12 @@ def check_masked_softmax(function: Any, *, timeout: float = DEFAULT_TIMEOUT, ver
                                                   dtype=bool))),
         Case("a batch (2, 3, 4) with one mask (3, 4) for both", (random_array(47, (2, 3, 4)),
                                                                   np.tril(np.ones((3, 4), dtype=bool))), kind="batch"),
+        Case("a hidden score far above the visible ones: [0, 1, 800], the 800 hidden",
+             (np.array([[0.0, 1.0, 800.0]]), np.array([[True, True, False]])), kind="overflow",
+             nonfinite_message=MAX_OVER_HIDDEN),
         Case("a row whose every key is hidden (a query with no allowed key)",
-             (np.array([[1.0, 2.0, 3.0], [0.5, 0.0, -0.5]]), np.array([[True, False, True], [False, False, False]]))),
+             (np.array([[1.0, 2.0, 3.0], [0.5, 0.0, -0.5]]), np.array([[True, False, True], [False, False, False]])),
+             kind="empty_row"),
         Case("float32 scores", (random_array(48, (2, 3), np.float32), np.array([[True, True, False], [True, False, True]])),
              kind="float32"),
         Case("huge scores with a mask", (np.array([[1000.0, 1001.0, 1002.0]]), np.array([[True, True, False]])),
@@ -131,6 +147,7 @@ def check_masked_softmax(function: Any, *, timeout: float = DEFAULT_TIMEOUT, ver
         "masked_softmax", function, lambda x, m: softmax(x, mask=m), cases, argument_names=("x", "mask"),
         weights_output=0,
         mistakes=[
+            Mistake(_max_over_hidden, MAX_OVER_HIDDEN),
             Mistake(_after, "you applied the mask after the softmax: the hidden keys got their share of the "
                             "weight first, so the remaining weights no longer sum to 1. Hide the scores "
                             "(set them to -inf) before the softmax."),
@@ -139,5 +156,6 @@ def check_masked_softmax(function: Any, *, timeout: float = DEFAULT_TIMEOUT, ver
             Mistake(lambda x, m: softmax(x), "the mask has no effect in your function."),
         ] + SOFTMAX_MISTAKES,
         hint="Chapter 4, section 'Masked softmax' and chapter 7, 'A query with nothing to attend to': "
-             "np.where(mask, x, -np.inf), then a stable softmax that leaves an all -inf row at 0.",
+             "which score gives a hidden key exactly zero weight, and what must a row with every key "
+             "hidden become?",
         timeout=timeout, verbose=verbose)

@@ -112,21 +112,3 @@ def test_pages_stay_light(site_reports):
     largest = max(site_reports.values(), key=lambda r: r.bytes)
     print(f"\nlargest page: {largest.path}, {largest.bytes / 2**20:.2f} MiB")
     assert largest.bytes < 2 * 2**20
-
-
-def test_the_whole_book_prints_to_one_pdf(built_site, tmp_path, site_reports):
-    """tools/build_pdf.py: every page of the table of contents, in order, explorers as pictures."""
-    from pypdf import PdfReader
-
-    sys.path.insert(0, str(ROOT / "tools"))
-    import build_pdf
-
-    output = tmp_path / "book.pdf"
-    pages, titles = build_pdf.build_pdf(built_site, output)
-    reader = PdfReader(output)
-    assert len(reader.pages) == pages > 10 * len(toc_files()) // 3
-    assert len(titles) == len(toc_files())
-    assert [item.title for item in reader.outline] == titles
-    text = " ".join(page.extract_text() for page in reader.pages[:3])
-    assert "Attention, computed" in text
-    print(f"\nPDF: {pages} pages")

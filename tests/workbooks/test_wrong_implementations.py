@@ -78,6 +78,21 @@ def masked_attention(q, k, v, mask, is_causal, *, softmax_function=None, after=F
     return w @ v, w
 
 
+def max_over_hidden(s, allowed, guard=True):
+    """The classic masking slip: the row maximum over the hidden entries too, the mask applied after exp."""
+    e = np.exp(s - s.max(axis=-1, keepdims=True)) * allowed
+    total = e.sum(axis=-1, keepdims=True)
+    return np.divide(e, total, out=np.zeros_like(e), where=total > 0) if guard else e / total
+
+
+def attention_max_over_hidden(q, k, v, mask, is_causal, guard=True):
+    allowed = np.broadcast_to(np.asarray(mask, dtype=bool), q.shape[:-2] + (q.shape[-2], k.shape[-2]))
+    if is_causal:
+        allowed = allowed & causal(q.shape[-2], k.shape[-2])
+    w = max_over_hidden(q @ T(k) / math.sqrt(q.shape[-1]), allowed, guard)
+    return w @ v, w
+
+
 def nan_rows(s):
     """A softmax without the all-hidden-row case: the -1e9 of masked_attention is turned back into -inf."""
     return stable(np.where(s <= -1e9, -np.inf, s))
@@ -149,6 +164,8 @@ WRONG = [
     (softmax.check_masked_softmax, lambda x, m: stable(np.where(m, x, -1e9)), "spreads its weight evenly"),
     (softmax.check_masked_softmax, lambda x, m: naive(np.where(m, x, -np.inf)) if np.any(m, -1).all() else masked(x, m),
      "overflow"),
+    (softmax.check_masked_softmax, max_over_hidden, "maximum over the hidden entries too"),
+    (softmax.check_masked_softmax, lambda x, m: max_over_hidden(x, m, guard=False), "maximum over the hidden entries"),
     # ------------------------------------------------------------------ chapter 5, attention
     (sdpa.check_attend_one_query, lambda q, k, v: (stable(k @ q) @ v, stable(k @ q)), "did not divide the scores by sqrt(d_k)"),
     (sdpa.check_attend_one_query, lambda q, k, v: (stable(k @ q / q.size) @ v, stable(k @ q / q.size)), "divided the scores by d_k"),
@@ -157,6 +174,8 @@ WRONG = [
     (sdpa.check_attend_one_query, lambda q, k, v: (stable(k @ q / math.sqrt(q.size)), stable(k @ q / math.sqrt(q.size)) @ v),
      "the right arrays in the wrong order: you returned (weights, output)"),
     (sdpa.check_scaled_dot_product_attention, lambda q, k, v: attention(q, k, v, 1.0), "did not divide the scores by sqrt(d_k)"),
+    (sdpa.check_scaled_dot_product_attention, lambda q, k, v: attention(q, k, v, 1 / math.sqrt(v.shape[-1])),
+     "you divided by sqrt(d_v)"),
     (sdpa.check_scaled_dot_product_attention, lambda q, k, v: attention(q, k, v, 1 / q.shape[-1]), "divided the scores by d_k"),
     (sdpa.check_scaled_dot_product_attention, lambda q, k, v: attention(q, k, v, axis=-2), "your softmax runs over the queries"),
     (sdpa.check_scaled_dot_product_attention, lambda q, k, v: attention(q, k, v, softmax_function=naive), "overflow"),
@@ -170,6 +189,10 @@ WRONG = [
     (sdpa.check_attention_backward, lambda q, k, v, g: backward(q, k, v, g, grad_scale=False), "miss the scale"),
     (sdpa.check_attention_backward, lambda q, k, v, g: backward(q, k, v, g, transpose_dv=False), "grad_v is A dO"),
     (sdpa.check_attention_backward, lambda q, k, v, g: backward(q, k, v, g)[::-1], "the right arrays in the wrong order"),
+    (sdpa.check_attention_backward, lambda q, k, v, g: backward(q, k, v, g, scale=1 / math.sqrt(v.shape[-1])),
+     "you scaled by 1/sqrt(d_v)"),
+    (sdpa.check_attention_backward, lambda q, k, v, g: tuple(x.astype(np.float64) for x in backward(q, k, v, g)),
+     "float32 inputs must give a float32"),
     # ------------------------------------------------------------------ chapter 7, masking
     (masking.check_causal_mask, lambda n_q, n_k: np.tril(np.ones((n_q, n_k), dtype=bool)), "aligned top-left"),
     (masking.check_causal_mask, lambda n_q, n_k: np.arange(n_k)[None, :] < np.arange(n_k - n_q, n_k)[:, None],
@@ -192,6 +215,12 @@ WRONG = [
      "should be all zeros: that query has no allowed key"),
     (masking.check_masked_attention, lambda q, k, v, m, c: masked_attention(q, k, v, m, c, softmax_function=nan_rows),
      "must get zeros, not NaN"),
+    (masking.check_masked_attention, attention_max_over_hidden, "maximum over the hidden keys too"),
+    (masking.check_masked_attention, lambda *a: attention_max_over_hidden(*a, guard=False), "maximum over the hidden"),
+    (masking.check_masked_attention,
+     lambda q, k, v, m, c: masked_attention(q, k, v, np.asarray(m) & (np.tril(np.ones((q.shape[-2], k.shape[-2]), bool))
+                                                                      if c else True), False),
+     "your causal mask is aligned top-left"),
 ]
 
 
@@ -220,3 +249,38 @@ def test_every_check_has_a_correct_and_three_wrong_implementations():
     counts = Counter(check for check, _, _ in WRONG)
     assert set(CORRECT) == checks
     assert {check.__name__: counts[check] for check in checks if counts[check] < 3} == {}
+
+
+# ------------------------------------------------------------------ after the review (findings 2 and 3)
+from attn_core.workbooks import efficiency, interpretability, multihead, positions  # noqa: E402
+
+ALL_MODULES = (scoring, softmax, sdpa, masking, multihead, positions, efficiency, interpretability)
+ALL_CHECKS = [getattr(module, name) for module in ALL_MODULES for name in module.__all__]
+
+#: What a hint must not say: code, and the key expressions of the answers (the hint names the section
+#: and asks a question; only the message of a recognised mistake may say how to fix that mistake).
+FORBIDDEN_IN_HINTS = ["np.", "math.", "keepdims", "axis=", "-inf", "@", "exp(m", "e^", "log(", "A^T", "V^T",
+                      "rowsum", "sqrt(d", "1/sqrt", "divide by", "reshape (", "[:, None]", "0::2", "(1 - r)",
+                      "dS =", "concatenate", "subtract each", "np.repeat", "arange", "x / T", "tril"]
+
+
+@pytest.mark.parametrize("check", ALL_CHECKS, ids=lambda c: c.__name__)
+def test_a_hint_asks_and_names_the_section_but_never_gives_the_solution(check):
+    message = check(lambda *args: None, verbose=False).message
+    hint = message.split("   Hint: ", 1)[1].split("\n")[0]
+    assert hint.startswith("Chapter ") and "?" in hint, hint
+    assert [fragment for fragment in FORBIDDEN_IN_HINTS if fragment in hint] == [], hint
+
+
+@pytest.mark.parametrize("check", list(CORRECT), ids=lambda c: c.__name__)
+def test_a_correct_function_that_calls_attn_core_fails(check):
+    """Delegating to the library (the reference) is not writing it: the check says so and scores 0."""
+    import attn_core
+
+    def delegating(*args):
+        attn_core.softmax(np.zeros(2))
+        return CORRECT[check](*args)
+
+    result = check(delegating, verbose=False)
+    assert not result.passed and result.points(2) == 0.0
+    assert "your function calls attn_core (attn_core.softmax.softmax)" in result.message

@@ -89,19 +89,33 @@ def alibi(n_q, n_k, h, *, sign=-1.0, reverse=False, top_left=False, signed=False
     return sign * slopes[:, None, None] * (distance if signed else np.abs(distance))
 
 
-def online(s, v, b, *, shrink_total=True, shrink_weighted=True, fixed_max=False):
-    m, total, acc, maxima = -np.inf, 0.0, np.zeros(v.shape[1]), []
-    for start in range(0, s.size, b):
-        block = s[start:start + b]
-        new = block.max() if m == -np.inf or not fixed_max else m
+def online(blocks, *, shrink_total=True, shrink_weighted=True, fixed_max=False, final_max=False):
+    """The online softmax over a stream of (scores, values) blocks: (output, maxima, sums)."""
+    m, total, acc, maxima, sums, seen = -math.inf, 0.0, 0.0, [], [], []
+    for block, values in blocks:
+        new = block.max() if m == -math.inf or not fixed_max else m
         new = max(m, new)
         shrink = math.exp(m - new)
         e = np.exp(block - new)
         total = (total * shrink if shrink_total else total) + e.sum()
-        acc = (acc * shrink if shrink_weighted else acc) + e @ v[start:start + b]
+        acc = (acc * shrink if shrink_weighted else acc) + e @ values
         m = new
+        seen.append(block)
         maxima.append(m)
-    return acc / total, np.array(maxima)
+        sums.append(total)
+    if final_max:
+        everything = np.concatenate(seen)
+        sums = [np.exp(everything[:len(np.concatenate(seen[:t + 1]))] - everything.max()).sum() for t in range(len(seen))]
+    dtype = seen[0].dtype
+    return (acc / total).astype(dtype), np.array(maxima, dtype=dtype), np.array(sums, dtype=dtype)
+
+
+def online_not_online(blocks):
+    """The reviewer's cheat: the whole softmax at the end and a running maximum, no running sum."""
+    pairs = list(blocks)
+    s, v = np.concatenate([p[0] for p in pairs]), np.concatenate([p[1] for p in pairs])
+    maxima = np.maximum.accumulate([p[0].max() for p in pairs])
+    return stable(s) @ v, maxima, np.ones(len(pairs))
 
 
 def merge_partial(oa, la, ob, lb, *, stable_shift=True):
@@ -112,8 +126,9 @@ def merge_partial(oa, la, ob, lb, *, stable_shift=True):
 
 def tiled(q, k, v, b, *, shrink=True, scale=None):
     sc = scale or 1 / math.sqrt(q.shape[-1])
-    m = np.full(q.shape[:-1] + (1,), -np.inf)
-    total, acc = np.zeros(q.shape[:-1] + (1,)), np.zeros(q.shape[:-1] + (v.shape[-1],))
+    dtype = np.result_type(q, k, v)
+    m = np.full(q.shape[:-1] + (1,), -np.inf, dtype=dtype)
+    total, acc = np.zeros(q.shape[:-1] + (1,), dtype=dtype), np.zeros(q.shape[:-1] + (v.shape[-1],), dtype=dtype)
     for start in range(0, k.shape[-2], b):
         s = q @ T(k[..., start:start + b, :]) * sc
         new = np.maximum(m, s.max(-1, keepdims=True))
@@ -212,7 +227,9 @@ WRONG = [
     (efficiency.check_online_softmax, lambda *a: online(*a, shrink_total=False, shrink_weighted=False),
      "nothing is rescaled"),
     (efficiency.check_online_softmax, lambda *a: online(*a, fixed_max=True), "running_max differs"),
-    (efficiency.check_online_softmax, lambda s, v, b: (stable(s) @ v, np.array([s.max()])), "running_max has shape"),
+    (efficiency.check_online_softmax, lambda *a: online(*a, final_max=True), "measured against the final maximum"),
+    (efficiency.check_online_softmax, online_not_online, "running_sum differs"),
+    (efficiency.check_online_softmax, lambda blocks: online(blocks)[:2], "expected a tuple of 3 arrays"),
     (efficiency.check_merge_partial, lambda oa, la, ob, lb: ((oa + ob) / 2, np.logaddexp(la, lb)), "you averaged"),
     (efficiency.check_merge_partial, lambda *a: (merge_partial(*a)[0], np.maximum(a[1], a[3])), "not the larger"),
     (efficiency.check_merge_partial, lambda *a: (merge_partial(*a)[0], a[1] + a[3]), "not lse_a + lse_b"),
@@ -222,6 +239,9 @@ WRONG = [
                                                                    for s in range(0, k.shape[-2], b)], axis=0),
      "you averaged the blocks"),
     (efficiency.check_tiled_attention, lambda *a: tiled(*a, scale=1.0), "differs from the expected"),
+    (efficiency.check_tiled_attention, lambda q, k, v, b: stable(q @ T(k) / math.sqrt(q.shape[-1])) @ v,
+     "peak memory"),
+    (efficiency.check_tiled_attention, lambda q, k, v, b: tiled(q.astype(np.float64), k, v, b), "float32 inputs must"),
     # ------------------------------------------------------------------ chapter 13
     (interpretability.check_residual_mix, lambda a, r: mix(a, r, renormalise=False), "must be renormalised"),
     (interpretability.check_residual_mix, lambda a, r: mix(a, 1 - r), "your shares are swapped"),
@@ -278,3 +298,16 @@ def test_the_interpretability_references_equal_the_chapters_functions(residual):
     weights, values = interpretability._layers(8, (3, 5)), np.random.default_rng(9).standard_normal((5, 2))
     np.testing.assert_allclose(interpretability.removal_effect_reference(weights, values),
                                lab.removal_effect(weights, values), atol=1e-12)
+
+
+@pytest.mark.parametrize("check", list(CORRECT), ids=lambda c: c.__name__)
+def test_a_correct_function_that_calls_attn_core_fails(check):
+    """Delegating to the library (the reference) is not writing it: the check says so and scores 0."""
+    import attn_core
+
+    def delegating(*args):
+        attn_core.softmax(np.zeros(2))
+        return CORRECT[check](*args)
+
+    result = check(delegating, verbose=False)
+    assert not result.passed and "your function calls attn_core (attn_core.softmax.softmax)" in result.message
