@@ -1066,7 +1066,7 @@ SPECS |= {  # chapter 10, variants
                                                   curves=free({"linear": [0.5, 0.3, 0.2]}),
                                                   chance=number(0.125, optional=True), log_x=flag(True),
                                                   legend=flag(True)),
-    "attn_core.widgets.variants.decay_explorer": spec(decay=positive(0.9), n_pairs=size(64),
+    "attn_core.widgets.variants.decay_explorer": spec(decay=positive(0.9), n_pairs=size(128),
                                                       rewrites=number(0.0, low=0.0, high=1.0), seed=seed()),
     "attn_core.widgets.variants.describe_decay": spec(exempt=_DESCRIBE),
     # an accuracy that is NaN is refused (a count of pairs cannot be NaN): no NaN-in, NaN-out case

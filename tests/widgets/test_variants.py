@@ -101,14 +101,14 @@ from attn_core.widgets.variants import (
 
 @pytest.fixture(scope="module")
 def decay_view(shared_explorer):
-    return shared_explorer("variants.decay_explorer")  # decay 0.9, 64 pairs
+    return shared_explorer("variants.decay_explorer")  # decay 0.9, 128 pairs
 
 
 @pytest.fixture
 def fresh_decay(decay_view):
     yield decay_view
     decay_view.controls["decay"].value = 0.9
-    decay_view.controls["stored"].value = (64, 0.0)
+    decay_view.controls["stored"].value = (128, 0.0)
 
 
 def test_reach_by_hand():
@@ -119,11 +119,11 @@ def test_reach_by_hand():
 
 
 def test_decay_explorer_default_state_is_memory_recall(decay_view):
-    assert decay_view.frame_count() == len(DECAYS) * len(STORED_PAIRS) * len(REWRITES) == 30
+    assert decay_view.frame_count() == len(DECAYS) * len(STORED_PAIRS) * len(REWRITES) == 12
     state = decay_view.state
-    assert (state["decay"], state["n_pairs"], state["rewrites"], state["window"]) == (0.9, 64, 0.0, 8)
+    assert (state["decay"], state["n_pairs"], state["rewrites"], state["window"]) == (0.9, 128, 0.0, 8)
     assert RECALL_TRIALS == 64  # the chapter's recall table draws the same 64 sequences
-    direct = memory_recall("decayed", 64, RECALL_WIDTH, decay=0.9, n_trials=64, seed=0)
+    direct = memory_recall("decayed", 128, RECALL_WIDTH, decay=0.9, n_trials=64, seed=0)
     assert_allclose(state["by_age"]["decayed"], direct.accuracy_by_age)
     assert state["accuracy"]["decayed"] == direct.accuracy
     assert state["half_life"] == pytest.approx(np.log(2) / -np.log(0.9))  # 6.58 writes
@@ -133,7 +133,7 @@ def test_decay_explorer_default_state_is_memory_recall(decay_view):
 def test_window_reaches_its_eight_pairs_and_full_softmax_every_pair(decay_view):
     state = decay_view.state
     assert state["reach"]["softmax window"] == 8  # 8 pairs of 16 + 16 numbers = one 16 x 16 state
-    assert state["reach"]["softmax"] == 64
+    assert state["reach"]["softmax"] == 128
     assert (state["by_age"]["softmax window"][:8] == 1.0).all()
 
 
@@ -167,7 +167,7 @@ def test_rewrites_turn_the_verdict_decay_and_the_delta_rule_beat_linear_attentio
 
 def test_describe_decay_names_the_numbers(decay_view):
     text = describe_decay(decay_view.state)
-    assert "64 keys" in text and "decay 0.9" in text
+    assert "128 keys" in text and "decay 0.9" in text
     assert f"decayed {decay_view.state['accuracy']['decayed']:.2f}" in text
 
 
