@@ -519,17 +519,17 @@ def finish(pdf: bytes, contents: bytes, book: Book, facts: dict, output: Path) -
         writer.set_page_label(0, book.body_start - 1, style="/r")
     writer.set_page_label(book.body_start, len(writer.pages) - 1, style="/D", start=1)
     contents_page = 1
-    writer.add_outline_item("Contents", contents_page, fit=Fit.fit())
+    writer.add_outline_item(title="Contents", page_number=contents_page, fit=Fit.fit())
     part = chapter = None
     for entry in book.entries:
         title = f"{entry.number} {entry.title}".strip()
         if entry.kind in ("front", "part"):
-            part = writer.add_outline_item(title, entry.page, fit=Fit.fit())
+            part = writer.add_outline_item(title=title, page_number=entry.page, fit=Fit.fit())
             chapter = None
         elif entry.kind in ("chapter", "unnumbered"):
-            chapter = writer.add_outline_item(title, entry.page, parent=part, fit=Fit.fit())
+            chapter = writer.add_outline_item(title=title, page_number=entry.page, parent=part, fit=Fit.fit())
         else:
-            writer.add_outline_item(title, entry.page, parent=chapter or part, fit=Fit.fit())
+            writer.add_outline_item(title=title, page_number=entry.page, parent=chapter or part, fit=Fit.fit())
     writer.page_mode = "/UseOutlines"
     writer.add_metadata({"/Title": facts["title"], "/Author": facts["author"],
                          "/Subject": facts["subtitle"], "/Keywords": facts["baseurl"]})
