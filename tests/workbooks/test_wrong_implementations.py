@@ -9,10 +9,11 @@ correct implementation written here (not attn_core's), so that the table is not 
 from __future__ import annotations
 
 import math
-from collections import Counter
 
 import numpy as np
 import pytest
+
+from tests.workbooks.wrong_tables import checks_of, wrong_table_tests
 
 from attn_core.workbooks import masking, scoring, sdpa, softmax
 
@@ -224,31 +225,9 @@ WRONG = [
 ]
 
 
-def _id(entry) -> str:
-    check, _, fragment = entry
-    return f"{check.__name__.removeprefix('check_')}: {fragment[:40]}"
-
-
-@pytest.mark.parametrize("check, wrong, fragment", WRONG, ids=[_id(entry) for entry in WRONG])
-def test_a_wrong_implementation_is_caught_with_the_right_message(check, wrong, fragment):
-    result = check(wrong, timeout=2.0, verbose=False)
-    assert not result.passed, f"{check.__name__} passed a wrong implementation ({fragment})"
-    assert fragment in result.message, result.message
-    assert "Hint:" in result.message
-
-
-@pytest.mark.parametrize("check", list(CORRECT), ids=lambda c: c.__name__)
-def test_a_correct_implementation_written_here_passes(check):
-    result = check(CORRECT[check], verbose=False)
-    assert result.passed, result.message
-
-
-def test_every_check_has_a_correct_and_three_wrong_implementations():
-    checks = {check for module in (scoring, softmax, sdpa, masking)
-              for check in (getattr(module, name) for name in module.__all__)}
-    counts = Counter(check for check, _, _ in WRONG)
-    assert set(CORRECT) == checks
-    assert {check.__name__: counts[check] for check in checks if counts[check] < 3} == {}
+(test_a_wrong_implementation_is_caught_with_the_right_message,
+ test_a_correct_implementation_written_here_passes,
+ test_every_check_has_a_correct_and_three_wrong_implementations) = wrong_table_tests(WRONG, CORRECT, checks_of((scoring, softmax, sdpa, masking)))
 
 
 # ------------------------------------------------------------------ after the review (findings 2 and 3)

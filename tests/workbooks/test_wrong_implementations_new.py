@@ -7,11 +7,12 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections import Counter
 from pathlib import Path
 
 import numpy as np
 import pytest
+
+from tests.workbooks.wrong_tables import checks_of, wrong_table_tests
 
 import attn_core as ac
 from attn_core.workbooks import inference, long_context, qkv, variants
@@ -367,31 +368,9 @@ WRONG = [
 ]
 
 
-def _id(entry) -> str:
-    check, _, fragment = entry
-    return f"{check.__name__.removeprefix('check_')}: {fragment[:40]}"
-
-
-@pytest.mark.parametrize("check, wrong, fragment", WRONG, ids=[_id(entry) for entry in WRONG])
-def test_a_wrong_implementation_is_caught_with_the_right_message(check, wrong, fragment):
-    result = check(wrong, timeout=2.0, verbose=False)
-    assert not result.passed, f"{check.__name__} passed a wrong implementation ({fragment})"
-    assert fragment in result.message, result.message
-    assert "Hint:" in result.message
-
-
-@pytest.mark.parametrize("check", list(CORRECT), ids=lambda c: c.__name__)
-def test_a_correct_implementation_written_here_passes(check):
-    result = check(CORRECT[check], verbose=False)
-    assert result.passed, result.message
-
-
-def test_every_check_has_a_correct_and_three_wrong_implementations():
-    checks = {getattr(module, name) for module in (qkv, variants, long_context, inference)
-              for name in module.__all__ if name.startswith("check_")}
-    counts = Counter(check for check, _, _ in WRONG)
-    assert set(CORRECT) == checks
-    assert {check.__name__: counts[check] for check in checks if counts[check] < 3} == {}
+(test_a_wrong_implementation_is_caught_with_the_right_message,
+ test_a_correct_implementation_written_here_passes,
+ test_every_check_has_a_correct_and_three_wrong_implementations) = wrong_table_tests(WRONG, CORRECT, checks_of((qkv, variants, long_context, inference)))
 
 
 # ------------------------------------------------------------------ the references written in the modules
