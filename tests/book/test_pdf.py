@@ -47,8 +47,10 @@ def _require(tool: str, found: str | None = None) -> None:
 
 
 def _plain(title: str) -> str:
-    """A heading as text: no Markdown code marks, emphasis or maths dollars, no ligatures, spaces collapsed."""
-    return " ".join(unicodedata.normalize("NFKC", re.sub(r"[`*$]", "", title)).split())
+    """A heading as text: no Markdown code marks, emphasis or maths dollars, no ligatures, straight
+    quotes (Sphinx prints ' as a typographic quote), spaces collapsed."""
+    text = unicodedata.normalize("NFKC", re.sub(r"[`*$]", "", title)).replace("\u2019", "'").replace("\u2018", "'")
+    return " ".join(text.replace("\u201c", '"').replace("\u201d", '"').split())
 
 
 def _source(name: str) -> str:
