@@ -774,8 +774,6 @@ SPECS |= {
     "attn_core.experiments.variants.run_variant": spec(
         name=option("local"), q=data(K, "queries", link=-1), k=data(K, "keys", link=-1),
         v=data(V, "values", link=0), budget=size(None, optional=True), seed=seed()),
-    "attn_core.experiments.variants.work_share": spec(multiply_adds=number(10.0, low=0),
-                                                      full_multiply_adds=positive(20.0)),
     "attn_core.experiments.why_attention.key_value_memory": spec(n_items=size(3), d_k=size(2), seed=seed()),
     "attn_core.experiments.why_attention.selective_lookup": spec(
         keys=data(K, link=0), values=data(SCORES, link=0), item=index(0), beta=number(2.0, low=0)),
@@ -1043,9 +1041,6 @@ SPECS |= {  # chapter 10, variants
         v=data(V, "values", link=0), budget=size(None, optional=True), seed=seed()),
     "attn_core.experiments.variants.linformer_jl_rank": spec(
         n=size(128), epsilon=number(0.5, low=0.0, high=1.0, low_open=True, high_open=True)),
-    # NaN is refused (no norm to compare): no NaN-in, NaN-out case
-    "attn_core.experiments.variants.projected_output_errors": spec(
-        nan=False, weights=data(SQUARE, link=-1), values=data(V, link=0), rank=size(4), seed=seed()),
     "attn_core.experiments.variants.eckart_young_error": spec(nan=False, matrix=data(SQUARE),
                                                              rank=size(2, high=3)),
     "attn_core.experiments.variants.equal_state_window": spec(d_k=size(4), d_v=size(4)),

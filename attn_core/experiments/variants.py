@@ -510,37 +510,6 @@ def run_variant(
                       weight_error=weight_error(weights, full_weights))
 
 
-__all__ += ["work_share"]
-
-
-def work_share(multiply_adds: float, full_multiply_adds: float) -> str:
-    """A variant's multiply-adds as a share of full attention's, in words.
-
-    Below twice full attention's work it is a percentage, above it a multiple.
-
-    Parameters
-    ----------
-    multiply_adds : float
-        The variant's multiply-adds.
-    full_multiply_adds : float
-        Full attention's, > 0.
-
-    Returns
-    -------
-    str
-        ``"7% of full"`` or ``"4 × full"``.
-
-    Examples
-    --------
-    >>> work_share(7, 100), work_share(412, 100)
-    ('7% of full', '4 × full')
-    """
-    multiply_adds = number_in_range(multiply_adds, "multiply_adds", 0.0, np.inf)
-    full_multiply_adds = positive_number(full_multiply_adds, "full_multiply_adds")
-    share = multiply_adds / full_multiply_adds
-    return f"{share:.0%} of full" if share < 2 else f"{share:.0f} × full"
-
-
 __all__ += ["soft_attention_gradient", "score_function_gradients"]
 
 
@@ -664,7 +633,7 @@ def score_function_gradients(
     return exact, estimates
 
 
-__all__ += ["low_rank_at_matched_cost", "linformer_jl_rank", "projected_output_errors", "eckart_young_error"]
+__all__ += ["low_rank_at_matched_cost", "linformer_jl_rank", "eckart_young_error"]
 
 
 def low_rank_at_matched_cost(
@@ -747,57 +716,6 @@ def linformer_jl_rank(n: int, epsilon: float) -> float:
     n = positive_int(n, "n")
     epsilon = number_in_range(epsilon, "epsilon", 0.0, 1.0, low_open=True, high_open=True)
     return float(5.0 * np.log(n) / (epsilon**2 - epsilon**3))
-
-
-def projected_output_errors(weights: ArrayLike, values: ArrayLike, rank: int, *, seed: int = 0) -> np.ndarray:
-    r"""Linformer's random-projection construction, measured: each column's error of :math:`P R^\top R V`.
-
-    With :math:`R` an ``(rank, n_k)`` matrix of N(0, 1/rank) entries
-    (:func:`attn_core.variants.linformer_projection`), so that
-    :math:`\mathbb{E}[R^\top R] = I`, returns for each column :math:`w` of the values the
-    relative error :math:`\|P R^\top R w - P w\| / \|P w\|`, the quantity Linformer's
-    Theorem 1 bounds by :math:`\varepsilon` (:func:`linformer_jl_rank`).
-
-    Parameters
-    ----------
-    weights : array_like, shape (n_q, n_k)
-        :math:`P`, e.g. softmax attention's weights.
-    values : array_like, shape (n_k, d_v)
-    rank : int
-        Rows of :math:`R`, >= 1 (may exceed ``n_k``).
-    seed : int, default 0
-
-    Returns
-    -------
-    ndarray, shape (d_v,)
-
-    Raises
-    ------
-    TypeError, ValueError
-        Non-numeric, empty, NaN or infinite arrays; shapes that do not match; a column
-        with :math:`P w = 0`; a bad ``rank`` or ``seed``.
-
-    Examples
-    --------
-    >>> rng = np.random.default_rng(0)
-    >>> weights, values = rng.dirichlet(np.ones(50), size=4), rng.standard_normal((50, 2))
-    >>> few, many = projected_output_errors(weights, values, 10), projected_output_errors(weights, values, 10_000)
-    >>> bool((many < few).all() and many.max() < 0.2)
-    True
-    """
-    weights = as_float_array(weights, "weights", min_ndim=2, max_ndim=2, nonempty=True, finite=True)
-    values = as_float_array(values, "values", min_ndim=2, max_ndim=2, nonempty=True, finite=True)
-    if values.shape[0] != weights.shape[1]:
-        raise ValueError(f"values must have n_k={weights.shape[1]} rows, got shape {values.shape}")
-    rank, seed = positive_int(rank, "rank"), nonnegative_int(seed, "seed")
-    exact = weights @ values  # (n_q, d_v)
-    norms = np.linalg.norm(exact, axis=0)  # (d_v,)
-    if not (norms > 0).all():
-        raise ValueError("weights @ values has a zero column: its relative error is undefined")
-    n_k = weights.shape[1]
-    projection = np.random.default_rng(seed).normal(0.0, 1.0 / np.sqrt(rank), (rank, n_k))  # (r, n_k)
-    approx = (weights @ projection.T) @ (projection @ values)  # (n_q, r) @ (r, d_v)
-    return np.linalg.norm(approx - exact, axis=0) / norms
 
 
 def eckart_young_error(matrix: ArrayLike, rank: int) -> float:

@@ -210,12 +210,6 @@ def test_run_variant_refuses_bad_input(data):
         run_variant("local", q, k, v, budget=0)
 
 
-# ---------- work_share (moved from the widget)
-from attn_core.experiments.variants import work_share  # noqa: E402
-
-def test_work_share():
-    assert work_share(7, 100) == "7% of full"
-    assert work_share(412, 100) == "4 × full"
 
 
 
@@ -324,7 +318,6 @@ from attn_core.experiments.variants import (  # noqa: E402
     eckart_young_error,
     linformer_jl_rank,
     low_rank_at_matched_cost,
-    projected_output_errors,
 )
 
 
@@ -352,24 +345,6 @@ def test_linformer_jl_rank_formula_and_its_minimum():
     ranks = [linformer_jl_rank(128, eps) for eps in grid]
     assert grid[int(np.argmin(ranks))] == pytest.approx(2 / 3, abs=1e-3)
     assert min(ranks) > 128  # at n = 128 the theorem never asks for fewer rows than n
-
-
-def test_projected_output_errors_by_hand_and_shrinking():
-    weights = np.array([[1.0, 0.0], [0.0, 1.0]])
-    values = np.array([[1.0], [2.0]])
-    rng = np.random.default_rng(0)  # the same draw the function makes with seed 0
-    r = rng.normal(0.0, 1.0 / np.sqrt(3), (3, 2))
-    by_hand = np.linalg.norm(r.T @ r @ values - values) / np.linalg.norm(values)
-    assert_allclose(projected_output_errors(weights, values, 3, seed=0), [by_hand])
-    many = rng.dirichlet(np.ones(64), size=8), rng.standard_normal((64, 3))
-    mean_error = [np.mean([projected_output_errors(*many, rank, seed=s).mean() for s in range(5)])
-                  for rank in (8, 128, 2048)]
-    assert mean_error[0] > mean_error[1] > mean_error[2]
-
-
-def test_projected_output_errors_refuse_a_zero_column():
-    with pytest.raises(ValueError, match="zero column"):
-        projected_output_errors(np.eye(2), np.array([[1.0, 0.0], [1.0, 0.0]]), 2)
 
 
 def test_eckart_young_error_is_the_best_rank_r_error():
